@@ -1,0 +1,66 @@
+"""Atomic output files: write to a temporary sibling, then rename.
+
+A failed or interrupted run never leaves a half-written output behind: the final path either
+holds the complete previous content (or nothing) or the complete new content.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import OutputError
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Fail early, with a clear message, if ``path`` cannot be created.
+
+    Returns the path as a :class:`~pathlib.Path`. Raises :class:`OutputError` if its folder does
+    not exist, is not a folder, is not writable, or ``path`` itself is a folder.
+    """
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise OutputError(f"output path {p} is a folder; give a file name")
+    if not parent.exists():
+        raise OutputError(f"cannot write {p}: folder {parent} does not exist")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {p}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"cannot write {p}: no permission to write in {parent}")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success rename it over ``path``.
+
+    The temporary file keeps ``path``'s suffix (or ``suffix``) so that tools which pick a format
+    from the extension (ffmpeg, soundfile) behave. On any exception the temporary file is removed
+    and the exception propagates; ``path`` is untouched. ``OSError`` while writing (e.g. disk
+    full) is re-raised as :class:`OutputError`.
+    """
+    final = check_writable(path)
+    sfx = suffix if suffix is not None else final.suffix
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".part{sfx}", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {final}: {exc.strerror or exc}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; return the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
