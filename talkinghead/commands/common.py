@@ -1,0 +1,68 @@
+"""Options shared by several commands (script input, voice)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import InputError
+
+
+def add_script_options(p: argparse.ArgumentParser, positional: bool = False) -> None:
+    """``TEXT`` / ``--text`` / ``--script FILE`` plus the voice and recording options."""
+    if positional:
+        p.add_argument("text", nargs="?", metavar="TEXT", help="what to say (or use --script)")
+    else:
+        p.add_argument("-t", "--text", help="what to say (or use --script)")
+    p.add_argument("-s", "--script", metavar="FILE", help="read the script from a UTF-8 text file "
+                   "(blank lines = paragraph pauses, [pause 0.8s] = explicit pause)")
+    v = p.add_argument_group("voice")
+    v.add_argument("--tts", choices=("piper", "coqui"), default="piper", help="TTS engine (default: piper)")
+    v.add_argument("--voice", help="Piper: 'joe' (bundled, default) or path to a .onnx voice; "
+                   "Coqui: model folder / .pth / name in the local model cache")
+    v.add_argument("--rate", type=float, default=1.0, help="speaking rate, 1.0 = normal (Piper)")
+    v.add_argument("--sentence-pause", type=float, default=0.25, metavar="S", help="seconds between sentences")
+    v.add_argument("--paragraph-pause", type=float, default=0.7, metavar="S", help="seconds for a blank line")
+    r = p.add_argument_group("own recording instead of TTS")
+    r.add_argument("--audio", metavar="REC", help="a recording of the script (wav/mp3/flac...)")
+    r.add_argument("--transcript", metavar="TEXT|FILE", help="what the recording says (text or a .txt file)")
+    r.add_argument("--align", choices=("auto", "dtw", "pocketsphinx"), default="auto",
+                   help="alignment method for --audio (default: auto)")
+    r.add_argument("--language", default="en-us", help="espeak language of the transcript (default: en-us)")
+
+
+def script_from_args(args: argparse.Namespace) -> str | None:
+    """The script text from ``TEXT``/``--text`` or ``--script`` (exactly one unless --audio)."""
+    from ..speech.script import read_script
+
+    text = getattr(args, "text", None)
+    if text is not None and args.script is not None:
+        raise InputError("give the text or --script FILE, not both")
+    if args.script is not None:
+        return read_script(args.script)
+    return text
+
+
+def speech_from_args(args: argparse.Namespace):
+    """Run the Speech stage as the options say."""
+    from ..speech.script import read_script
+    from ..speech.select import make_speech
+
+    text = script_from_args(args)
+    transcript = args.transcript
+    if transcript is not None and Path(transcript).suffix == ".txt" and Path(transcript).exists():
+        transcript = read_script(transcript)
+    if args.audio is None and text is None:
+        raise InputError("nothing to say: give TEXT or --script FILE (or --audio REC --transcript ...)")
+    return make_speech(
+        text,
+        tts=args.tts,
+        voice=args.voice,
+        rate=args.rate,
+        sentence_pause=args.sentence_pause,
+        paragraph_pause=args.paragraph_pause,
+        audio=args.audio,
+        transcript=transcript,
+        align=args.align,
+        language=args.language,
+    )

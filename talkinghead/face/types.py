@@ -1,0 +1,59 @@
+"""Typed results of the Face stage (tracking and mesh deformation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Number of MediaPipe face-mesh landmarks with ``refine_landmarks=True`` (468 + 10 iris points).
+N_LANDMARKS = 478
+
+
+@dataclass
+class FaceTrack:
+    """A face tracked through a video (or a single image treated as a one-frame video).
+
+    Coordinates: image pixels, x to the right, y down, origin at the top-left corner of the
+    (rotation-corrected) frame; z is MediaPipe's relative depth converted to the same pixel scale
+    (``z_px = z_mediapipe * width``), smaller = closer to the camera. The camera is orthographic
+    (weak perspective), as MediaPipe's image-space landmarks are.
+
+    Pose: ``landmarks[t] ~= scale[t] * canonical @ rotation[t].T + translation[t]`` plus the
+    non-rigid ``expression[t]`` (in canonical space, before scaling/rotation):
+    ``landmarks[t] = scale[t] * (canonical + expression[t]) @ rotation[t].T + translation[t]``.
+
+    Attributes:
+        landmarks: smoothed landmarks, shape ``(n_frames, 478, 3)``, float32, pixels.
+        raw_landmarks: detector output before temporal filtering (gaps interpolated), same shape.
+        rotation: head rotation per frame, shape ``(n_frames, 3, 3)``, float32, proper rotations.
+        translation: shape ``(n_frames, 3)``, float32, pixels.
+        scale: shape ``(n_frames,)``, float32, pixels per canonical unit.
+        canonical: this person's neutral face in canonical space, shape ``(478, 3)``, float32,
+            centred, unit scale (as defined by the tracker), x right, y down, z away from camera.
+        expression: non-rigid remainder, shape ``(n_frames, 478, 3)``, float32, canonical units.
+        detected: whether the detector found the face in each frame (False = interpolated),
+            shape ``(n_frames,)``, bool.
+        fps: frame rate of the video.
+        width, height: frame size in pixels.
+        source: path of the tracked video/image (informative).
+        settings: tracker settings used (part of the cache key).
+    """
+
+    landmarks: np.ndarray
+    raw_landmarks: np.ndarray
+    rotation: np.ndarray
+    translation: np.ndarray
+    scale: np.ndarray
+    canonical: np.ndarray
+    expression: np.ndarray
+    detected: np.ndarray
+    fps: float
+    width: int
+    height: int
+    source: str = ""
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.landmarks.shape[0])

