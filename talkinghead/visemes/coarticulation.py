@@ -2,7 +2,9 @@
 
 Model: Cohen & Massaro's dominance functions. Every phoneme ``k`` has, for every mouth parameter,
 a target ``T_k`` and a dominance ``D_k(t)`` that equals its magnitude ``a_k`` while the sound lasts
-and decays exponentially before it (time constant ``anticipation``) and after it (``carryover``).
+and falls off before it (time constant ``anticipation``) and after it (``carryover``) as
+``a_k exp(-(d / tau)^2)``, ``d`` the distance in seconds to the sound (a squared exponent, rather
+than Cohen & Massaro's plain one, keeps the tails short: rounding starts ~150 ms ahead, not 500).
 The parameter at time ``t`` is the dominance-weighted mean of all targets:
 
     p(t) = sum_k D_k(t) T_k / sum_k D_k(t)
@@ -28,7 +30,7 @@ from .inventory import CLASSES, VISEMES, classify, split_phoneme
 from .types import MOUTH_PARAMS, P, VisemeTrack
 
 #: How far (in time constants) a dominance function reaches beyond its phoneme.
-_REACH = 6.0
+_REACH = 3.5
 #: Upper bound of the jaw opening on a forced lip-closure frame.
 _CLOSED_JAW = 0.08
 
@@ -83,7 +85,9 @@ def visemes_from_timeline(
         tt = t[lo:hi, None]
         before = np.clip(seg.start - tt, 0.0, None)
         after = np.clip(tt - seg.end, 0.0, None)
-        dom = v.dominance[None, :] * np.exp(-before / v.anticipation[None, :] - after / v.carryover[None, :])
+        dom = v.dominance[None, :] * np.exp(
+            -((before / v.anticipation[None, :]) ** 2) - (after / v.carryover[None, :]) ** 2
+        )
         num[lo:hi] += dom * v.target[None, :]
         den[lo:hi] += dom
         cls_w[lo:hi, cls_index[cls]] += dom.mean(axis=1)

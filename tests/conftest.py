@@ -1,0 +1,34 @@
+"""Shared fixtures. Tests never need ../shared/data; those that use it skip when it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Each test session gets its own cache folder (never the user's ~/.cache)."""
+    if "TALKINGHEAD_CACHE" not in os.environ or os.environ.get("CI"):
+        os.environ["TALKINGHEAD_CACHE"] = str(tmp_path_factory.mktemp("thcache"))
+    yield
+
+
+@pytest.fixture(scope="session")
+def piper():
+    """The bundled Piper voice, loaded once per test session."""
+    from talkinghead.speech.piper import PiperSpeaker
+
+    return PiperSpeaker()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (development data); skips the test when it is not there."""
+    if not SHARED_DATA.exists():
+        pytest.skip("development data ../shared/data is not available")
+    return SHARED_DATA

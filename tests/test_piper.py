@@ -1,0 +1,78 @@
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from talkinghead.errors import ScriptError, VoiceError
+from talkinghead.speech import SILENCE
+from talkinghead.speech.piper import PiperSpeaker
+
+
+def test_timeline_tiles_audio_and_has_words(piper):
+    s = piper.speak("Bob bought a map of Maple Park. Twenty-five people came!")
+    s.check_tiling()
+    assert s.sample_rate == 22050 and s.audio.dtype == np.float32
+    assert 0.5 < np.abs(s.audio).max() <= 1.0
+    assert s.phonemes[0].symbol == SILENCE and s.phonemes[-1].symbol == SILENCE
+    symbols = [p.symbol for p in s.phonemes]
+    # stress marks are folded into phonemes, length marks attached to their vowel
+    assert not any(c in "ˈˌ" for sym in symbols for c in sym)
+    assert "ɑː" in symbols
+    assert [w.text for w in s.words][:4] == ["Bob", "bought", "a", "map"]
+    starts = [w.start for w in s.words]
+    assert starts == sorted(starts)
+    # the first word starts at its first phoneme
+    first_b = next(p for p in s.phonemes if p.symbol == "b")
+    assert s.words[0].start == pytest.approx(first_b.start)
+
+
+def test_pauses_are_silent(piper):
+    plain = piper.speak("Hello there. Goodbye.")
+    paused = piper.speak("Hello there. [pause 1.5s] Goodbye.")
+    assert paused.duration - plain.duration == pytest.approx(1.5, abs=0.3)
+    longest = max((p for p in paused.phonemes if p.symbol == SILENCE), key=lambda p: p.duration)
+    assert longest.duration >= 1.5
+    a, b = int(longest.start * paused.sample_rate) + 2000, int(longest.end * paused.sample_rate) - 2000
+    assert np.abs(paused.audio[a:b]).max() < 1e-3
+
+
+def test_paragraph_pause(piper):
+    one = piper.speak("First part. Second part.")
+    two = piper.speak("First part.\n\nSecond part.")
+    assert two.duration - one.duration == pytest.approx(piper.paragraph_pause - piper.sentence_pause, abs=0.15)
+
+
+def test_rate_changes_duration():
+    slow = PiperSpeaker(rate=0.8).speak("The quick brown fox jumps over the lazy dog.")
+    fast = PiperSpeaker(rate=1.25).speak("The quick brown fox jumps over the lazy dog.")
+    assert fast.duration < 0.8 * slow.duration
+
+
+def test_errors(piper, tmp_path):
+    with pytest.raises(ScriptError):
+        piper.speak("  ")
+    with pytest.raises(VoiceError, match="unknown voice"):
+        PiperSpeaker("no-such-voice")
+    fake = tmp_path / "fake.onnx"
+    fake.write_bytes(b"not a model")
+    (tmp_path / "fake.onnx.json").write_text("{}")
+    with pytest.raises(VoiceError, match="cannot load"):
+        PiperSpeaker(fake)
+    with pytest.raises(VoiceError, match="no config"):
+        (tmp_path / "fake.onnx.json").unlink()
+        PiperSpeaker(fake)
+
+
+def test_outputs_written(piper, tmp_path):
+    s = piper.speak("Bob bought a map.")
+    s.write_wav(tmp_path / "a.wav")
+    s.write_timeline(tmp_path / "a.json")
+    s.write_srt(tmp_path / "a.srt")
+    audio, sr = sf.read(tmp_path / "a.wav")
+    assert sr == s.sample_rate and len(audio) == len(s.audio)
+    data = json.loads((tmp_path / "a.json").read_text())
+    assert data["phonemes"][-1]["end"] == pytest.approx(s.duration)
+    srt = (tmp_path / "a.srt").read_text()
+    assert "Bob bought a map." in srt and "-->" in srt
+    assert not list(tmp_path.glob(".*part*"))  # no temporary files left

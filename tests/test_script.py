@@ -1,0 +1,39 @@
+import pytest
+
+from talkinghead.errors import InputError, ScriptError
+from talkinghead.speech.script import parse_script, read_script, script_text
+
+
+def test_paragraphs_and_pauses():
+    parts = parse_script("Hello there.\nSecond line.\n\n  New paragraph [pause 0.8s] after [pause 300ms] end.")
+    kinds = [(p.text, p.pause, p.paragraph_break) for p in parts]
+    assert kinds == [
+        ("Hello there. Second line.", 0.0, False),
+        ("", 0.0, True),
+        ("New paragraph", 0.0, False),
+        ("", 0.8, False),
+        ("after", 0.0, False),
+        ("", pytest.approx(0.3), False),
+        ("end.", 0.0, False),
+    ]
+    assert script_text(parts) == "Hello there. Second line.\n\nNew paragraph after end."
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t  ", "[pause 1s]", "... !!! --"])
+def test_nothing_to_say(text):
+    with pytest.raises(ScriptError):
+        parse_script(text)
+
+
+def test_bad_markup_is_named():
+    with pytest.raises(ScriptError, match=r"\[smile\]"):
+        parse_script("Hello [smile] there")
+
+
+def test_read_script_errors(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        read_script(tmp_path / "missing.txt")
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("caf\xe9".encode("latin-1"))
+    with pytest.raises(InputError, match="UTF-8"):
+        read_script(bad)
