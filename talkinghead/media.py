@@ -219,8 +219,11 @@ def probe(path: str | os.PathLike, *, require_video: bool = True) -> MediaInfo:
 
     fm = _FPS_RE.search(vline)
     tm2 = _TBR_RE.search(vline)
-    fps = _num(*fm.groups()) if fm else (_num(*tm2.groups()) if tm2 else 0.0)
+    avg_fps = _num(*fm.groups()) if fm else 0.0
+    tbr = _num(*tm2.groups()) if tm2 else 0.0
+    fps = avg_fps or tbr
     vfr = False
+    med = 0.0
     if n_packets >= 3:
         d = np.diff(times)
         med = float(np.median(d))
@@ -228,22 +231,18 @@ def probe(path: str | os.PathLike, *, require_video: bool = True) -> MediaInfo:
             vfr = bool(np.mean(np.abs(d - med) > 0.25 * med) > 0.05)
             if fps <= 0:
                 fps = 1.0 / med
-            if vfr:
-                span = float(times[-1] - times[0]) + med
-                fps = (n_packets / span) if span > 0 else fps
-    if fps <= 0:
-        fps = 25.0
-    if n_packets == 1:
-        duration = 1.0 / fps
-        n_frames = 1
-    elif vfr:
-        # Resampled to constant ``fps``: ffmpeg's fps conversion covers start..end of the stream.
-        span = float(times[-1] - times[0]) + 1.0 / fps
+    if vfr:
+        # Resample to the nominal rate (tbr: the rate the timestamps are laid out on, e.g. 30 for
+        # a phone video averaging 29.4), unless it is implausible; ffmpeg's fps filter then gives
+        # round(span * fps) frames.
+        fps = tbr if avg_fps <= tbr <= 2.0 * max(avg_fps, 1.0 / med) else (avg_fps or 1.0 / med)
+        span = float(times[-1] - times[0]) + med
         n_frames = max(1, int(round(span * fps)))
-        duration = n_frames / fps
     else:
+        if fps <= 0:
+            fps = 25.0
         n_frames = n_packets
-        duration = n_frames / fps
+    duration = n_frames / fps
     return MediaInfo(width=w, height=h, fps=float(fps), n_frames=int(n_frames),
                      duration=float(duration), has_audio=has_audio, rotation=rotation,
                      is_image=False, variable_frame_rate=vfr, audio_duration=audio_duration)
@@ -280,7 +279,7 @@ def read_frames(
            "-an", "-sn", "-dn"]
     if info.variable_frame_rate:
         log.info("%s has a variable frame rate; resampling to a constant %.3f fps", p, info.fps)
-        cmd += ["-fps_mode", "cfr", "-r", f"{info.fps:.6f}"]
+        cmd += ["-vf", f"fps={info.fps:.6f}"]
     if max_frames is not None:
         cmd += ["-frames:v", str(int(max_frames))]
     cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]

@@ -13,8 +13,8 @@ What it does (deterministic; needs only mediapipe, trimesh and scikit-image):
 2. Takes a reference geometry: MediaPipe landmarks of the public-domain ``skimage.data.astronaut``
    portrait, expressed in a head-aligned frame (x: subject's right -> left eye corner, y: eyes ->
    chin, z = x cross y), centred on the mouth and divided by the mouth width.
-3. Keeps the vertices below the nose tip (landmark 1) and the triangles made only of them, then
-   the largest connected component (trimesh), orients all faces consistently.
+3. Keeps the triangles whose centroid lies below the nose tip (landmark 1), then the largest
+   connected component (trimesh), and orients all faces consistently (towards the camera).
 4. Finds the lip contours from ``FACEMESH_LIPS`` (two cycles; the inner one contains landmark 13)
    and splits each into upper and lower halves between the lip corners; the inner-lip loop is
    the boundary of the mouth hole. The mouth interior is triangulated as a strip between paired
@@ -128,7 +128,7 @@ def teeth_template(n_seg: int = 12) -> dict[str, np.ndarray]:
     upper strip spans y in [-height, 0] (its lower edge is the incisal edge at the occlusal level
     y = 0), the lower strip y in [0, height], set back by the overjet.
     """
-    half_width, depth, front, height, overjet = 0.42, 0.30, 0.10, 0.30, 0.03
+    half_width, depth, front, height, overjet, overlap = 0.42, 0.30, 0.10, 0.22, 0.05, 0.03
     s = np.linspace(-1.0, 1.0, n_seg + 1)
     xs = s * half_width
     zs = front + depth * s**2
@@ -140,11 +140,12 @@ def teeth_template(n_seg: int = 12) -> dict[str, np.ndarray]:
         n = len(xs)
         faces = []
         for i in range(n - 1):
-            faces += [[i, i + 1, n + i], [i + 1, n + i + 1, n + i]]
+            # wound so that normals face the camera (-z; x right, y down)
+            faces += [[i, n + i, i + 1], [i + 1, n + i, n + i + 1]]
         return verts, np.array(faces, dtype=np.int64)
 
     uv, uf = strip(-height, 0.0, 0.0)
-    lv, lf = strip(0.0, height, overjet)
+    lv, lf = strip(-overlap, height, overjet)
     return {
         "teeth_upper_vertices": uv.astype(np.float32),
         "teeth_upper_faces": uf,
@@ -158,8 +159,9 @@ def build() -> dict[str, np.ndarray]:
 
     tri = tessellation_triangles()
     ref = reference_landmarks()
-    keep = ref[:468, 1] >= ref[NOSE_TIP, 1]
-    faces = tri[keep[tri].all(1)]
+    # triangles whose centroid lies below the nose tip (a smoother upper outline than requiring
+    # all three corners below it)
+    faces = tri[ref[tri, 1].mean(1) >= ref[NOSE_TIP, 1]]
     # Largest connected component, consistent winding (normals toward the camera: -z).
     mesh = trimesh.Trimesh(ref[:468], faces, process=False)
     comps = mesh.split(only_watertight=False)
@@ -244,12 +246,13 @@ def build() -> dict[str, np.ndarray]:
     mouth_faces = []
     for k in range(n - 1):
         u0, u1, l0, l1 = k, k + 1, n + k, n + k + 1
+        # wound so that normals face the camera (-z; x right, y down)
         if k == 0:
-            mouth_faces.append([u0, u1, l1])  # corner triangle (u0 == l0 geometrically)
+            mouth_faces.append([u0, l1, u1])  # corner triangle (u0 == l0 geometrically)
         elif k == n - 2:
-            mouth_faces.append([u0, u1, l0])  # corner triangle (u1 == l1)
+            mouth_faces.append([u0, l0, u1])  # corner triangle (u1 == l1)
         else:
-            mouth_faces += [[u0, u1, l1], [u0, l1, l0]]
+            mouth_faces += [[u0, l1, u1], [u0, l0, l1]]
 
     out = {
         "landmark_index": used.astype(np.int64),

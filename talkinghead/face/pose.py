@@ -42,8 +42,22 @@ EYE_OUTER = (33, 263)
 #: Inner lip midpoints (upper, lower): their distance is the lip opening.
 INNER_LIP = (13, 14)
 
-#: Where the shipped generic canonical face lives (built by tools/build_canonical_face.py).
-CANONICAL_PATH = Path(__file__).resolve().parents[2] / "assets" / "canonical_face.npz"
+#: Where the shipped generic canonical face is looked for (built by
+#: tools/build_canonical_face.py): inside the package (talkinghead/data/, for an installed
+#: wheel) or the source tree's assets/ folder.
+CANONICAL_CANDIDATES = (
+    Path(__file__).resolve().parents[1] / "data" / "canonical_face.npz",
+    Path(__file__).resolve().parents[2] / "assets" / "canonical_face.npz",
+)
+
+
+def canonical_path() -> Path:
+    """Path of the generic canonical face file (the first of :data:`CANONICAL_CANDIDATES` that
+    exists; the last one if none does)."""
+    for p in CANONICAL_CANDIDATES:
+        if p.exists():
+            return p
+    return CANONICAL_CANDIDATES[-1]
 
 
 @dataclass
@@ -161,7 +175,7 @@ def load_generic_canonical(path: str | Path | None = None) -> dict[str, np.ndarr
     and ``mirror`` ``(478,)`` int64 (index of each landmark's left/right mirror image; midline
     points map to themselves).
     """
-    p = Path(path) if path is not None else CANONICAL_PATH
+    p = Path(path) if path is not None else canonical_path()
     if not p.exists():
         raise DependencyError(
             f"generic canonical face {p} is missing; rebuild it with "

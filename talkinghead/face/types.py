@@ -30,7 +30,10 @@ class FaceTrack:
         translation: shape ``(n_frames, 3)``, float32, pixels.
         scale: shape ``(n_frames,)``, float32, pixels per canonical unit.
         canonical: this person's neutral face in canonical space, shape ``(478, 3)``, float32,
-            centred, unit scale (as defined by the tracker), x right, y down, z away from camera.
+            frontal, x right (towards image right), y down, z away from camera; origin at the
+            centroid of the stable landmarks (``talkinghead.face.pose.STABLE``), unit length =
+            distance between the outer eye corners (landmarks 33 and 263). See
+            :mod:`talkinghead.face.pose`.
         expression: non-rigid remainder, shape ``(n_frames, 478, 3)``, float32, canonical units.
         detected: whether the detector found the face in each frame (False = interpolated),
             shape ``(n_frames,)``, bool.
@@ -38,6 +41,8 @@ class FaceTrack:
         width, height: frame size in pixels.
         source: path of the tracked video/image (informative).
         settings: tracker settings used (part of the cache key).
+        from_cache: True when :func:`talkinghead.face.tracking.track_face` loaded this track from
+            its on-disk cache instead of tracking (not saved).
     """
 
     landmarks: np.ndarray
@@ -53,7 +58,21 @@ class FaceTrack:
     height: int
     source: str = ""
     settings: dict = field(default_factory=dict)
+    from_cache: bool = False
 
     @property
     def n_frames(self) -> int:
         return int(self.landmarks.shape[0])
+
+    def save(self, path) -> None:
+        """Write this track to ``path`` (``.npz``, atomic); read it back with :meth:`load`."""
+        from .cache import save_track
+
+        save_track(self, path)
+
+    @classmethod
+    def load(cls, path) -> "FaceTrack":
+        """Read a track written by :meth:`save` (raises InputError if it is not one)."""
+        from .cache import load_track
+
+        return load_track(path)

@@ -8,8 +8,8 @@ input                   channels  content (all ``resolution x resolution``)
 masked crop             3         the real crop, RGB in [-1, 1], zero where ``hole`` is 1
 hole                    1         the region to synthesise (lips, chin, jaw), 1 = replace
 surface                 3         rendered normals in [0, 1], mapped to [-1, 1]
-face / mouth mask       2         rendered coverage and inner-mouth opening, [0, 1]
-teeth masks             2         upper and lower teeth proxies, [0, 1]
+face / lips / mouth     3         rendered coverage, lips and inner-mouth opening, [-1, 1]
+teeth masks             2         upper and lower teeth proxies, [-1, 1]
 references              3 * K     K crops of the same person (one showing teeth), RGB in [-1, 1]
 ======================  ========  ==============================================================
 
@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: Channels of the rendered conditioning: surface (3) + face mask + mouth mask + teeth (2).
-RENDER_CHANNELS = 7
+#: Channels of the rendered conditioning: surface (3), face, lips, mouth opening, teeth (2).
+RENDER_CHANNELS = 8
 
 
 @dataclass
@@ -43,8 +43,8 @@ class RefinerConfig:
 
     resolution: int = 192
     n_refs: int = 2
-    channels: list[int] = field(default_factory=lambda: [32, 64, 128, 192, 256])
-    disc_channels: list[int] = field(default_factory=lambda: [48, 96, 192, 256])
+    channels: list[int] = field(default_factory=lambda: [16, 32, 64, 128, 256])
+    disc_channels: list[int] = field(default_factory=lambda: [32, 64, 128, 256])
 
     @property
     def in_channels(self) -> int:
@@ -63,12 +63,9 @@ class RefinerConfig:
             raise ValueError(f"resolution {self.resolution} is not divisible by {step} (U-Net depth)")
 
 
-def _block(cin: int, cout: int) -> nn.Sequential:
+def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+        nn.Conv2d(cin, cout, k, stride=stride, padding=(k - 1) // 2 if stride == 1 else 1, bias=False),
         nn.BatchNorm2d(cout),
         nn.LeakyReLU(0.2, inplace=True),
     )
@@ -76,6 +73,9 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 
 class Generator(nn.Module):
     """U-Net: strided-conv encoder, bilinear-upsampling decoder with skip connections.
+
+    The two finest levels use one convolution per stage (they dominate the cost on a CPU), the
+    coarser ones two.
 
     ``forward(x)``: ``x`` of shape ``(B, config.in_channels, R, R)`` float -> ``(B, 3, R, R)`` in
     [-1, 1] (tanh).
@@ -86,18 +86,20 @@ class Generator(nn.Module):
         config.validate()
         self.config = config
         ch = config.channels
-        self.stem = _block(config.in_channels, ch[0])
+
+        def stage(cin: int, cout: int, level: int) -> nn.Sequential:
+            if level < 2:
+                return _conv(cin, cout)
+            return nn.Sequential(_conv(cin, cout), _conv(cout, cout))
+
+        self.stem = stage(config.in_channels, ch[0], 0)
         self.down = nn.ModuleList(
-            nn.Sequential(
-                nn.Conv2d(ch[i], ch[i + 1], 4, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(ch[i + 1]),
-                nn.LeakyReLU(0.2, inplace=True),
-                _block(ch[i + 1], ch[i + 1]),
-            )
+            nn.Sequential(_conv(ch[i], ch[i + 1], 4, stride=2), *(
+                [_conv(ch[i + 1], ch[i + 1])] if i + 1 >= 2 else []))
             for i in range(len(ch) - 1)
         )
         self.up = nn.ModuleList(
-            _block(ch[i + 1] + ch[i], ch[i]) for i in reversed(range(len(ch) - 1))
+            stage(ch[i + 1] + ch[i], ch[i], i) for i in reversed(range(len(ch) - 1))
         )
         self.head = nn.Conv2d(ch[0], 3, 3, padding=1)
 

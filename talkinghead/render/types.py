@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +33,11 @@ class RenderedFrames:
             all zero when the lips are closed.
         teeth_mask: visible upper (channel 0) and lower (channel 1) teeth proxies inside the mouth
             opening, shape ``(n, H, W, 2)``, float32 in [0, 1].
+        region: region id per pixel (0 background, 1 skin, 2 lips, 3 mouth interior, 4 upper
+            teeth, 5 lower teeth; :data:`talkinghead.face.mesh.REGIONS`), shape ``(n, H, W)``,
+            uint8; empty ``(0, 0, 0)`` if not produced.
+        frame_index: source-video frame of each rendered frame, ``(n,)`` int64 (empty if
+            unknown).
     """
 
     boxes: list[CropBox]
@@ -40,6 +45,8 @@ class RenderedFrames:
     face_mask: np.ndarray
     mouth_mask: np.ndarray
     teeth_mask: np.ndarray
+    region: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), np.uint8))
+    frame_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def resolution(self) -> int:

@@ -1,0 +1,81 @@
+"""``talkinghead prepare``: track a face video and fine-tune the refiner on it (cached)."""
+
+from __future__ import annotations
+
+import logging
+
+from ..errors import InputError
+
+log = logging.getLogger(__name__)
+
+EPILOG = """\
+examples:
+  talkinghead prepare speaker.mp4                      track + fine-tune (a few minutes on a CPU)
+  talkinghead prepare speaker.mp4 --steps 300          longer fine-tuning, better likeness
+  talkinghead prepare portrait.png                     a single image works too
+  talkinghead prepare speaker.mp4 -o speaker.refiner.pt   also keep a copy of the weights
+
+'talkinghead say --face speaker.mp4 ...' prepares the face itself when needed; running 'prepare'
+first just does that work ahead of time. The fine-tuned refiner is cached by the video's content
+(and the settings) in ~/.cache/talkinghead/refiners, or $TALKINGHEAD_CACHE/refiners.
+"""
+
+
+def register(subparsers) -> None:
+    from ..cli import add_command
+
+    p = add_command(
+        subparsers,
+        "prepare",
+        help="prepare a face: track it and fine-tune the refiner on it (cached)",
+        description="Track the face of a video (or image) and fine-tune the lower-face refiner "
+        "from the shipped generic weights on reconstructions of that video, so that the "
+        "synthesised mouth, teeth and skin look like this person. The result is cached.",
+        epilog=EPILOG,
+    )
+    p.add_argument("face", help="video or image file with the face")
+    p.add_argument("-o", "--output", metavar="PT", help="also write the fine-tuned refiner to this file")
+    p.add_argument("--steps", type=int, default=None, metavar="N",
+                   help="fine-tuning steps (default 150; 0 = use the generic weights)")
+    p.add_argument("--max-frames", type=int, default=None, metavar="N",
+                   help="at most this many frames are used for fine-tuning (default 200)")
+    p.add_argument("--face-index", type=int, default=0, metavar="N",
+                   help="which face when there are several: 0 = largest (default)")
+    p.add_argument("--weights", metavar="PT", help="start from these refiner weights instead of the generic ones")
+    p.add_argument("--no-cache", action="store_true", help="prepare again even if a cached result exists")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..fileio import check_writable
+    from ..refine.prepare import PrepareSettings, prepare_face
+
+    s = PrepareSettings()
+    if args.steps is not None:
+        if args.steps < 0:
+            raise InputError(f"--steps must be >= 0, got {args.steps}")
+        s.steps = args.steps
+    if args.max_frames is not None:
+        if args.max_frames < 1:
+            raise InputError(f"--max-frames must be >= 1, got {args.max_frames}")
+        s.max_frames = args.max_frames
+    if args.face_index < 0:
+        raise InputError(f"--face-index must be >= 0, got {args.face_index}")
+    s.face_index = args.face_index
+    if args.output:
+        check_writable(args.output)
+    prepared = prepare_face(args.face, settings=s, base_weights=args.weights, device=args.device,
+                            cache=not args.no_cache, progress=not args.quiet)
+    st = prepared.stats
+    if args.output:
+        prepared.refiner.save(args.output, with_discriminator=False)
+    if not args.quiet:
+        if st.get("from_cache"):
+            print(f"{args.face}: prepared (from cache {prepared.cache_file})")
+        else:
+            print(f"{args.face}: prepared in {st['track_seconds'] + st['data_seconds'] + st['finetune_seconds']:.0f} s "
+                  f"({st['frames']} frames, {st['steps']} steps)"
+                  + (f", cached in {prepared.cache_file}" if prepared.cache_file else ""))
+        if args.output:
+            print(f"refiner written to {args.output}")
+    return 0

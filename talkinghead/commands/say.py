@@ -1,0 +1,55 @@
+"""``talkinghead say``: script + face video (or portrait) -> lip-synced mp4."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import InputError
+from ..fileio import check_writable
+from .common import add_script_options, speech_from_args
+
+EPILOG = """\
+examples:
+  talkinghead say --text "Welcome to the quarterly update." --face presenter.mp4 -o intro.mp4
+  talkinghead say --script talk.txt --face portrait.png -o talk.mp4 --sidecars
+  talkinghead say --audio me.wav --transcript me.txt --face me.mp4 -o dubbed.mp4
+
+The first run on a new face tracks it and fine-tunes the refiner (a few minutes on a CPU); the
+result is cached, so later runs on the same face start at once (see 'talkinghead prepare').
+"""
+
+
+def register(sub) -> None:
+    from ..cli import add_command
+
+    p = add_command(sub, "say", help="make a face video say a script (the main command)",
+                    description="Speak a script with a neural voice (or use your recording) and "
+                    "make the face in the video (or portrait) say it. Writes an H.264 + AAC mp4 "
+                    "at the face video's size and frame rate.", epilog=EPILOG)
+    add_script_options(p)
+    p.add_argument("-f", "--face", required=True, metavar="VIDEO|IMAGE", help="face video or portrait image")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="output video")
+    p.add_argument("--face-index", type=int, default=0, metavar="N", help="which face if several (0 = largest)")
+    p.add_argument("--fps", type=float, help="output frame rate (default: the face video's)")
+    p.add_argument("--crf", type=int, default=18, help="x264 quality, lower = better (default 18)")
+    p.add_argument("--steps", type=int, help="fine-tuning steps when preparing a new face")
+    p.add_argument("--no-cache", action="store_true", help="ignore and do not write the caches")
+    p.add_argument("--sidecars", action="store_true", help="also write OUT.json (timeline) and OUT.srt")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..pipeline import Pipeline
+
+    out = check_writable(args.output)
+    if out.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        raise InputError(f"output {out} should be an .mp4 file")
+    if args.fps is not None and not (1 <= args.fps <= 120):
+        raise InputError(f"--fps {args.fps} is out of range (1 to 120)")
+    speech = speech_from_args(args)  # fail fast on a bad script before the long preparation
+    face = Pipeline.from_face(args.face, device=args.device, face_index=args.face_index, steps=args.steps,
+                              cache=not args.no_cache, progress=not args.quiet)
+    result = face.say(speech=speech, output=out, fps=args.fps, crf=args.crf, sidecars=args.sidecars)
+    if not args.quiet:
+        print(f"{result.path}: {result.duration:.2f} s, {result.n_frames} frames at {result.fps:g} fps")
+    return 0

@@ -1,0 +1,529 @@
+"""Mouth-shape deformation of the lower-face mesh by viseme parameters.
+
+Pipeline for each output frame (source frame ``s = frame_index[k]``, parameters ``params[k]``):
+
+1. **Neutralise**: start from this person's *neutral closed* lower face (``canonical`` with its
+   inner lip contours brought together, each upper/lower pair meeting half-way) and add the
+   source frame's ``expression[s]`` weighted by ``1 - w_expr``, where ``w_expr`` is a smooth
+   weight that is 1 on the lips, mouth and jaw and 0 at the mesh's upper outline (under the nose,
+   upper cheeks). The source speech thus does not leak into the output while the head pose and
+   the non-mouth expression stay; all-zero parameters give exactly the neutral.
+2. **Shape**: smooth displacement fields for ``lip_round``, ``lip_spread``, ``lower_lip_tuck``,
+   ``upper_lip_raise``, ``teeth_show`` (and the lip part of ``jaw_open``), defined on the neutral
+   in a *mouth frame* (origin between the closed inner-lip midpoints, x from the subject's right
+   to left mouth corner, z normal to the plane of the eye and mouth corners (away from the
+   camera), y = z cross x (down); unit = this person's mouth width) so that they scale to
+   the person.
+3. **Jaw**: rotation about a pivot below the ears (x axis through the midpoint of the face-oval
+   landmarks 234/454), weighted by a harmonic field that is 1 on the lower lip and chin and 0 on
+   the upper lip and upper cheeks, falling off smoothly over the cheeks. ``jaw_open = 1`` opens
+   the inner lips by this person's widest observed opening (98th percentile over the track, at
+   least :data:`MIN_OPEN` mouth widths).
+4. **Closure**: ``lip_close`` moves paired inner-contour vertices towards each other (harmonic
+   interpolation of the contour displacement over the lips); at 1 they coincide exactly, so the
+   mouth opening has zero area whatever the jaw does.
+5. **Teeth, mouth interior**: an upper teeth arch rigid with the head and a lower one rotating
+   with the jaw (from the asset's template); the mouth hole is filled by a surface set far back
+   (:data:`MOUTH_DEPTH`) so that a z-buffer shows lips, then teeth, then the mouth interior.
+6. **Pose**: ``image = scale[s] * canonical @ rotation[s].T + translation[s]``.
+
+All weights are harmonic fields on the mesh (graph Laplacian with inverse-edge-length weights,
+Dirichlet values on control regions), so they are smooth, lie in [0, 1] and respect the mouth hole
+(upper and lower lip are only connected around the corners).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
+
+from ..frames import pingpong_indices  # noqa: F401  (re-exported: output -> source frames)
+from ..visemes.types import MOUTH_PARAMS, P
+from .mesh import (
+    REGION_MOUTH,
+    REGION_TEETH_LOWER,
+    REGION_TEETH_UPPER,
+    LowerFaceMesh,
+    load_lower_face_mesh,
+)
+from .types import FaceTrack
+
+#: Smallest jaw_open=1 inner-lip opening, in mouth widths (used when the video shows less).
+MIN_OPEN = 0.45
+#: Largest jaw_open=1 opening accepted from the video, in mouth widths.
+MAX_OPEN = 0.8
+#: Depth of the mouth-interior surface behind the inner lip contour, in mouth widths.
+MOUTH_DEPTH = 0.7
+
+# Displacement amplitudes of the shape fields, in mouth widths (anatomical proportions).
+ROUND_NARROW = 0.32  # relative narrowing of the mouth at lip_round = 1
+ROUND_PROTRUDE = 0.10
+ROUND_EVERT = 0.03
+SPREAD_WIDEN = 0.20  # relative widening at lip_spread = 1
+SPREAD_BACK = 0.05
+SPREAD_LIFT = 0.03
+TUCK_UP = 0.05
+TUCK_BACK = 0.13
+TUCK_UPPER_LIFT = 0.06
+RAISE_UP = 0.09
+RAISE_FLARE = 0.02
+TEETH_UPPER_LIFT = 0.04
+TEETH_LOWER_DROP = 0.05
+JAW_UPPER_LIFT = 0.03
+JAW_LOWER_DROP = 0.03
+
+
+@dataclass
+class DeformedMeshes:
+    """Deformed lower-face render meshes, one per output frame (same topology for all).
+
+    Vertex layout: ``[skin (V) | mouth interior (2K) | upper teeth | lower teeth]``.
+
+    Attributes:
+        vertices: image-space vertices, shape ``(n, V_total, 3)``, float32, pixels (x right,
+            y down, z away from the camera, as :class:`FaceTrack`).
+        faces: triangles, shape ``(F_total, 3)``, int64.
+        face_region: region id of each triangle (see :mod:`talkinghead.face.mesh`), ``(F_total,)``.
+        neutral_vertices: this person's neutral closed lower face in each frame's pose,
+            shape ``(n, V, 3)``, float32 pixels (for stable crop boxes).
+        frame_index: source frame of each output frame, ``(n,)``, int64.
+        mouth_width_px: mouth width in pixels per frame, ``(n,)``, float32.
+        n_skin: ``V``, the number of skin/lip vertices (the first ``V`` rows).
+        image_size: ``(width, height)`` of the source frames.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    face_region: np.ndarray
+    neutral_vertices: np.ndarray
+    frame_index: np.ndarray
+    mouth_width_px: np.ndarray
+    n_skin: int
+    image_size: tuple[int, int]
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.vertices.shape[0])
+
+    def select(self, idx) -> "DeformedMeshes":
+        """A subset of the frames (``idx``: index array or slice)."""
+        return DeformedMeshes(
+            self.vertices[idx],
+            self.faces,
+            self.face_region,
+            self.neutral_vertices[idx],
+            self.frame_index[idx],
+            self.mouth_width_px[idx],
+            self.n_skin,
+            self.image_size,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Harmonic fields
+
+
+def _laplacian(vertices: np.ndarray, faces: np.ndarray) -> scipy.sparse.csr_matrix:
+    """Graph Laplacian with weights 1 / edge length, shape ``(V, V)``."""
+    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    e = np.unique(np.sort(e, 1), axis=0)
+    w = 1.0 / np.maximum(np.linalg.norm(vertices[e[:, 0]] - vertices[e[:, 1]], axis=1), 1e-9)
+    n = len(vertices)
+    a = scipy.sparse.coo_matrix(
+        (np.concatenate([w, w]), (np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]]))),
+        shape=(n, n),
+    ).tocsr()
+    return (scipy.sparse.diags(np.asarray(a.sum(1)).ravel()) - a).tocsr()
+
+
+def _harmonic(lap: scipy.sparse.csr_matrix, fixed: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Solve ``lap u = 0`` on free vertices with ``u[fixed] = values``.
+
+    ``values``: ``(len(fixed),)`` or ``(len(fixed), k)``. Returns ``(V,)`` or ``(V, k)``.
+    """
+    n = lap.shape[0]
+    fixed = np.asarray(fixed)
+    free = np.setdiff1d(np.arange(n), fixed)
+    vals = np.asarray(values, np.float64)
+    out = np.zeros((n,) + vals.shape[1:])
+    out[fixed] = vals
+    rhs = -(lap[free][:, fixed] @ vals)
+    sol = scipy.sparse.linalg.spsolve(lap[free][:, free].tocsc(), rhs)
+    out[free] = sol.reshape((len(free),) + vals.shape[1:])
+    return out
+
+
+def _smoothstep(a: float, b: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - a) / (b - a), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+# --------------------------------------------------------------------------------------------
+# Rig
+
+
+@dataclass
+class MouthRig:
+    """Per-person rig, built from :attr:`FaceTrack.canonical` (see :func:`build_rig`).
+
+    Attributes:
+        origin: mouth-frame origin in canonical space, ``(3,)``.
+        basis: mouth-frame axes as rows (x, y, z) in canonical space, ``(3, 3)``.
+        width: mouth width in canonical units (the mouth-frame unit).
+        neutral: neutral closed lower face in the mouth frame, ``(V, 3)``.
+        w_expr, w_jaw, w_mouth, w_upper, w_lower: weight fields, ``(V,)`` each, in [0, 1].
+        close_upper, close_lower: harmonic interpolation of inner-contour displacements,
+            ``(V, K)`` each (column ``k``: unit displacement of contour vertex ``k``).
+        shape_fields: displacement per unit parameter, ``(7, V, 3)`` in mouth widths
+            (``MOUTH_PARAMS`` order; jaw rotation and closure are applied separately).
+        pivot: jaw pivot in the mouth frame, ``(3,)``.
+        jaw_angle_max: jaw rotation at ``jaw_open = 1``, radians.
+        open_max: inner-lip opening at ``jaw_open = 1``, mouth widths.
+        teeth_upper, teeth_lower: teeth template vertices in the mouth frame.
+    """
+
+    mesh: LowerFaceMesh
+    origin: np.ndarray
+    basis: np.ndarray
+    width: float
+    neutral: np.ndarray
+    w_expr: np.ndarray
+    w_jaw: np.ndarray
+    w_mouth: np.ndarray
+    w_upper: np.ndarray
+    w_lower: np.ndarray
+    close_upper: np.ndarray
+    close_lower: np.ndarray
+    shape_fields: np.ndarray
+    pivot: np.ndarray
+    jaw_angle_max: float
+    open_max: float
+
+    def to_mouth(self, x: np.ndarray) -> np.ndarray:
+        """Canonical -> mouth frame (``(..., 3)``)."""
+        return (x - self.origin) @ self.basis.T / self.width
+
+    def from_mouth(self, m: np.ndarray) -> np.ndarray:
+        """Mouth frame -> canonical (``(..., 3)``)."""
+        return (m * self.width) @ self.basis + self.origin
+
+
+def _mouth_frame(canonical: np.ndarray, mesh: LowerFaceMesh) -> tuple[np.ndarray, np.ndarray, float]:
+    c = canonical.astype(np.float64)
+    right, left = c[mesh.rig_mouth_corners[0]], c[mesh.rig_mouth_corners[1]]
+    x = left - right
+    width = float(np.linalg.norm(x))
+    if width <= 0:
+        raise ValueError("degenerate canonical face: mouth corners coincide")
+    x /= width
+    # z: normal of the face plane through the outer eye corners and the mouth corners (the
+    # nose-chin line leans into depth, the eye-mouth plane is close to the facial plane).
+    y0 = (left + right) / 2 - (c[mesh.rig_eye_outer[0]] + c[mesh.rig_eye_outer[1]]) / 2
+    z = np.cross(x, y0)
+    z /= np.linalg.norm(z)
+    y = np.cross(z, x)
+    origin = (c[mesh.rig_inner_mid[0]] + c[mesh.rig_inner_mid[1]]) / 2
+    return origin, np.stack([x, y, z]), width
+
+
+def build_rig(track: FaceTrack, mesh: LowerFaceMesh | None = None) -> MouthRig:
+    """Build the person's rig from ``track.canonical`` and the opening range in
+    ``track.expression``. Cheap (a few small sparse solves)."""
+    mesh = mesh or load_lower_face_mesh()
+    origin, basis, width = _mouth_frame(track.canonical, mesh)
+
+    def to_m(x):
+        return (x - origin) @ basis.T / width
+
+    idx = mesh.landmark_index
+    cm = to_m(track.canonical.astype(np.float64)[idx])
+    lap = _laplacian(cm, mesh.faces)
+    up, lo = mesh.inner_lip_upper, mesh.inner_lip_lower
+    k = len(up)
+    outline = mesh.outline
+
+    # Closure operators: Dirichlet on the whole inner loop and the outline.
+    loop_fixed = np.concatenate([up, lo[1:-1], outline])
+    eye = np.zeros((len(loop_fixed), k))
+    eye[np.arange(k), np.arange(k)] = 1.0
+    close_upper = _harmonic(lap, loop_fixed, eye)
+    eye_l = np.zeros((len(loop_fixed), k))
+    eye_l[0, 0] = 1.0  # corners are shared: lower k=0 is upper k=0
+    eye_l[k - 1, k - 1] = 1.0
+    eye_l[k + np.arange(k - 2), 1 + np.arange(k - 2)] = 1.0
+    close_lower = _harmonic(lap, loop_fixed, eye_l)
+
+    # Neutral closed: pairs meet half-way.
+    gap = cm[lo] - cm[up]
+    neutral = cm + close_upper @ (0.5 * gap) - close_lower @ (0.5 * gap)
+
+    upper_set = np.union1d(mesh.upper_lip, up[1:-1])
+    lower_set = np.union1d(mesh.lower_lip, lo[1:-1])
+    w_upper = _harmonic(
+        lap,
+        np.concatenate([upper_set, lower_set, outline]),
+        np.concatenate([np.ones(len(upper_set)), np.zeros(len(lower_set) + len(outline))]),
+    )
+    w_lower = _harmonic(
+        lap,
+        np.concatenate([lower_set, upper_set, outline]),
+        np.concatenate([np.ones(len(lower_set)), np.zeros(len(upper_set) + len(outline))]),
+    )
+    lips_all = np.union1d(mesh.lips, mesh.inner_lip_loop)
+    w_mouth = _harmonic(
+        lap,
+        np.concatenate([lips_all, outline]),
+        np.concatenate([np.ones(len(lips_all)), np.zeros(len(outline))]),
+    )
+    corner_y = neutral[np.isin(idx, mesh.rig_mouth_corners)][:, 1].mean()
+    jaw_outline = _smoothstep(-0.1, 0.4, neutral[outline, 1] - corner_y)
+    w_jaw = _harmonic(
+        lap,
+        np.concatenate([lower_set, upper_set, outline]),
+        np.concatenate([np.ones(len(lower_set)), np.zeros(len(upper_set)), jaw_outline]),
+    )
+    w_expr = _harmonic(
+        lap,
+        np.concatenate([lips_all, mesh.jaw_line, mesh.upper_boundary]),
+        np.concatenate(
+            [np.ones(len(lips_all) + len(mesh.jaw_line)), np.zeros(len(mesh.upper_boundary))]
+        ),
+    )
+
+    # Shape fields (per unit parameter), defined on the neutral.
+    x = neutral[:, 0]
+    fu2, fl2, fm = w_upper**2, w_lower**2, w_mouth
+    fields = np.zeros((len(MOUTH_PARAMS), len(idx), 3))
+    f = fields[P["lip_round"]]
+    f[:, 0] = -ROUND_NARROW * x * fm
+    f[:, 1] = -ROUND_EVERT * fu2 + ROUND_EVERT * fl2
+    f[:, 2] = -ROUND_PROTRUDE * fm**2
+    f = fields[P["lip_spread"]]
+    f[:, 0] = SPREAD_WIDEN * x * fm
+    f[:, 1] = -SPREAD_LIFT * (2 * x) ** 2 * fm
+    f[:, 2] = SPREAD_BACK * (2 * x) ** 2 * fm
+    f = fields[P["lower_lip_tuck"]]
+    f[:, 1] = -TUCK_UP * fl2 - TUCK_UPPER_LIFT * fu2
+    f[:, 2] = TUCK_BACK * fl2
+    f = fields[P["upper_lip_raise"]]
+    f[:, 1] = -RAISE_UP * fu2
+    f[:, 2] = -RAISE_FLARE * w_upper
+    f = fields[P["teeth_show"]]
+    f[:, 1] = -TEETH_UPPER_LIFT * fu2 + TEETH_LOWER_DROP * fl2
+    f = fields[P["jaw_open"]]
+    f[:, 1] = -JAW_UPPER_LIFT * fu2 + JAW_LOWER_DROP * fl2
+
+    # Jaw pivot and angle.
+    c_all = to_m(track.canonical.astype(np.float64))
+    pivot = c_all[mesh.rig_jaw_pivot_landmarks].mean(0)
+    pivot[0] = 0.0
+    expr = track.expression if track.expression is not None and len(track.expression) else None
+    observed = 0.0
+    if expr is not None:
+        mids = to_m(track.canonical.astype(np.float64)[None, mesh.rig_inner_mid] + expr[:, mesh.rig_inner_mid])
+        observed = float(np.percentile(np.linalg.norm(mids[:, 1] - mids[:, 0], axis=-1), 98))
+    open_max = float(np.clip(observed, MIN_OPEN, MAX_OPEN))
+    lip_part = JAW_UPPER_LIFT + JAW_LOWER_DROP
+    r = float(np.hypot(*(neutral[lo[k // 2], 1:] - pivot[1:])))
+    jaw_angle_max = float(np.arcsin(np.clip((open_max - lip_part) / max(r, 1e-6), 0.0, 0.9)))
+
+    return MouthRig(
+        mesh=mesh,
+        origin=origin,
+        basis=basis,
+        width=width,
+        neutral=neutral,
+        w_expr=w_expr,
+        w_jaw=w_jaw,
+        w_mouth=w_mouth,
+        w_upper=w_upper,
+        w_lower=w_lower,
+        close_upper=close_upper,
+        close_lower=close_lower,
+        shape_fields=fields,
+        pivot=pivot,
+        jaw_angle_max=jaw_angle_max,
+        open_max=open_max,
+    )
+
+
+def _jaw_rotations(angles: np.ndarray) -> np.ndarray:
+    """Rotations about the mouth-frame x axis opening the jaw (chin down and back), ``(n, 3, 3)``."""
+    c, s = np.cos(angles), np.sin(angles)
+    rot = np.zeros((len(angles), 3, 3))
+    rot[:, 0, 0] = 1
+    rot[:, 1, 1] = c
+    rot[:, 1, 2] = -s
+    rot[:, 2, 1] = s
+    rot[:, 2, 2] = c
+    return rot
+
+
+def render_topology(mesh: LowerFaceMesh) -> tuple[np.ndarray, np.ndarray]:
+    """Faces and region ids of the render mesh (skin, mouth interior, upper, lower teeth).
+
+    Returns ``(faces (F_total, 3) int64, face_region (F_total,) int64)``.
+    """
+    v = mesh.n_vertices
+    k = len(mesh.inner_lip_upper)
+    nu = len(mesh.teeth_upper_vertices)
+    faces = [
+        mesh.faces,
+        mesh.mouth_faces + v,
+        mesh.teeth_upper_faces + v + 2 * k,
+        mesh.teeth_lower_faces + v + 2 * k + nu,
+    ]
+    regions = [
+        mesh.face_regions(),
+        np.full(len(mesh.mouth_faces), REGION_MOUTH),
+        np.full(len(mesh.teeth_upper_faces), REGION_TEETH_UPPER),
+        np.full(len(mesh.teeth_lower_faces), REGION_TEETH_LOWER),
+    ]
+    return np.concatenate(faces).astype(np.int64), np.concatenate(regions).astype(np.int64)
+
+
+def deform_mouth_frame(
+    rig: MouthRig, source_expression: np.ndarray | None, params: np.ndarray
+) -> np.ndarray:
+    """Deform in the mouth frame.
+
+    Args:
+        rig: the person's rig.
+        source_expression: each source frame's expression at the lower-face vertices, in
+            mouth-frame axes and units (a displacement), ``(n, V, 3)``; ``None`` = none.
+        params: viseme parameters, ``(n, 7)`` in [0, 1], ``MOUTH_PARAMS`` order.
+
+    Returns:
+        Render-mesh vertices in the mouth frame, ``(n, V_total, 3)``, float64.
+    """
+    mesh = rig.mesh
+    params = np.clip(np.asarray(params, np.float64), 0.0, 1.0)
+    n = len(params)
+    # 1. neutralise the lower face: the person's neutral closed face plus the source
+    #    expression only where it is not mouth/jaw motion
+    y = np.repeat(rig.neutral[None], n, axis=0)
+    if source_expression is not None:
+        y = y + (1.0 - rig.w_expr)[None, :, None] * source_expression
+    # 2. shape fields
+    y = y + np.einsum("nk,kvc->nvc", params, rig.shape_fields)
+    # 3. jaw rotation about the pivot, weighted
+    rot = _jaw_rotations(params[:, P["jaw_open"]] * rig.jaw_angle_max)
+    rel = y - rig.pivot
+    rotated = np.einsum("nij,nvj->nvi", rot, rel) + rig.pivot
+    y = y + rig.w_jaw[None, :, None] * (rotated - y)
+    # 4. closure: paired inner-contour vertices meet half-way at lip_close = 1
+    up, lo = mesh.inner_lip_upper, mesh.inner_lip_lower
+    gap = y[:, lo] - y[:, up]  # (n, K, 3)
+    c = params[:, P["lip_close"], None, None] * 0.5
+    y = y + c * (
+        np.einsum("vk,nkc->nvc", rig.close_upper, gap) - np.einsum("vk,nkc->nvc", rig.close_lower, gap)
+    )
+    # exact meeting (removes solver round-off on the contour)
+    full = params[:, P["lip_close"]] >= 1.0
+    if full.any():
+        mid = 0.5 * (y[full][:, up] + y[full][:, lo])
+        yf = y[full]
+        yf[:, up] = mid
+        yf[:, lo] = mid
+        y[full] = yf
+    # 5. mouth interior (hole filler, set back) and teeth
+    interior = np.concatenate([y[:, up], y[:, lo]], axis=1)
+    interior[..., 2] += MOUTH_DEPTH
+    teeth_u = np.broadcast_to(mesh.teeth_upper_vertices.astype(np.float64), (n,) + mesh.teeth_upper_vertices.shape)
+    teeth_l = (
+        np.einsum("nij,vj->nvi", rot, mesh.teeth_lower_vertices.astype(np.float64) - rig.pivot) + rig.pivot
+    )
+    return np.concatenate([y, interior, teeth_u, teeth_l], axis=1)
+
+
+def _pose(track: FaceTrack, canon: np.ndarray, frame_index: np.ndarray) -> np.ndarray:
+    s = track.scale[frame_index].astype(np.float64)[:, None, None]
+    r = track.rotation[frame_index].astype(np.float64)
+    t = track.translation[frame_index].astype(np.float64)[:, None, :]
+    return s * np.einsum("nvj,nij->nvi", canon, r) + t
+
+
+def deform_lower_face(
+    track: FaceTrack,
+    visemes_params: np.ndarray,
+    frame_index: np.ndarray,
+    *,
+    neutral: bool = False,
+    rig: MouthRig | None = None,
+) -> DeformedMeshes:
+    """Deform the lower face of ``track`` by viseme parameters, in each source frame's pose.
+
+    Args:
+        track: the tracked face (canonical shape, expression, pose per frame).
+        visemes_params: ``(n_out, 7)`` float in [0, 1], columns in ``MOUTH_PARAMS`` order.
+        frame_index: source frame of each output frame, ``(n_out,)`` int (e.g.
+            :func:`pingpong_indices`).
+        neutral: ignore the source frames' expression (use the neutral face with only the
+            source pose); the default neutralises only the lower face.
+        rig: a prebuilt rig (:func:`build_rig`) to reuse across calls.
+
+    Returns:
+        :class:`DeformedMeshes` in image space.
+    """
+    params = np.asarray(visemes_params, np.float64)
+    frame_index = np.asarray(frame_index, np.int64)
+    if params.ndim != 2 or params.shape[1] != len(MOUTH_PARAMS):
+        raise ValueError(f"visemes_params must have shape (n, {len(MOUTH_PARAMS)}), got {params.shape}")
+    if frame_index.shape != (len(params),):
+        raise ValueError("frame_index must have one entry per output frame")
+    if len(frame_index) and (frame_index.min() < 0 or frame_index.max() >= track.n_frames):
+        raise ValueError(f"frame_index out of range for a track of {track.n_frames} frames")
+    rig = rig or build_rig(track)
+    mesh = rig.mesh
+    idx = mesh.landmark_index
+    n = len(params)
+    src = None
+    if not neutral:
+        src = track.expression[frame_index][:, idx].astype(np.float64) @ rig.basis.T / rig.width
+    m = deform_mouth_frame(rig, src, params)
+    verts = _pose(track, rig.from_mouth(m), frame_index)
+    neutral_img = _pose(track, rig.from_mouth(np.broadcast_to(rig.neutral, (n,) + rig.neutral.shape)), frame_index)
+    faces, regions = render_topology(mesh)
+    return DeformedMeshes(
+        vertices=verts.astype(np.float32),
+        faces=faces,
+        face_region=regions,
+        neutral_vertices=neutral_img.astype(np.float32),
+        frame_index=frame_index,
+        mouth_width_px=(rig.width * track.scale[frame_index]).astype(np.float32),
+        n_skin=mesh.n_vertices,
+        image_size=(int(track.width), int(track.height)),
+    )
+
+
+def track_from_landmarks(
+    landmarks: np.ndarray, width: int, height: int, fps: float = 25.0, source: str = ""
+) -> FaceTrack:
+    """A one-frame :class:`FaceTrack` straight from one set of landmarks (no tracker): identity
+    rotation, translation = landmark centroid, scale = the landmarks' RMS radius, the landmarks
+    themselves as the canonical face and zero expression. For previews and tests on a single
+    detection; videos go through :func:`talkinghead.face.tracking.track_face`.
+
+    ``landmarks``: ``(478, 3)`` image-space pixels (``z = z_mediapipe * width``).
+    """
+    lm = np.asarray(landmarks, np.float64)
+    t = lm.mean(0)
+    s = float(np.sqrt(((lm - t) ** 2).sum(1).mean()))
+    can = (lm - t) / s
+    return FaceTrack(
+        landmarks=lm[None].astype(np.float32),
+        raw_landmarks=lm[None].astype(np.float32),
+        rotation=np.eye(3, dtype=np.float32)[None],
+        translation=t[None].astype(np.float32),
+        scale=np.array([s], np.float32),
+        canonical=can.astype(np.float32),
+        expression=np.zeros((1,) + lm.shape, np.float32),
+        detected=np.ones(1, bool),
+        fps=float(fps),
+        width=int(width),
+        height=int(height),
+        source=source,
+    )

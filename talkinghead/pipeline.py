@@ -1,0 +1,267 @@
+"""The public Python API: prepare a face once, make it say any number of scripts.
+
+>>> from talkinghead import Pipeline
+>>> face = Pipeline.from_face("presenter.mp4")        # tracks + prepares once, cached on disk
+>>> result = face.say("Welcome to the quarterly update.", "intro.mp4")
+>>> result.duration, result.path, result.speech.phonemes[:3]
+
+Frames stream through the stages in chunks and into the encoder: memory stays bounded whatever
+the length of the script. :meth:`Pipeline.frames` yields the output frames instead of writing a
+file (for a server or a notebook).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .fileio import check_writable
+from .frames import SourceFrames, pingpong_indices
+from .speech.types import Speech
+from .visemes import VisemeTrack, visemes_from_speech
+
+log = logging.getLogger(__name__)
+
+#: Frames processed together (deform + render + refine + blend).
+CHUNK = 16
+
+
+@dataclass
+class SayResult:
+    """What :meth:`Pipeline.say` made.
+
+    Attributes:
+        path: the mp4 written (``None`` when only frames were streamed).
+        speech: the speech (audio + phoneme timeline + words).
+        visemes: the per-frame mouth parameters.
+        fps: frame rate of the video.
+        n_frames: number of video frames.
+        timings: seconds spent per stage (``speech``, ``visemes``, ``render``, ``refine``, ...).
+    """
+
+    path: Path | None
+    speech: Speech
+    visemes: VisemeTrack
+    fps: float
+    n_frames: int
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        """Length of the video in seconds (equals the speech's to within half a frame)."""
+        return self.n_frames / self.fps
+
+    @property
+    def timeline(self) -> list:
+        """The phoneme timeline (:class:`~talkinghead.speech.PhonemeInterval` list)."""
+        return self.speech.phonemes
+
+
+class Pipeline:
+    """A prepared face that can say scripts. Create with :meth:`from_face`."""
+
+    def __init__(self, prepared, face_path: Path, device: str = "auto", progress: bool = True):
+        self.prepared = prepared
+        self.face_path = Path(face_path)
+        self.device = device
+        self.progress = progress
+        self._rig = None
+        self._boxes = None
+
+    @classmethod
+    def from_face(
+        cls,
+        face: str | Path,
+        *,
+        device: str = "auto",
+        face_index: int = 0,
+        steps: int | None = None,
+        cache: bool = True,
+        progress: bool = True,
+    ) -> "Pipeline":
+        """Track ``face`` (a video, or a portrait image) and fine-tune the refiner on it.
+
+        Both results are cached on disk by content hash, so a second :meth:`from_face` of the same
+        file (even from another process) is fast.
+
+        Args:
+            face: video or image path.
+            device: ``"auto"`` (GPU if present), ``"cpu"`` or ``"cuda"``.
+            face_index: which face when there are several (0 = the largest).
+            steps: fine-tuning steps (default: :class:`~talkinghead.refine.prepare.PrepareSettings`).
+            cache: use the caches.
+            progress: show progress bars.
+        """
+        from .refine.prepare import PrepareSettings, prepare_face
+
+        path = Path(face)
+        if not path.exists():
+            raise InputError(f"face file {path} does not exist")
+        settings = PrepareSettings(face_index=face_index)
+        if steps is not None:
+            settings.steps = int(steps)
+        prepared = prepare_face(path, settings=settings, device=device, cache=cache, progress=progress)
+        return cls(prepared, path, device=device, progress=progress)
+
+    # ------------------------------------------------------------------------------------
+    @property
+    def fps(self) -> float:
+        """Frame rate of the face video (25 for an image)."""
+        fps = float(self.prepared.track.fps)
+        return fps if fps > 1.0 else 25.0
+
+    def _source_boxes(self):
+        """Crop boxes of every source frame (stable over time)."""
+        if self._boxes is None:
+            from .face.deform import build_rig, deform_lower_face
+            from .render.cameras import crop_boxes
+            from .visemes.types import MOUTH_PARAMS
+
+            track = self.prepared.track
+            self._rig = self.prepared.rig if self.prepared.rig is not None else build_rig(track)
+            n = track.n_frames
+            m = deform_lower_face(track, np.zeros((n, len(MOUTH_PARAMS))), np.arange(n), rig=self._rig)
+            self._boxes = crop_boxes(m.neutral_vertices, m.mouth_width_px)
+        return self._boxes
+
+    def frames(self, speech: Speech, fps: float | None = None, timings: dict | None = None) -> Iterator[np.ndarray]:
+        """Yield the output frames (RGB uint8 ``(H, W, 3)``) for ``speech``, one by one.
+
+        Exactly ``round(speech.duration * fps)`` frames. When the speech is longer than the face
+        video, the video plays forward then backward (no jump). Pixels outside the blended mouth
+        region are the source frame's, bit for bit.
+        """
+        from .face.deform import deform_lower_face
+        from .render.renderer import render_frames
+
+        fps = float(fps or self.fps)
+        timings = timings if timings is not None else {}
+        t0 = time.perf_counter()
+        visemes = visemes_from_speech(speech, fps)
+        timings["visemes"] = timings.get("visemes", 0.0) + time.perf_counter() - t0
+        track = self.prepared.track
+        n_out = visemes.n_frames
+        src_index = _source_index(track.n_frames, self.fps, n_out, fps)
+        boxes_src = self._source_boxes()
+        bar = _progress(n_out, "frames", self.progress)
+        with SourceFrames(self.face_path, limit=int(src_index.max()) + 1) as src:
+            for s in range(0, n_out, CHUNK):
+                e = min(n_out, s + CHUNK)
+                idx = src_index[s:e]
+                t = time.perf_counter()
+                meshes = deform_lower_face(track, visemes.params[s:e], idx, rig=self._rig)
+                rendered = render_frames(meshes, self.prepared.resolution, [boxes_src[i] for i in idx],
+                                         device=None if self.device == "auto" else self.device)
+                t2 = time.perf_counter()
+                out = self.prepared.refine_frames(src.take(idx), meshes, rendered)
+                t3 = time.perf_counter()
+                timings["mesh+render"] = timings.get("mesh+render", 0.0) + t2 - t
+                timings["refine+blend"] = timings.get("refine+blend", 0.0) + t3 - t2
+                for f in out:
+                    yield f
+                bar.update(e - s)
+        bar.close()
+
+    def say(
+        self,
+        text: str | None = None,
+        output: str | Path | None = None,
+        *,
+        speech: Speech | None = None,
+        voice: str | None = None,
+        tts: str = "piper",
+        rate: float = 1.0,
+        audio: str | Path | None = None,
+        transcript: str | None = None,
+        fps: float | None = None,
+        crf: int = 18,
+        sidecars: bool = False,
+        on_frame: Callable[[int, np.ndarray], None] | None = None,
+    ) -> SayResult:
+        """Make the face say ``text`` (or play ``audio`` with its ``transcript``) into ``output``.
+
+        Args:
+            text: the script (pause markup allowed).
+            output: the mp4 to write (H.264 + AAC, the face video's size and frame rate).
+            speech: a ready :class:`Speech` instead of ``text``/``audio``.
+            voice, tts, rate: TTS options (see :func:`talkinghead.speech.select.make_speech`).
+            audio, transcript: a recording and what it says, instead of TTS.
+            fps: output frame rate (default: the face video's).
+            crf: x264 quality (lower is better).
+            sidecars: also write ``output`` with ``.json`` (timeline) and ``.srt`` suffixes.
+            on_frame: called with ``(index, frame)`` for each frame as it is made.
+        """
+        from .media import VideoWriter
+        from .speech.select import make_speech
+
+        if output is None:
+            raise InputError("say() needs an output path")
+        out = check_writable(output)
+        if sidecars:
+            check_writable(out.with_suffix(".json"))
+            check_writable(out.with_suffix(".srt"))
+        timings: dict = {}
+        t = time.perf_counter()
+        if speech is None:
+            speech = make_speech(text, tts=tts, voice=voice, rate=rate, audio=audio, transcript=transcript)
+        timings["speech"] = time.perf_counter() - t
+        fps = float(fps or self.fps)
+        n = 0
+        t = time.perf_counter()
+        with VideoWriter(out, fps, audio=(speech.audio, speech.sample_rate), crf=crf,
+                         metadata=_metadata(speech)) as writer:
+            for frame in self.frames(speech, fps, timings):
+                if on_frame is not None:
+                    on_frame(n, frame)
+                writer.write(frame)
+                n += 1
+        timings["total_video"] = time.perf_counter() - t
+        if sidecars:
+            speech.write_timeline(out.with_suffix(".json"))
+            speech.write_srt(out.with_suffix(".srt"))
+        return SayResult(out, speech, visemes_from_speech(speech, fps), fps, n, timings)
+
+
+def _metadata(speech: Speech) -> dict[str, str]:
+    import hashlib
+
+    from . import __version__
+
+    return {
+        "comment": "synthetic video made by talkinghead (AI-generated lip sync)",
+        "encoder_tool": f"talkinghead {__version__}",
+        "talkinghead_script_sha256": hashlib.sha256(speech.text.encode("utf-8")).hexdigest(),
+    }
+
+
+def _source_index(n_src: int, src_fps: float, n_out: int, out_fps: float) -> np.ndarray:
+    """Source frame of each output frame: same time position, ping-pong past the end."""
+    if abs(src_fps - out_fps) < 1e-3:
+        return pingpong_indices(n_src, n_out)
+    # different frame rate: map output time to source time on the ping-pong time line
+    n_fine = int(np.ceil(n_out * src_fps / out_fps)) + 1
+    fine = pingpong_indices(n_src, n_fine)
+    pos = np.minimum((np.arange(n_out) * src_fps / out_fps).round().astype(np.int64), n_fine - 1)
+    return fine[pos]
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, unit: str, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, desc="rendering", leave=False)

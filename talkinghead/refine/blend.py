@@ -1,0 +1,195 @@
+"""Crops in and out of the frame, the region to synthesise, and seamless blending back.
+
+Geometry (the same convention as :mod:`talkinghead.render.cameras`): crop pixel ``(i, j)`` of a
+``resolution``-pixel crop of box ``(x0, y0, size)`` samples the frame at continuous point
+``(x0 + (j + 0.5) * size / res, y0 + (i + 0.5) * size / res)``; frame pixel ``(Y, X)`` has its
+centre at continuous point ``(X + 0.5, Y + 0.5)``. Landmarks are continuous points.
+
+* :func:`extract_crops` - frames -> crops (out-of-frame pixels: edge replicated).
+* :func:`hole_mask` - the region the refiner must synthesise: union of the convex hulls of the
+  original and the deformed mouth/jaw region, dilated.
+* :func:`blend_alpha` - feathered alpha inside the hole (zero outside it and near the crop edge).
+* :func:`blend` - warp a refined crop back into the frame, colour-match it (mean/std in Lab on a
+  ring just outside the alpha), alpha-blend. Pixels where the alpha is zero are exactly the
+  input frame's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from ..render.types import CropBox
+
+
+def crop_affine(box: CropBox, resolution: int) -> np.ndarray:
+    """``(2, 3)`` float64 affine map from frame pixel indices ``(X, Y)`` to crop pixel indices."""
+    s = box.size / resolution
+    return np.array(
+        [[1 / s, 0.0, (0.5 - box.x0) / s - 0.5], [0.0, 1 / s, (0.5 - box.y0) / s - 0.5]], np.float64
+    )
+
+
+def extract_crops(frames: Sequence[np.ndarray] | np.ndarray, boxes: Sequence[CropBox], resolution: int) -> np.ndarray:
+    """Resample the crop box of each frame.
+
+    Args:
+        frames: ``n`` RGB frames ``(H, W, 3)`` uint8 (an array ``(n, H, W, 3)`` or a list).
+        boxes: one :class:`CropBox` per frame.
+        resolution: crop side in pixels.
+
+    Returns:
+        ``(n, resolution, resolution, 3)`` uint8. Downscaling by more than 1.5x is pre-filtered
+        (Gaussian) against aliasing.
+    """
+    if len(frames) != len(boxes):
+        raise ValueError(f"{len(frames)} frames but {len(boxes)} boxes")
+    out = np.empty((len(boxes), resolution, resolution, 3), np.uint8)
+    for k, (frame, box) in enumerate(zip(frames, boxes)):
+        src = np.asarray(frame)
+        s = box.size / resolution
+        if s > 1.5:
+            src = cv2.GaussianBlur(src, (0, 0), sigmaX=0.45 * s)
+        out[k] = cv2.warpAffine(
+            src, crop_affine(box, resolution), (resolution, resolution),
+            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
+        )
+    return out
+
+
+def to_crop_points(points: np.ndarray, box: CropBox, resolution: int) -> np.ndarray:
+    """Frame points ``(P, >=2)`` (continuous pixels) -> crop points ``(P, 2)`` (continuous crop
+    pixels, same convention), float64."""
+    p = np.asarray(points, np.float64)[:, :2]
+    return (p - [box.x0, box.y0]) * (resolution / box.size)
+
+
+def hole_mask(point_sets: Sequence[np.ndarray], resolution: int, dilate_px: float) -> np.ndarray:
+    """Union of the convex hulls of several point sets (crop pixels), dilated by a disc.
+
+    Args:
+        point_sets: each ``(P, 2)`` crop-pixel points (e.g. the mouth/jaw vertices of the
+            original frame and of the deformed mesh).
+        resolution: crop side.
+        dilate_px: dilation radius in crop pixels.
+
+    Returns:
+        ``(resolution, resolution)`` float32 in {0, 1}.
+    """
+    m = np.zeros((resolution, resolution), np.uint8)
+    for pts in point_sets:
+        p = np.asarray(pts, np.float64)
+        if len(p) < 3:
+            continue
+        hull = cv2.convexHull(np.round((p - 0.5) * 16).astype(np.int32))
+        cv2.fillConvexPoly(m, hull, 1, lineType=cv2.LINE_8, shift=4)
+    r = int(round(dilate_px))
+    if r > 0:
+        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    return m.astype(np.float32)
+
+
+def blend_alpha(hole: np.ndarray, feather_px: float, edge_px: int = 2) -> np.ndarray:
+    """Feathered alpha for blending, contained in the hole.
+
+    The hole is eroded by ``feather_px`` and blurred by a Gaussian whose support does not reach
+    beyond the erosion, so the alpha is 1 deep inside the hole, falls smoothly to exactly 0 at its
+    border, and is 0 everywhere outside it and within ``edge_px`` of the crop border.
+
+    Args:
+        hole: ``(R, R)`` mask, 1 = synthesised.
+        feather_px: width of the ramp in crop pixels.
+
+    Returns:
+        ``(R, R)`` float32 in [0, 1].
+    """
+    m = (np.asarray(hole) > 0.5).astype(np.uint8)
+    if edge_px > 0:
+        m[:edge_px] = 0
+        m[-edge_px:] = 0
+        m[:, :edge_px] = 0
+        m[:, -edge_px:] = 0
+    r = max(int(round(feather_px / 2)), 1)
+    inner = cv2.erode(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    # Two box filters (~Gaussian) of radius r // 2 each: total support <= r, the erosion radius,
+    # so the alpha never reaches outside the hole.
+    a = inner.astype(np.float32)
+    k = 2 * (r // 2) + 1
+    a = cv2.blur(a, (k, k), borderType=cv2.BORDER_CONSTANT)
+    a = cv2.blur(a, (k, k), borderType=cv2.BORDER_CONSTANT)
+    a = np.where(m > 0, a, 0.0).astype(np.float32)
+    # Smoothstep for a soft shoulder.
+    a = a * a * (3 - 2 * a)
+    a[a < 1e-3] = 0.0
+    return a
+
+
+def _lab_stats(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+    sel = lab[mask.reshape(-1)]
+    return sel.mean(0), sel.std(0) + 1e-3
+
+
+def blend(
+    frame: np.ndarray,
+    crop: np.ndarray,
+    box: CropBox,
+    alpha: np.ndarray,
+    *,
+    color_match: bool = True,
+    ring_px: int | None = None,
+    max_gain: float = 1.25,
+) -> np.ndarray:
+    """Warp a refined crop back into its frame and blend it through a feathered alpha.
+
+    Args:
+        frame: the original frame ``(H, W, 3)`` uint8 RGB (not modified).
+        crop: the refined crop ``(R, R, 3)`` uint8 RGB, of ``box``.
+        box: the crop's box in the frame.
+        alpha: ``(R, R)`` float in [0, 1] (:func:`blend_alpha`): 1 = refined pixel.
+        color_match: shift/scale the crop's Lab colour so that its mean/std on a ring just
+            outside the alpha match the frame's on the same ring (removes residual colour seams).
+        ring_px: ring width in frame pixels (default: 4% of the box side).
+        max_gain: clamp of the per-channel std ratio.
+
+    Returns:
+        A new frame ``(H, W, 3)`` uint8; pixels where the warped alpha is 0 are exactly ``frame``.
+    """
+    frame = np.asarray(frame)
+    h, w = frame.shape[:2]
+    res = crop.shape[0]
+    # Region of interest: the box clipped to the frame.
+    xa, ya = max(int(np.floor(box.x0)), 0), max(int(np.floor(box.y0)), 0)
+    xb, yb = min(int(np.ceil(box.x0 + box.size)) + 1, w), min(int(np.ceil(box.y0 + box.size)) + 1, h)
+    out = frame.copy()
+    if xb <= xa or yb <= ya:
+        return out
+    m = crop_affine(box, res)
+    m[:, 2] += m[:, :2] @ [xa, ya]  # ROI pixel (x, y) = frame pixel (x + xa, y + ya)
+    size = (xb - xa, yb - ya)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    a = cv2.warpAffine(alpha.astype(np.float32), m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    a[a < 1e-3] = 0.0
+    inside = a > 0
+    if not inside.any():
+        return out
+    src = cv2.warpAffine(crop, m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    roi = frame[ya:yb, xa:xb]
+    if color_match:
+        rp = ring_px if ring_px is not None else max(int(round(0.04 * box.size)), 2)
+        ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rp + 1, 2 * rp + 1))
+        ring = (cv2.dilate(inside.astype(np.uint8), ker) > 0) & ~inside
+        if ring.sum() >= 20:
+            mu_f, sd_f = _lab_stats(roi, ring)
+            mu_c, sd_c = _lab_stats(src, ring)
+            gain = np.clip(sd_f / sd_c, 1 / max_gain, max_gain)
+            lab = cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32)
+            lab = (lab - mu_c) * gain + mu_f
+            src = cv2.cvtColor(np.clip(np.rint(lab), 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    a3 = a[..., None]
+    mixed = roi.astype(np.float32) * (1 - a3) + src.astype(np.float32) * a3
+    sub = out[ya:yb, xa:xb]
+    sub[inside] = np.clip(np.rint(mixed[inside]), 0, 255).astype(np.uint8)
+    return out

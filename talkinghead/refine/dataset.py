@@ -1,0 +1,486 @@
+"""Training data of the refiner: reconstruction pairs cut from a tracked video.
+
+For frame ``t`` of a video, the tracked lower face is rendered with the frame's *own* expression
+(:func:`reconstruction_meshes`); the refiner must reproduce the real crop of frame ``t`` from that
+render, the crop with the mouth/jaw region masked out, and reference crops of other frames.
+
+:func:`build_clip_data` renders and crops a clip once (:class:`ClipData`, saved as ``.npz``);
+:class:`PairSampler` draws augmented training batches from one or several clips.
+
+Conventions: crops are ``(R, R, 3)`` uint8 RGB; the conditioning is packed as ``(R, R, 8)`` uint8
+(:func:`pack_condition`); network tensors are float in [-1, 1] (see :mod:`.model`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..face.deform import MOUTH_DEPTH, DeformedMeshes, MouthRig, build_rig, render_topology
+from ..face.mesh import REGION_LIPS
+from ..face.types import FaceTrack
+from ..render.types import CropBox, RenderedFrames
+from .blend import extract_crops, hole_mask, to_crop_points
+from .model import RENDER_CHANNELS
+
+#: Vertices whose rig neutralisation weight exceeds this may move when the mouth is re-animated;
+#: their hull (original and deformed) is the region the refiner synthesises.
+CHANGE_WEIGHT = 0.25
+#: Dilation of the hole, as a fraction of the crop side.
+HOLE_DILATE = 0.035
+#: Width of the blending ramp, as a fraction of the crop side.
+FEATHER = 0.04
+
+#: MediaPipe landmarks used for the evaluation box (upper-lip top, chin, mouth corners).
+LM_UPPER_LIP_TOP, LM_CHIN, LM_CORNERS = 0, 152, (61, 291)
+#: MediaPipe outer-lip landmarks (for the mouth weight of the loss).
+LM_OUTER_LIPS = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
+
+
+# ------------------------------------------------------------------------------------------
+# Geometry from the track
+
+
+def changeable_vertices(rig: MouthRig) -> np.ndarray:
+    """Local skin-vertex indices that re-animation may move (rig weight > CHANGE_WEIGHT)."""
+    return np.flatnonzero(rig.w_expr > CHANGE_WEIGHT)
+
+
+def mouth_openness(track: FaceTrack, rig: MouthRig | None = None) -> np.ndarray:
+    """Inner-lip opening of every frame in mouth widths, ``(n_frames,)`` float64 (>= 0)."""
+    rig = rig or build_rig(track)
+    mids = rig.to_mouth(track.canonical.astype(np.float64)[None, rig.mesh.rig_inner_mid]
+                        + track.expression[:, rig.mesh.rig_inner_mid])
+    return np.linalg.norm(mids[:, 1] - mids[:, 0], axis=-1)
+
+
+def reconstruction_meshes(track: FaceTrack, frame_index: np.ndarray, rig: MouthRig | None = None) -> DeformedMeshes:
+    """Render meshes of the frames' *own* lower face (no re-animation), for training pairs.
+
+    The skin and lips are exactly the tracked landmarks of each frame (``canonical +
+    expression[t]`` in its pose); the mouth interior fills the observed opening (set back by
+    ``MOUTH_DEPTH``, as :func:`deform_lower_face` does) and the teeth proxies are placed as the rig
+    places them, the lower arch rotated to the jaw angle that matches the observed lip opening.
+
+    Args:
+        track: the tracked face.
+        frame_index: frames to rebuild, ``(n,)`` int.
+        rig: the person's rig (default :func:`build_rig`).
+
+    Returns:
+        :class:`DeformedMeshes` (same topology as :func:`deform_lower_face`'s).
+    """
+    rig = rig or build_rig(track)
+    frame_index = np.asarray(frame_index, np.int64)
+    mesh = rig.mesh
+    idx = mesh.landmark_index
+    n = len(frame_index)
+    shapes = track.canonical.astype(np.float64)[None, idx] + track.expression[frame_index][:, idx]
+    y = rig.to_mouth(shapes)  # (n, V, 3) own shape in the mouth frame
+    up, lo = mesh.inner_lip_upper, mesh.inner_lip_lower
+    interior = np.concatenate([y[:, up], y[:, lo]], axis=1)
+    interior[..., 2] += MOUTH_DEPTH
+    # Jaw angle matching the observed opening (the rig's jaw_open scale), for the lower teeth.
+    opening = mouth_openness(track, rig)[frame_index]
+    angle = np.clip(opening / max(rig.open_max, 1e-6), 0.0, 1.0) * rig.jaw_angle_max
+    c, s_ = np.cos(angle), np.sin(angle)
+    rot = np.zeros((n, 3, 3))
+    rot[:, 0, 0] = 1
+    rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = c, -s_, s_, c
+    teeth_u = np.broadcast_to(mesh.teeth_upper_vertices.astype(np.float64), (n,) + mesh.teeth_upper_vertices.shape)
+    teeth_l = np.einsum("nij,vj->nvi", rot, mesh.teeth_lower_vertices.astype(np.float64) - rig.pivot) + rig.pivot
+    m = np.concatenate([y, interior, teeth_u, teeth_l], axis=1)
+
+    def pose(canon: np.ndarray) -> np.ndarray:
+        s = track.scale[frame_index].astype(np.float64)[:, None, None]
+        r = track.rotation[frame_index].astype(np.float64)
+        t = track.translation[frame_index].astype(np.float64)[:, None, :]
+        return s * np.einsum("nvj,nij->nvi", canon, r) + t
+
+    verts = pose(rig.from_mouth(m))
+    neutral = pose(rig.from_mouth(np.broadcast_to(rig.neutral, (n,) + rig.neutral.shape)))
+    faces, regions = render_topology(mesh)
+    return DeformedMeshes(
+        vertices=verts.astype(np.float32),
+        faces=faces,
+        face_region=regions,
+        neutral_vertices=neutral.astype(np.float32),
+        frame_index=frame_index,
+        mouth_width_px=(rig.width * track.scale[frame_index]).astype(np.float32),
+        n_skin=mesh.n_vertices,
+        image_size=(int(track.width), int(track.height)),
+    )
+
+
+def posed_points(track: FaceTrack, pose_frames: np.ndarray, shape_frames: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """Landmarks of expression ``shape_frames[k]`` in the head pose of ``pose_frames[k]``,
+    ``(n, len(landmarks), 3)`` float64 frame pixels."""
+    pose_frames = np.asarray(pose_frames)
+    shape_frames = np.asarray(shape_frames)
+    c = track.canonical.astype(np.float64)[None, landmarks] + track.expression[shape_frames][:, landmarks]
+    s = track.scale[pose_frames].astype(np.float64)[:, None, None]
+    r = track.rotation[pose_frames].astype(np.float64)
+    t = track.translation[pose_frames].astype(np.float64)[:, None, :]
+    return s * np.einsum("nvj,nij->nvi", c, r) + t
+
+
+# ------------------------------------------------------------------------------------------
+# Conditioning packing
+
+
+def pack_condition(rendered: RenderedFrames) -> np.ndarray:
+    """Rendered frames -> ``(n, R, R, 8)`` uint8: surface (3), face, lips, mouth, teeth (2)."""
+    n, r = len(rendered.boxes), rendered.resolution
+    out = np.zeros((n, r, r, RENDER_CHANNELS), np.uint8)
+    out[..., :3] = np.clip(np.rint(rendered.surface * 255), 0, 255)
+    out[..., 3] = np.rint(np.clip(rendered.face_mask, 0, 1) * 255)
+    if rendered.region is not None and rendered.region.size:
+        out[..., 4] = (rendered.region == REGION_LIPS) * 255
+    out[..., 5] = np.rint(np.clip(rendered.mouth_mask, 0, 1) * 255)
+    out[..., 6:8] = np.rint(np.clip(rendered.teeth_mask, 0, 1) * 255)
+    return out
+
+
+def resize_condition(cond: np.ndarray, resolution: int) -> np.ndarray:
+    """Resample packed conditioning ``(n, r, r, C)`` uint8 to ``resolution`` (bilinear)."""
+    if cond.shape[1] == resolution:
+        return cond
+    out = np.empty((len(cond), resolution, resolution, cond.shape[-1]), np.uint8)
+    for k, c in enumerate(cond):
+        for s in range(0, c.shape[-1], 4):
+            out[k, ..., s:s + 4] = cv2.resize(c[..., s:s + 4], (resolution, resolution),
+                                              interpolation=cv2.INTER_LINEAR).reshape(resolution, resolution, -1)
+    return out
+
+
+def network_input(crop: torch.Tensor, hole: torch.Tensor, cond: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
+    """Assemble the generator input.
+
+    Args:
+        crop: ``(B, 3, R, R)`` in [-1, 1].
+        hole: ``(B, 1, R, R)`` in {0, 1}.
+        cond: ``(B, 8, R, R)`` in [0, 1].
+        refs: ``(B, 3K, R, R)`` in [-1, 1].
+
+    Returns:
+        ``(B, 12 + 3K, R, R)``.
+    """
+    return torch.cat([crop * (1 - hole), hole, cond * 2 - 1, refs], dim=1)
+
+
+def choose_references(openness: np.ndarray, n_refs: int, candidates: np.ndarray | None = None) -> np.ndarray:
+    """Deterministic reference frames: the widest-open mouth (teeth), the most closed one, then
+    evenly spaced openness quantiles. ``openness``: ``(n,)``; returns ``(n_refs,)`` frame indices
+    (repeats when there are fewer candidates)."""
+    cand = np.arange(len(openness)) if candidates is None else np.asarray(candidates)
+    order = cand[np.argsort(openness[cand], kind="stable")]
+    picks = [order[-1], order[0]]
+    for q in np.linspace(0.25, 0.75, max(n_refs - 2, 0)):
+        picks.append(order[int(round(q * (len(order) - 1)))])
+    return np.asarray(picks[:n_refs], np.int64)
+
+
+# ------------------------------------------------------------------------------------------
+# Cached clip data
+
+
+@dataclass
+class ClipData:
+    """Rendered reconstruction pairs of one clip.
+
+    Attributes:
+        name: clip name.
+        crops: real crops ``(n, R, R, 3)`` uint8.
+        cond: packed conditioning ``(n, R, R, 8)`` uint8 (:func:`pack_condition`).
+        own_pts: changeable-region points of each frame's own shape, ``(n, P, 2)`` float32 crop px.
+        alt_pts: the same vertices for other expressions in the frame's pose, ``(n, A, P, 2)``
+            (simulate the union with a deformed mouth).
+        lips_pts: outer-lip landmarks, ``(n, 20, 2)`` float32 crop px.
+        eval_box: evaluation region ``(n, 4)`` int32 ``x0, y0, x1, y1`` in crop px (from just above
+            the upper lip to the chin; :func:`eval_box`).
+        openness: ``(n,)`` float32 inner-lip opening in mouth widths.
+        frame_ids: source frame of each row ``(n,)`` int64.
+        n_train: rows ``[0, n_train)`` may be trained on; the rest are held out.
+        boxes: ``(n, 3)`` float64 crop boxes ``x0, y0, size``.
+    """
+
+    name: str
+    crops: np.ndarray
+    cond: np.ndarray
+    own_pts: np.ndarray
+    alt_pts: np.ndarray
+    lips_pts: np.ndarray
+    eval_box: np.ndarray
+    openness: np.ndarray
+    frame_ids: np.ndarray
+    n_train: int
+    boxes: np.ndarray
+
+    @property
+    def resolution(self) -> int:
+        return int(self.crops.shape[1])
+
+    def __len__(self) -> int:
+        return int(self.crops.shape[0])
+
+    def save(self, path: str | Path) -> None:
+        arrays = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        arrays["name"] = np.array(self.name)
+        np.savez(path, **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ClipData":
+        with np.load(path) as d:
+            kw = {f.name: d[f.name] for f in dataclasses.fields(cls)}
+        kw["name"] = str(kw["name"])
+        kw["n_train"] = int(kw["n_train"])
+        return cls(**kw)
+
+    def hole(self, row: int, alt: int | None, dilate_px: float) -> np.ndarray:
+        """Hole mask ``(R, R)`` of row ``row``: own region, united with alternative ``alt``."""
+        sets = [self.own_pts[row]]
+        if alt is not None:
+            sets.append(self.alt_pts[row, alt])
+        return hole_mask(sets, self.resolution, dilate_px)
+
+    def mouth_weight(self, row: int) -> np.ndarray:
+        """``(R, R)`` float32: 1 on the (dilated) lips and the rendered mouth, else 0."""
+        r = self.resolution
+        m = np.zeros((r, r), np.uint8)
+        cv2.fillPoly(m, [np.round(self.lips_pts[row] - 0.5).astype(np.int32)], 1)
+        k = max(int(0.03 * r), 1)
+        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+        return np.maximum(m.astype(np.float32), self.cond[row, ..., 5].astype(np.float32) / 255.0)
+
+
+def eval_box(upper_lip_top: np.ndarray, chin: np.ndarray, corners: np.ndarray, resolution: int) -> np.ndarray:
+    """Evaluation region (crop px, ``x0, y0, x1, y1`` int): from 15% of the lip-to-chin height
+    above the upper lip's top to the chin, from a quarter mouth width outside each corner.
+
+    Args: points ``(n, 2)``, ``(n, 2)``, ``(n, 2, 2)`` in crop pixels."""
+    h = chin[:, 1] - upper_lip_top[:, 1]
+    wid = np.abs(corners[:, 1, 0] - corners[:, 0, 0])
+    x0 = corners[:, :, 0].min(1) - 0.25 * wid
+    x1 = corners[:, :, 0].max(1) + 0.25 * wid
+    y0 = upper_lip_top[:, 1] - 0.15 * h
+    y1 = chin[:, 1]
+    b = np.stack([x0, y0, x1, y1], 1)
+    return np.clip(np.round(b), 0, resolution).astype(np.int32)
+
+
+def build_clip_data(
+    frames: np.ndarray,
+    track: FaceTrack,
+    frame_ids: np.ndarray,
+    resolution: int,
+    *,
+    n_train: int | None = None,
+    name: str = "",
+    n_alt: int = 3,
+    render_device: str | None = "cpu",
+    seed: int = 0,
+) -> ClipData:
+    """Render and crop reconstruction pairs for the frames ``frame_ids`` of a tracked clip.
+
+    Args:
+        frames: the video frames ``frame_ids`` refer to: an array ``(N, H, W, 3)`` uint8 or any
+            sequence indexable by frame number.
+        track: the clip's :class:`FaceTrack`.
+        frame_ids: frames to use, ``(n,)`` int, increasing.
+        resolution: crop side.
+        n_train: rows usable for training (default all).
+        n_alt: alternative expressions per frame for the hole (the widest-open frame + random).
+        render_device: device of the renderer.
+
+    Returns:
+        :class:`ClipData`.
+    """
+    from ..render.renderer import render_frames
+
+    frame_ids = np.asarray(frame_ids, np.int64)
+    rig = build_rig(track)
+    meshes = reconstruction_meshes(track, frame_ids, rig)
+    rendered = render_frames(meshes, resolution, device=render_device)
+    boxes = rendered.boxes
+    crops = extract_crops([frames[i] for i in frame_ids], boxes, resolution)
+    cond = pack_condition(rendered)
+
+    idx = rig.mesh.landmark_index
+    ch = idx[changeable_vertices(rig)]
+    rng = np.random.default_rng(seed)
+    openness = mouth_openness(track, rig)
+    widest = int(np.argmax(openness))
+
+    def crop_pts(points: np.ndarray) -> np.ndarray:  # (n, P, >=2) frame px -> (n, P, 2) crop px
+        return np.stack([to_crop_points(p, b, resolution) for p, b in zip(points, boxes)]).astype(np.float32)
+
+    own = crop_pts(track.landmarks[frame_ids][:, ch])
+    alts = []
+    for a in range(n_alt):
+        other = np.full(len(frame_ids), widest) if a == 0 else rng.integers(0, track.n_frames, len(frame_ids))
+        alts.append(crop_pts(posed_points(track, frame_ids, other, ch)))
+    lm = track.landmarks[frame_ids]
+    lips = crop_pts(lm[:, list(LM_OUTER_LIPS)])
+    top = crop_pts(lm[:, [LM_UPPER_LIP_TOP]])[:, 0]
+    chin = crop_pts(lm[:, [LM_CHIN]])[:, 0]
+    corners = crop_pts(lm[:, list(LM_CORNERS)])
+    return ClipData(
+        name=name,
+        crops=crops,
+        cond=cond,
+        own_pts=own,
+        alt_pts=np.stack(alts, 1),
+        lips_pts=lips,
+        eval_box=eval_box(top, chin, corners, resolution),
+        openness=openness[frame_ids].astype(np.float32),
+        frame_ids=frame_ids,
+        n_train=len(frame_ids) if n_train is None else int(n_train),
+        boxes=np.array([[b.x0, b.y0, b.size] for b in boxes], np.float64),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Batches
+
+
+@dataclass
+class Augment:
+    """Training augmentation ranges (applied per sample).
+
+    Attributes:
+        shift: max translation, fraction of the crop side.
+        scale: max relative zoom.
+        gain, bias: colour jitter (multiplicative per channel, additive, in [-1, 1] units), the
+            same on the crop, the target and the references (one lighting).
+        ref_shift, ref_scale: extra independent jitter of each reference (so that they are not
+            pixel-aligned with the target; essential when the references are the frame itself).
+        flip: probability of a horizontal flip (of everything together).
+    """
+
+    shift: float = 0.04
+    scale: float = 0.06
+    gain: float = 0.12
+    bias: float = 0.08
+    ref_shift: float = 0.06
+    ref_scale: float = 0.08
+    flip: float = 0.5
+
+
+def _to_tensor(x: np.ndarray) -> torch.Tensor:
+    """(B, H, W, C) uint8 -> (B, C, H, W) float in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def _affine_grid(b: int, shift: float, scale: float, r: int, gen: torch.Generator) -> torch.Tensor:
+    s = 1 + (torch.rand(b, generator=gen) * 2 - 1) * scale
+    t = (torch.rand(b, 2, generator=gen) * 2 - 1) * shift * 2
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0] = 1 / s
+    theta[:, 1, 1] = 1 / s
+    theta[:, :, 2] = t
+    return F.affine_grid(theta, (b, 1, r, r), align_corners=False)
+
+
+class PairSampler:
+    """Draws augmented training batches from clips.
+
+    References: one of the widest-open 10% of the clip's training frames (teeth) and one of the
+    most closed 30%, each at least ``min_gap`` frames away from the target when possible, as
+    :func:`choose_references` picks them at inference.
+    """
+
+    def __init__(self, clips: list[ClipData], n_refs: int, *, augment: Augment | None = None,
+                 seed: int = 0, min_gap: int = 8):
+        if not clips:
+            raise ValueError("no training clips")
+        self.clips = clips
+        self.n_refs = n_refs
+        self.augment = augment or Augment()
+        self.rng = np.random.default_rng(seed)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.min_gap = min_gap
+        sizes = np.array([max(c.n_train, 1) for c in clips], np.float64)
+        self.clip_p = np.sqrt(sizes) / np.sqrt(sizes).sum()
+        self.pools = []
+        for c in clips:
+            rows = np.arange(c.n_train)
+            order = rows[np.argsort(c.openness[rows], kind="stable")]
+            k_open = max(1, int(np.ceil(0.1 * len(order))))
+            k_closed = max(1, int(np.ceil(0.3 * len(order))))
+            self.pools.append((order[-k_open:], order[:k_closed], rows))
+
+    def _refs(self, ci: int, row: int) -> list[int]:
+        c = self.clips[ci]
+        open_pool, closed_pool, all_rows = self.pools[ci]
+        picks = []
+        for j in range(self.n_refs):
+            pool = open_pool if j == 0 else closed_pool if j == 1 else all_rows
+            far = pool[np.abs(c.frame_ids[pool] - c.frame_ids[row]) >= self.min_gap]
+            pool = far if len(far) else pool
+            picks.append(int(self.rng.choice(pool)))
+        return picks
+
+    def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
+        """A batch: ``input`` (B, C_in, R, R), ``target`` (B, 3, R, R) in [-1, 1], ``hole`` and
+        ``weight`` (B, 1, R, R), ``dcond`` (B, 12, R, R) for the discriminator."""
+        r = self.clips[0].resolution
+        aug = self.augment
+        crops, conds, holes, mweights, refs = [], [], [], [], []
+        for _ in range(batch_size):
+            ci = int(self.rng.choice(len(self.clips), p=self.clip_p))
+            c = self.clips[ci]
+            row = int(self.rng.integers(0, max(c.n_train, 1)))
+            alt = int(self.rng.integers(0, c.alt_pts.shape[1] + 1))
+            alt = None if alt == c.alt_pts.shape[1] else alt
+            dil = HOLE_DILATE * r * self.rng.uniform(0.8, 1.3)
+            crops.append(c.crops[row])
+            conds.append(c.cond[row])
+            holes.append(c.hole(row, alt, dil))
+            mweights.append(c.mouth_weight(row))
+            refs.append(np.concatenate([c.crops[k] for k in self._refs(ci, row)], -1))
+        b = batch_size
+        crop = _to_tensor(np.stack(crops)) * 2 - 1
+        cond = _to_tensor(np.stack(conds))
+        hole = torch.from_numpy(np.stack(holes))[:, None]
+        mw = torch.from_numpy(np.stack(mweights))[:, None]
+        ref = _to_tensor(np.stack(refs)) * 2 - 1
+        # Joint geometric augmentation of target/crop/cond/hole/weight.
+        stack = torch.cat([crop, cond, hole, mw], 1)
+        grid = _affine_grid(b, aug.shift, aug.scale, r, self.gen)
+        stack = F.grid_sample(stack, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        crop, cond = stack[:, :3], stack[:, 3:3 + RENDER_CHANNELS]
+        hole = (stack[:, 3 + RENDER_CHANNELS:4 + RENDER_CHANNELS] > 0.5).float()
+        mw = stack[:, 4 + RENDER_CHANNELS:]
+        # Independent jitter of each reference.
+        refs_out = []
+        for j in range(self.n_refs):
+            g = _affine_grid(b, aug.ref_shift, aug.ref_scale, r, self.gen)
+            refs_out.append(F.grid_sample(ref[:, 3 * j:3 * j + 3], g, mode="bilinear",
+                                          padding_mode="border", align_corners=False))
+        ref = torch.cat(refs_out, 1)
+        # Colour jitter (one lighting for all images of a sample).
+        gain = 1 + (torch.rand(b, 3, 1, 1, generator=self.gen) * 2 - 1) * aug.gain
+        bias = (torch.rand(b, 3, 1, 1, generator=self.gen) * 2 - 1) * aug.bias
+        crop = ((crop + 1) * gain - 1 + bias).clamp(-1, 1)
+        ref = ((ref.view(b, self.n_refs, 3, r, r) + 1) * gain[:, None] - 1 + bias[:, None]).clamp(-1, 1).view(b, -1, r, r)
+        # Flip (normals' x component changes sign: n_x in [0, 1] -> 1 - n_x).
+        flip = torch.rand(b, generator=self.gen) < aug.flip
+        if flip.any():
+            crop[flip] = crop[flip].flip(-1)
+            cond[flip] = cond[flip].flip(-1)
+            cond[flip, 0] = 1 - cond[flip, 0]
+            hole[flip] = hole[flip].flip(-1)
+            mw[flip] = mw[flip].flip(-1)
+            ref[flip] = ref[flip].flip(-1)
+        cond[:, 0:3] = torch.where(cond[:, 3:4] > 0, cond[:, 0:3], torch.zeros_like(cond[:, 0:3]))
+        target = crop
+        x = network_input(crop, hole, cond, ref)
+        weight = 0.25 + hole + 3.0 * mw * hole
+        dcond = torch.cat([crop * (1 - hole), hole, cond * 2 - 1], 1)
+        return {"input": x, "target": target, "hole": hole, "weight": weight, "dcond": dcond}

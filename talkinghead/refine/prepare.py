@@ -1,0 +1,307 @@
+"""Per-face preparation: track the target video, fine-tune the refiner on it, cache the result.
+
+:func:`prepare_face` returns a :class:`PreparedFace` that holds everything the Refine stage needs
+for that face: its :class:`FaceTrack`, a :class:`Refiner` fine-tuned from the generic weights on
+reconstruction pairs of the video (:mod:`.dataset`), and the reference crops. The fine-tuned
+weights and references are cached under ``$TALKINGHEAD_CACHE/refiners`` (default
+``~/.cache/talkinghead/refiners``), keyed by the video's content hash, the settings and the base
+weights, so a second ``prepare`` (or ``say``) of the same face is instant.
+
+A single image is a one-frame video: its one reconstruction pair is augmented (shifts, zoom,
+flips, colour) and serves as its own reference (with independent jitter).
+
+Per output chunk the pipeline then calls :meth:`PreparedFace.refine_frames` with the source
+frames, the deformed meshes and their rendering.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..face.deform import DeformedMeshes, MouthRig, build_rig
+from ..face.types import FaceTrack
+from ..fileio import atomic_path
+from ..render.types import CropBox, RenderedFrames
+from .blend import blend, blend_alpha, extract_crops, hole_mask, to_crop_points
+from .dataset import (
+    FEATHER,
+    HOLE_DILATE,
+    Augment,
+    PairSampler,
+    build_clip_data,
+    changeable_vertices,
+    choose_references,
+    mouth_openness,
+)
+from .infer import GENERIC_WEIGHTS, Refiner, resolve_device
+from .train import TrainSettings, train_refiner
+
+log = logging.getLogger(__name__)
+
+#: Bumped whenever preparation changes its output for the same inputs (cache key).
+PREPARE_VERSION = 1
+
+
+@dataclass
+class PrepareSettings:
+    """Settings of :func:`prepare_face` (all part of the cache key).
+
+    Attributes:
+        steps: fine-tuning steps (0 = use the base weights as they are).
+        batch_size: crops per step.
+        lr: learning rate of the generator (the discriminator uses the same).
+        max_frames: at most this many evenly spaced frames are rendered for fine-tuning.
+        train_fraction: fine-tune on the first fraction of the frames only (benchmarks hold out
+            the rest; 1.0 for real use).
+        face_index: which face in the video (0 = largest).
+        seed: sampling seed.
+    """
+
+    steps: int = 150
+    batch_size: int = 6
+    lr: float = 1e-4
+    max_frames: int = 200
+    train_fraction: float = 1.0
+    face_index: int = 0
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PreparedFace:
+    """A face ready for the Refine stage.
+
+    Attributes:
+        track: the tracked face.
+        refiner: the (fine-tuned) refiner.
+        references: reference crops ``(K, R, R, 3)`` uint8 (``K = refiner.config.n_refs``): the
+            widest-open mouth (teeth), the most closed one, ...
+        reference_frames: source frames of the references ``(K,)`` int64.
+        rig: the person's mouth rig (for the hole masks).
+        source: path of the video/image.
+        cache_file: where the fine-tuned refiner is cached (``None`` when not cached).
+        stats: preparation timings and losses.
+    """
+
+    track: FaceTrack
+    refiner: Refiner
+    references: np.ndarray
+    reference_frames: np.ndarray
+    rig: MouthRig
+    source: str = ""
+    cache_file: Path | None = None
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def resolution(self) -> int:
+        """Crop side the refiner works at (render the conditioning at this resolution)."""
+        return self.refiner.resolution
+
+    def holes(self, meshes: DeformedMeshes, boxes: Sequence[CropBox]) -> np.ndarray:
+        """Regions to synthesise, ``(n, R, R)`` float32 in {0, 1}.
+
+        Union of the convex hulls of the mouth/jaw vertices (those the rig may move) of the
+        source frame's *original* landmarks and of the *deformed* mesh, dilated by
+        :data:`HOLE_DILATE` of the crop: the original lips and jaw never show through, wherever the
+        new jaw goes.
+        """
+        r = self.resolution
+        ch = changeable_vertices(self.rig)
+        lm_ids = self.rig.mesh.landmark_index[ch]
+        out = np.empty((meshes.n_frames, r, r), np.float32)
+        for k in range(meshes.n_frames):
+            src = self.track.landmarks[int(meshes.frame_index[k])][lm_ids]
+            new = meshes.vertices[k, : meshes.n_skin][ch]
+            out[k] = hole_mask([to_crop_points(src, boxes[k], r), to_crop_points(new, boxes[k], r)], r,
+                               HOLE_DILATE * r)
+        return out
+
+    def refine_frames(
+        self,
+        frames: Sequence[np.ndarray],
+        meshes: DeformedMeshes,
+        rendered: RenderedFrames,
+        *,
+        batch_size: int = 8,
+        color_match: bool = True,
+    ) -> list[np.ndarray]:
+        """Refine and blend a chunk of output frames.
+
+        Args:
+            frames: the source frames, ``frames[k]`` = video frame ``meshes.frame_index[k]``,
+                ``(H, W, 3)`` uint8 RGB.
+            meshes: the deformed meshes of the chunk (:func:`deform_lower_face`).
+            rendered: their rendering (:func:`render_frames`, ideally at :attr:`resolution`).
+            batch_size: refiner batch size.
+            color_match: Lab mean/std matching at the blend seam.
+
+        Returns:
+            The output frames, ``(H, W, 3)`` uint8 each; pixels outside the (warped) blend mask are
+            the source frame's, bit for bit.
+        """
+        n = meshes.n_frames
+        if len(frames) != n or len(rendered.boxes) != n:
+            raise ValueError(f"got {len(frames)} frames, {meshes.n_frames} meshes, {len(rendered.boxes)} renders")
+        r = self.resolution
+        boxes = list(rendered.boxes)
+        crops = extract_crops(frames, boxes, r)
+        holes = self.holes(meshes, boxes)
+        out_crops = self.refiner.refine(crops, rendered, self.references, holes, batch_size=batch_size)
+        return [
+            blend(frames[k], out_crops[k], boxes[k], blend_alpha(holes[k], FEATHER * r), color_match=color_match)
+            for k in range(n)
+        ]
+
+
+# ------------------------------------------------------------------------------------------
+# Cache
+
+
+def cache_dir() -> Path:
+    """``$TALKINGHEAD_CACHE/refiners`` or ``~/.cache/talkinghead/refiners``."""
+    root = os.environ.get("TALKINGHEAD_CACHE")
+    base = Path(root) if root else Path.home() / ".cache" / "talkinghead"
+    return base / "refiners"
+
+
+def _sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while b := f.read(chunk):
+            h.update(b)
+    return h.hexdigest()
+
+
+def cache_key(path: Path, settings: PrepareSettings, base_weights: Path) -> str:
+    """Content hash of the video + settings + base weights + :data:`PREPARE_VERSION`."""
+    s = json.dumps({"settings": settings.to_dict(), "base": _sha256(base_weights)[:16],
+                    "version": PREPARE_VERSION}, sort_keys=True)
+    return f"{_sha256(path)[:32]}-{hashlib.sha256(s.encode()).hexdigest()[:16]}"
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def prepare_face(
+    path: str | os.PathLike,
+    *,
+    settings: PrepareSettings | None = None,
+    base_weights: str | os.PathLike | None = None,
+    device: str | None = "auto",
+    cache: bool = True,
+    progress: bool = True,
+    track: FaceTrack | None = None,
+) -> PreparedFace:
+    """Track a face video (or image) and fine-tune the refiner on it.
+
+    Args:
+        path: the target video or portrait image.
+        settings: :class:`PrepareSettings` (fine-tuning steps, ...).
+        base_weights: starting weights (default: the shipped generic refiner).
+        device: ``"auto"`` (CUDA if present), ``"cpu"`` or ``"cuda"``.
+        cache: read/write the prepared refiner in the cache (the track has its own cache).
+        progress: tqdm progress bars.
+        track: an already computed track of ``path`` (skips tracking).
+
+    Returns:
+        :class:`PreparedFace`.
+
+    Raises:
+        MediaError, FaceError: unreadable file or no usable face (from tracking).
+        InputError: missing base weights.
+    """
+    from ..face.tracking import track_face
+    from ..media import probe, read_frames
+
+    s = settings or PrepareSettings()
+    p = Path(path)
+    base = Path(base_weights) if base_weights is not None else GENERIC_WEIGHTS
+    dev = resolve_device(device)
+    t0 = time.perf_counter()
+    info = probe(p)
+    if track is None:
+        track = track_face(p, face_index=s.face_index, progress=progress)
+    t_track = time.perf_counter() - t0
+    rig = build_rig(track)
+
+    key = cache_key(p, s, base) if cache else None
+    cfile = cache_dir() / f"{key}.pt" if key else None
+    if cfile is not None and cfile.exists():
+        try:
+            ref = Refiner.load(cfile, dev)
+            refs = np.asarray(torch.load(cfile.with_suffix(".refs.pt"), weights_only=True).numpy())
+            rframes = np.asarray(ref.meta["reference_frames"], np.int64)
+            log.info("prepared refiner of %s loaded from the cache (%s)", p, cfile)
+            return PreparedFace(track, ref, refs, rframes, rig, str(p), cfile,
+                                {"from_cache": True, "track_seconds": t_track})
+        except Exception as exc:  # noqa: BLE001 - a broken cache entry is rebuilt
+            log.warning("ignoring unreadable cache entry %s: %s", cfile, exc)
+
+    ref = Refiner.load(base, dev, with_discriminator=True)
+    r = ref.resolution
+    n_all = min(track.n_frames, info.n_frames)
+    n_fit = max(1, int(np.floor(n_all * s.train_fraction)))
+    ids = np.unique(np.linspace(0, n_fit - 1, min(n_fit, s.max_frames)).round().astype(np.int64))
+    wanted = set(ids.tolist())
+    openness = mouth_openness(track, rig)
+    rframes = choose_references(openness, ref.config.n_refs, np.arange(n_fit))
+    wanted |= set(rframes.tolist())
+    frames: dict[int, np.ndarray] = {}
+    for i, f in enumerate(read_frames(p, info=info, max_frames=max(wanted) + 1)):
+        if i in wanted:
+            frames[i] = f.copy()
+    t1 = time.perf_counter()
+    clip = build_clip_data(frames, track, ids, r, name=p.stem, render_device=str(dev), seed=s.seed)
+    refs = extract_crops([frames[int(i)] for i in rframes], _boxes_for(track, rig, rframes, r), r)
+    t_data = time.perf_counter() - t1
+
+    history: list[dict] = []
+    t2 = time.perf_counter()
+    if s.steps > 0:
+        single = len(ids) == 1
+        aug = Augment(ref_shift=0.10, ref_scale=0.12) if single else Augment()
+        sampler = PairSampler([clip], ref.config.n_refs, augment=aug, seed=s.seed, min_gap=8)
+        ts = TrainSettings(steps=s.steps, batch_size=s.batch_size, lr_g=s.lr, lr_d=s.lr, seed=s.seed)
+        torch.manual_seed(s.seed)
+        history = train_refiner(ref.generator, ref.discriminator, sampler, ts, device=dev, progress=progress,
+                                progress_desc=f"fine-tuning refiner on {p.name}")
+    t_fit = time.perf_counter() - t2
+    stats = {
+        "from_cache": False,
+        "track_seconds": round(t_track, 2),
+        "data_seconds": round(t_data, 2),
+        "finetune_seconds": round(t_fit, 2),
+        "frames": int(len(ids)),
+        "steps": int(s.steps),
+        "final_l1": float(np.mean([h["l1"] for h in history[-20:]])) if history else None,
+    }
+    ref.meta.update({"reference_frames": rframes.tolist(), "source": str(p), "prepare": s.to_dict(),
+                     "base_weights": str(base), "stats": stats})
+    ref.discriminator = None
+    if cfile is not None:
+        cfile.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(cfile.with_suffix(".refs.pt")) as tmp:
+            torch.save(torch.from_numpy(refs), tmp)
+        ref.save(cfile, with_discriminator=False)
+    return PreparedFace(track, ref, refs, rframes, rig, str(p), cfile, stats)
+
+
+def _boxes_for(track: FaceTrack, rig: MouthRig, frame_ids: np.ndarray, resolution: int) -> list[CropBox]:
+    """Crop boxes of single frames (as the renderer places them for those frames)."""
+    from ..render.cameras import crop_boxes
+    from .dataset import reconstruction_meshes
+
+    m = reconstruction_meshes(track, frame_ids, rig)
+    return [crop_boxes(m.neutral_vertices[k:k + 1], m.mouth_width_px[k:k + 1])[0] for k in range(len(frame_ids))]

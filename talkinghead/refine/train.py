@@ -1,0 +1,165 @@
+"""Training loop of the refiner (generic training and per-face fine-tuning share it).
+
+One step: the discriminator sees real and generated crops (hinge loss), then the generator is
+updated with ``w_l1 * weighted L1 + w_ssim * (1 - SSIM) + w_adv * hinge + w_fm * feature matching``
+(weights in :class:`TrainSettings`). On a CPU the loop runs in float32 with channels-last tensors
+(bfloat16 autocast only where the CPU has native bf16 support or on CUDA; see
+:func:`talkinghead.refine.infer.autocast_dtype`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .dataset import PairSampler
+from .losses import feature_matching, hinge_d_loss, hinge_g_loss, ssim_loss, weighted_l1
+from .model import Discriminator, Generator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainSettings:
+    """Optimisation settings.
+
+    Attributes:
+        steps: optimisation steps.
+        batch_size: crops per step.
+        lr_g, lr_d: Adam learning rates (betas 0.5, 0.999).
+        w_l1, w_ssim, w_adv, w_fm: loss weights.
+        adv_start: first step with the adversarial and feature-matching terms (the generator is
+            first fitted with the reconstruction terms alone).
+        seed: sampling seed.
+    """
+
+    steps: int = 300
+    batch_size: int = 8
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    w_l1: float = 1.0
+    w_ssim: float = 0.5
+    w_adv: float = 0.03
+    w_fm: float = 0.5
+    adv_start: int = 0
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def train_refiner(
+    generator: Generator,
+    discriminator: Discriminator,
+    sampler: PairSampler,
+    settings: TrainSettings,
+    *,
+    device: str | torch.device = "cpu",
+    amp_dtype: torch.dtype | None = None,
+    progress: bool = False,
+    progress_desc: str = "training refiner",
+    on_step: Callable[[int, dict], None] | None = None,
+    optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer] | None = None,
+    start_step: int = 0,
+) -> list[dict]:
+    """Train ``generator``/``discriminator`` in place for ``settings.steps`` steps.
+
+    Args:
+        sampler: batch source.
+        device: torch device.
+        amp_dtype: autocast dtype (``None`` = float32).
+        progress: show a tqdm bar.
+        on_step: called after every step with ``(step, losses)`` (e.g. to checkpoint).
+        optimizers: ``(opt_g, opt_d)`` to continue with (default: fresh Adam).
+        start_step: index of the first step (for resumed runs; affects ``adv_start``).
+
+    Returns:
+        Per-step loss dicts (floats: ``l1``, ``ssim``, ``g_adv``, ``fm``, ``d``, ``seconds``).
+    """
+    from tqdm.auto import tqdm
+
+    device = torch.device(device)
+    generator.to(device).train()
+    discriminator.to(device).train()
+    if device.type == "cpu":
+        generator.to(memory_format=torch.channels_last)
+        discriminator.to(memory_format=torch.channels_last)
+    if optimizers is None:
+        opt_g = torch.optim.Adam(generator.parameters(), lr=settings.lr_g, betas=(0.5, 0.999))
+        opt_d = torch.optim.Adam(discriminator.parameters(), lr=settings.lr_d, betas=(0.5, 0.999))
+    else:
+        opt_g, opt_d = optimizers
+    history: list[dict] = []
+    bar = tqdm(range(start_step, start_step + settings.steps), desc=progress_desc, disable=not progress,
+               unit="step", leave=False)
+    for step in bar:
+        t0 = time.perf_counter()
+        batch = sampler.sample(settings.batch_size)
+        fmt = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+        batch = {k: v.to(device).contiguous(memory_format=fmt) for k, v in batch.items()}
+        x, target, weight, dcond = batch["input"], batch["target"], batch["weight"], batch["dcond"]
+        use_adv = step >= settings.adv_start and (settings.w_adv > 0 or settings.w_fm > 0)
+
+        with _autocast(device, amp_dtype):
+            pred = generator(x)
+        pred = pred.float()
+
+        d_loss = torch.zeros(())
+        real_feats: list[torch.Tensor] = []
+        if use_adv:
+            with _autocast(device, amp_dtype):
+                real_logits, real_feats = discriminator(target, dcond)
+                fake_logits, _ = discriminator(pred.detach(), dcond)
+            real_feats = [f.detach() for f in real_feats]
+            d_loss = hinge_d_loss(real_logits, fake_logits)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+
+        l1 = weighted_l1(pred, target, weight)
+        ss = ssim_loss(pred, target, weight)
+        g = settings.w_l1 * l1 + settings.w_ssim * ss
+        g_adv = fm = torch.zeros(())
+        if use_adv:
+            for p in discriminator.parameters():
+                p.requires_grad_(False)
+            with _autocast(device, amp_dtype):
+                fake_logits, fake_feats = discriminator(pred, dcond)
+            for p in discriminator.parameters():
+                p.requires_grad_(True)
+            g_adv = hinge_g_loss(fake_logits)
+            fm = feature_matching(real_feats, fake_feats)
+            g = g + settings.w_adv * g_adv + settings.w_fm * fm
+        opt_g.zero_grad(set_to_none=True)
+        g.backward()
+        opt_g.step()
+
+        rec = {
+            "step": step,
+            "l1": float(l1.detach()),
+            "ssim": float(ss.detach()),
+            "g_adv": float(g_adv.detach()),
+            "fm": float(fm.detach()),
+            "d": float(d_loss.detach()),
+            "seconds": time.perf_counter() - t0,
+        }
+        history.append(rec)
+        if progress:
+            bar.set_postfix(l1=f"{rec['l1']:.3f}", ssim=f"{1 - rec['ssim']:.3f}")
+        if on_step is not None:
+            on_step(step, rec)
+    bar.close()
+    generator.eval()
+    discriminator.eval()
+    return history

@@ -1,0 +1,120 @@
+"""Crops, hole masks and blending back into the frame (talkinghead.refine.blend)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from talkinghead.refine.blend import blend, blend_alpha, crop_affine, extract_crops, hole_mask, to_crop_points
+from talkinghead.render.types import CropBox
+
+
+def _gradient_frame(h=240, w=320):
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    return np.stack([x * 255 / w, y * 255 / h, (x + y) * 255 / (w + h)], -1).round().astype(np.uint8)
+
+
+def test_extract_crop_samples_box_as_documented():
+    frame = _gradient_frame()
+    box = CropBox(x0=60.0, y0=40.0, size=128.0)
+    crop = extract_crops([frame], [box], 64)[0]
+    # Crop pixel (i, j) samples continuous point (x0 + (j + .5) s, y0 + (i + .5) s), s = 2.
+    for i, j in [(0, 0), (10, 50), (63, 63), (31, 5)]:
+        x = 60 + (j + 0.5) * 2 - 0.5  # frame index coordinates
+        y = 40 + (i + 0.5) * 2 - 0.5
+        expect = np.array([x * 255 / 320, y * 255 / 240, (x + y) * 255 / 560])
+        assert np.abs(crop[i, j].astype(float) - expect).max() <= 1.5
+
+
+def test_crop_points_match_crop_pixels():
+    box = CropBox(10.0, 20.0, 100.0)
+    p = to_crop_points(np.array([[10.0, 20.0], [110.0, 120.0], [60.0, 70.0]]), box, 50)
+    np.testing.assert_allclose(p, [[0, 0], [50, 50], [25, 25]])
+    m = crop_affine(box, 50)
+    # frame pixel index X <-> crop index j: centres at X + .5 and j + .5
+    np.testing.assert_allclose(m @ [59.5, 69.5, 1.0], [24.5, 24.5])
+
+
+def test_hole_mask_is_union_of_hulls_dilated():
+    a = np.array([[10, 10], [20, 10], [15, 20]], float)
+    b = np.array([[40, 40], [50, 40], [50, 50], [40, 50]], float)
+    m0 = hole_mask([a, b], 64, 0)
+    assert m0[12, 15] == 1 and m0[45, 45] == 1 and m0[30, 30] == 0
+    m3 = hole_mask([a, b], 64, 3)
+    assert m3.sum() > m0.sum()
+    assert (m3 >= m0).all()
+    assert m3[53, 45] == 1 and m3[57, 45] == 0
+
+
+def test_blend_alpha_inside_hole_and_feathered():
+    hole = np.zeros((96, 96), np.float32)
+    cv2.circle(hole, (48, 48), 30, 1, -1)
+    a = blend_alpha(hole, 8)
+    assert a.dtype == np.float32
+    assert (a[hole == 0] == 0).all(), "alpha must not reach outside the hole"
+    assert a[48, 48] == pytest.approx(1.0)
+    ramp = a[48, 48 + 22:48 + 31]
+    assert (np.diff(ramp) <= 1e-6).all() and 0 < ramp[3] < 1, "smooth ramp at the border"
+    # touching the crop border: zero in the outer pixels
+    full = np.ones((32, 32), np.float32)
+    af = blend_alpha(full, 4, edge_px=2)
+    assert (af[:2] == 0).all() and (af[:, -2:] == 0).all()
+
+
+def _scene():
+    rng = np.random.default_rng(0)
+    frame = cv2.GaussianBlur(rng.integers(0, 255, (200, 260, 3), dtype=np.uint8), (0, 0), 3)
+    box = CropBox(70.3, 35.7, 120.0)
+    res = 96
+    hole = np.zeros((res, res), np.float32)
+    cv2.ellipse(hole, (48, 56), (26, 18), 0, 0, 360, 1, -1)
+    return frame, box, res, hole
+
+
+def test_blend_changes_only_inside_mask_exactly():
+    frame, box, res, hole = _scene()
+    crop = np.full((res, res, 3), (250, 20, 20), np.uint8)
+    alpha = blend_alpha(hole, 6)
+    out = blend(frame, crop, box, alpha, color_match=False)
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    # the warped alpha support, computed independently
+    m = crop_affine(box, res)
+    a = cv2.warpAffine(alpha, m, (260, 200), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    outside = a < 1e-3
+    assert np.array_equal(out[outside], frame[outside]), "pixels outside the mask must be untouched"
+    inside = a > 0.99
+    assert inside.sum() > 500
+    assert np.abs(out[inside].astype(int) - [250, 20, 20]).max() <= 1
+    # nothing outside the box at all
+    assert np.array_equal(out[:, :60], frame[:, :60])
+    assert not np.array_equal(out, frame)
+
+
+def test_blend_roundtrip_of_own_crop_is_near_identity():
+    frame, box, res, hole = _scene()
+    crop = extract_crops([frame], [box], res)[0]
+    out = blend(frame, crop, box, blend_alpha(hole, 6), color_match=False)
+    diff = np.abs(out.astype(int) - frame.astype(int))
+    assert diff.mean() < 1.0 and np.percentile(diff, 99) <= 6
+
+
+def test_color_match_removes_a_colour_cast():
+    frame, box, res, hole = _scene()
+    crop = extract_crops([frame], [box], res)[0].astype(int)
+    cast = np.clip(crop + [40, -30, 25], 0, 255).astype(np.uint8)
+    alpha = blend_alpha(hole, 6)
+    plain = blend(frame, cast, box, alpha, color_match=False)
+    matched = blend(frame, cast, box, alpha, color_match=True)
+    err_plain = np.abs(plain.astype(int) - frame.astype(int)).mean()
+    err_matched = np.abs(matched.astype(int) - frame.astype(int)).mean()
+    assert err_matched < 0.4 * err_plain
+
+
+def test_blend_box_partly_outside_frame():
+    frame, _, res, hole = _scene()
+    box = CropBox(-50.0, 120.0, 150.0)  # left and bottom outside
+    crop = np.full((res, res, 3), 128, np.uint8)
+    out = blend(frame, crop, box, blend_alpha(hole, 6))
+    assert out.shape == frame.shape
+    assert np.array_equal(out[:100], frame[:100])

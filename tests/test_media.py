@@ -1,0 +1,192 @@
+"""talkinghead.media: probe, read, write (round trips on synthetic clips, error cases)."""
+
+from __future__ import annotations
+
+import subprocess
+import wave
+
+import numpy as np
+import pytest
+
+from talkinghead.errors import MediaError, OutputError
+from talkinghead.media import (
+    VideoWriter,
+    ffmpeg_exe,
+    load_frames,
+    probe,
+    read_audio,
+    read_frames,
+    write_video,
+)
+
+
+def _frames(n: int, w: int = 96, h: int = 64) -> list[np.ndarray]:
+    """Frames whose mean brightness encodes the frame number (survives compression)."""
+    out = []
+    yy, xx = np.mgrid[0:h, 0:w]
+    for i in range(n):
+        f = np.zeros((h, w, 3), np.uint8)
+        f[..., 0] = (xx * 255 // max(w - 1, 1)).astype(np.uint8)
+        f[..., 1] = (yy * 255 // max(h - 1, 1)).astype(np.uint8)
+        f[..., 2] = 20 + 10 * i
+        out.append(f)
+    return out
+
+
+def _tone(seconds: float, sr: int) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+
+
+def test_round_trip_with_audio(tmp_path):
+    fps, n, sr = 25.0, 20, 22050
+    path = tmp_path / "clip.mp4"
+    # Audio 0.3 s longer than the video: the writer trims it to the video's exact duration.
+    write_video(path, _frames(n), fps, audio=(_tone(n / fps + 0.3, sr), sr), crf=10,
+                metadata={"title": "round trip"})
+    info = probe(path)
+    assert (info.width, info.height) == (96, 64)
+    assert info.fps == pytest.approx(fps)
+    assert info.n_frames == n
+    assert info.has_audio and not info.is_image and not info.variable_frame_rate
+    assert abs(info.audio_duration - n / fps) <= 1.0 / fps
+    frames = load_frames(path)
+    assert frames.shape == (n, 64, 96, 3) and frames.dtype == np.uint8
+    # Frame order and content survive: the blue channel encodes the index.
+    blue = frames[..., 2].reshape(n, -1).mean(axis=1)
+    assert np.allclose(blue, 20 + 10 * np.arange(n), atol=3)
+    audio = read_audio(path, 16000)
+    assert abs(len(audio) / 16000 - n / fps) <= 1.0 / fps
+    assert np.abs(audio).max() > 0.1  # the tone is there
+    header = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+                            capture_output=True, text=True).stderr
+    assert "round trip" in header and "h264" in header and "yuv420p" in header
+
+
+def test_short_audio_is_padded_and_wav_path_accepted(tmp_path):
+    fps, n, sr = 10.0, 15, 16000
+    wav_path = tmp_path / "a.wav"
+    with wave.open(str(wav_path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes((_tone(0.5, sr) * 32767).astype("<i2").tobytes())
+    out = write_video(tmp_path / "v.mp4", _frames(n), fps, audio=wav_path)
+    info = probe(out)
+    assert info.n_frames == n and info.fps == pytest.approx(fps)
+    assert abs(info.audio_duration - n / fps) <= 1.0 / fps  # 0.5 s of audio padded to 1.5 s
+
+
+def test_odd_size_is_padded_to_even(tmp_path):
+    frames = [np.full((33, 51, 3), 128, np.uint8)] * 3
+    out = write_video(tmp_path / "odd.mp4", frames, 25)
+    info = probe(out)
+    assert (info.width, info.height) == (52, 34)
+    assert not info.has_audio
+
+
+def test_interrupted_write_leaves_nothing(tmp_path):
+    path = tmp_path / "broken.mp4"
+    with pytest.raises(RuntimeError, match="boom"):
+        with VideoWriter(path, 25) as w:
+            for i, f in enumerate(_frames(10)):
+                w.write(f)
+                if i == 4:
+                    raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_output_kept_when_write_fails(tmp_path):
+    path = tmp_path / "keep.mp4"
+    write_video(path, _frames(3), 25)
+    before = path.read_bytes()
+    with pytest.raises(ValueError):
+        with VideoWriter(path, 25) as w:
+            w.write(_frames(1)[0])
+            w.write(np.zeros((10, 10, 3), np.uint8))  # size change
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.mp4"]
+
+
+def test_no_frames_is_an_error(tmp_path):
+    with pytest.raises(OutputError, match="no frames"):
+        with VideoWriter(tmp_path / "empty.mp4", 25):
+            pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unreadable_and_missing_files(tmp_path):
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(b"this is not a video at all" * 100)
+    with pytest.raises(MediaError, match="corrupt.mp4"):
+        probe(bad)
+    with pytest.raises(MediaError, match="not found"):
+        probe(tmp_path / "missing.mp4")
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(MediaError, match="empty"):
+        probe(empty)
+    badimg = tmp_path / "x.png"
+    badimg.write_bytes(b"\x89PNG garbage")
+    with pytest.raises(MediaError, match="x.png"):
+        probe(badimg)
+
+
+def test_audio_only_file_is_rejected(tmp_path):
+    wav_path = tmp_path / "speech.wav"
+    with wave.open(str(wav_path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.zeros(16000, "<i2").tobytes())
+    with pytest.raises(MediaError, match="audio-only"):
+        probe(wav_path)
+    with pytest.raises(MediaError, match="audio-only"):
+        next(read_frames(wav_path))
+    info = probe(wav_path, require_video=False)
+    assert info.has_audio and info.audio_duration == pytest.approx(1.0, abs=0.01)
+
+
+def test_image_is_one_frame(tmp_path):
+    import cv2
+
+    img = np.zeros((40, 60, 3), np.uint8)
+    img[:, :, 0] = 200  # red in RGB
+    p = tmp_path / "still.png"
+    cv2.imwrite(str(p), img[:, :, ::-1])
+    info = probe(p)
+    assert info.is_image and info.n_frames == 1 and (info.width, info.height) == (60, 40)
+    frames = list(read_frames(p))
+    assert len(frames) == 1 and np.array_equal(frames[0], img)
+
+
+def test_rotation_metadata_gives_upright_frames(tmp_path):
+    src = write_video(tmp_path / "landscape.mp4", _frames(5, w=96, h=64), 25, crf=10)
+    rotated = tmp_path / "rotated.mp4"
+    r = subprocess.run([ffmpeg_exe(), "-v", "error", "-display_rotation", "90", "-i", str(src),
+                        "-c", "copy", str(rotated)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    info = probe(rotated)
+    assert info.rotation in (90, 270)
+    assert (info.width, info.height) == (64, 96)
+    frames = load_frames(rotated)
+    assert frames.shape == (5, 96, 64, 3)
+
+
+def test_variable_frame_rate_is_resampled(tmp_path):
+    # Frames at uneven times (0, 0.04, 0.12, 0.16, 0.28, ...): a VFR file.
+    src = write_video(tmp_path / "cfr.mp4", _frames(12), 25, crf=10)
+    vfr = tmp_path / "vfr.mp4"
+    r = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(src),
+         "-vf", "setpts='N/25/TB+if(gte(N,2),0.04/TB,0)+if(gte(N,5),0.08/TB,0)'",
+         "-fps_mode", "vfr", "-c:v", "libx264", "-crf", "10", str(vfr)],
+        capture_output=True, text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    info = probe(vfr)
+    assert info.variable_frame_rate
+    frames = load_frames(vfr)
+    assert len(frames) == info.n_frames
+    assert info.fps == pytest.approx(25.0)  # the nominal rate, not the 18.75 average
+    assert len(frames) == 15  # 0.6 s at 25 fps: held frames fill the gaps

@@ -1,0 +1,279 @@
+"""The Refine stage: networks, training, checkpoints, inference, per-face preparation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from talkinghead.errors import InputError
+from talkinghead.refine.dataset import ClipData, PairSampler, choose_references, eval_box, network_input
+from talkinghead.refine.infer import GENERIC_WEIGHTS, Refiner, autocast_dtype
+from talkinghead.refine.losses import ssim_map, weighted_l1
+from talkinghead.refine.model import RENDER_CHANNELS, Discriminator, Generator, RefinerConfig
+from talkinghead.refine.train import TrainSettings, train_refiner
+from talkinghead.render.types import CropBox, RenderedFrames
+
+TINY = dict(resolution=32, n_refs=2, channels=[8, 16, 32], disc_channels=[8, 16])
+
+
+def _astronaut_face(r: int) -> np.ndarray:
+    import cv2
+    from skimage import data
+
+    img = data.astronaut()[20:260, 130:370]  # the face and shoulders
+    return cv2.resize(img, (r + 8, r + 8), interpolation=cv2.INTER_AREA)
+
+
+def synthetic_clip(n: int = 10, r: int = 32, seed: int = 0) -> ClipData:
+    """A tiny clip: shifted windows of the astronaut's face; conditioning = an ellipse 'mouth'
+    whose opening follows a known signal and darkens the crop (so it is learnable)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    base = _astronaut_face(r)
+    crops, conds, opens = [], [], []
+    for t in range(n):
+        dx, dy = rng.integers(0, 8, 2)
+        c = base[dy:dy + r, dx:dx + r].copy()
+        o = 0.5 + 0.5 * np.sin(t)
+        cond = np.zeros((r, r, RENDER_CHANNELS), np.uint8)
+        face, mouth = np.zeros((r, r), np.uint8), np.zeros((r, r), np.uint8)
+        cv2.ellipse(face, (r // 2, 2 * r // 3), (r // 3, r // 4), 0, 0, 360, 255, -1)
+        cv2.ellipse(mouth, (r // 2, 2 * r // 3), (r // 6, max(1, int(r // 8 * o))), 0, 0, 360, 255, -1)
+        cond[..., 3], cond[..., 5] = face, mouth
+        c[cond[..., 5] > 0] = (40, 10, 10)
+        crops.append(c)
+        conds.append(cond)
+        opens.append(o)
+    ang = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    ell = np.stack([r / 2 + r / 4 * np.cos(ang), 2 * r / 3 + r / 6 * np.sin(ang)], -1).astype(np.float32)
+    own = np.repeat(ell[None], n, 0)
+    return ClipData(
+        name="synthetic",
+        crops=np.stack(crops),
+        cond=np.stack(conds),
+        own_pts=own,
+        alt_pts=own[:, None] * 1.0,
+        lips_pts=own,
+        eval_box=np.tile([r // 4, r // 2, 3 * r // 4, r - 2], (n, 1)).astype(np.int32),
+        openness=np.array(opens, np.float32),
+        frame_ids=np.arange(n),
+        n_train=n,
+        boxes=np.tile([0.0, 0.0, float(r)], (n, 1)),
+    )
+
+
+def test_generator_and_discriminator_shapes():
+    cfg = RefinerConfig(**TINY)
+    g, d = Generator(cfg), Discriminator(cfg)
+    x = torch.randn(2, cfg.in_channels, 32, 32)
+    y = g(x)
+    assert y.shape == (2, 3, 32, 32) and y.abs().max() <= 1
+    logits, feats = d(y, torch.randn(2, 4 + RENDER_CHANNELS, 32, 32))
+    assert logits.shape[0] == 2 and logits.shape[1] == 1 and len(feats) == 2
+    with pytest.raises(ValueError):
+        RefinerConfig(resolution=30, channels=[8, 16, 32]).validate()
+
+
+def test_losses_basic_properties():
+    a = torch.rand(1, 3, 16, 16) * 2 - 1
+    w = torch.ones(1, 1, 16, 16)
+    assert float(weighted_l1(a, a, w)) == 0
+    assert float(ssim_map(a, a).mean()) == pytest.approx(1.0, abs=1e-4)
+    b = -a
+    assert float(ssim_map(a, b).mean()) < 0.5
+    # weight: only the weighted region counts
+    w2 = torch.zeros(1, 1, 16, 16)
+    w2[..., :8, :] = 1
+    c = a.clone()
+    c[..., 8:, :] += 1
+    assert float(weighted_l1(c, a, w2)) == 0
+
+
+def test_sampler_batch_contents():
+    clip = synthetic_clip()
+    s = PairSampler([clip], 2, seed=1)
+    b = s.sample(3)
+    cfg = RefinerConfig(**TINY)
+    assert b["input"].shape == (3, cfg.in_channels, 32, 32)
+    assert b["target"].shape == (3, 3, 32, 32)
+    hole = b["hole"]
+    assert set(torch.unique(hole).tolist()) <= {0.0, 1.0} and hole.sum() > 0
+    # the masked crop channel is zero inside the hole: the target cannot leak through
+    assert float((b["input"][:, :3] * hole).abs().max()) == 0
+    assert float(b["weight"].min()) > 0
+
+
+def test_tiny_refiner_training_reduces_loss():
+    torch.manual_seed(0)
+    clip = synthetic_clip(n=12)
+    ref = Refiner.new(RefinerConfig(**TINY), "cpu", seed=0)
+    sampler = PairSampler([clip], 2, seed=0)
+    hist = train_refiner(ref.generator, ref.discriminator, sampler,
+                         TrainSettings(steps=60, batch_size=4, lr_g=2e-3, lr_d=2e-3, adv_start=30))
+    first = np.mean([h["l1"] for h in hist[:5]])
+    last = np.mean([h["l1"] for h in hist[-5:]])
+    assert last < 0.6 * first, (first, last)
+    assert hist[-1]["d"] > 0  # the adversarial part ran
+
+
+def _rendered_from_clip(clip: ClipData, rows) -> RenderedFrames:
+    c = clip.cond[rows].astype(np.float32) / 255
+    return RenderedFrames(
+        boxes=[CropBox(0.0, 0.0, float(clip.resolution))] * len(rows),
+        surface=c[..., :3], face_mask=c[..., 3], mouth_mask=c[..., 5], teeth_mask=c[..., 6:8],
+    )
+
+
+def test_checkpoint_roundtrip_and_refine(tmp_path):
+    clip = synthetic_clip()
+    ref = Refiner.new(RefinerConfig(**TINY), "cpu", seed=3)
+    path = ref.save(tmp_path / "r.pt", meta={"note": "x"})
+    again = Refiner.load(path, "cpu")
+    assert again.config == ref.config and again.meta["note"] == "x"
+    rows = [0, 1, 2]
+    rendered = _rendered_from_clip(clip, rows)
+    refs = clip.crops[[3, 4]]
+    holes = np.stack([clip.hole(k, None, 1) for k in rows])
+    out1 = ref.refine(clip.crops[rows], rendered, refs, holes, batch_size=2)
+    out2 = again.refine(clip.crops[rows], rendered, refs, holes)
+    assert out1.shape == (3, 32, 32, 3) and out1.dtype == np.uint8
+    assert np.array_equal(out1, out2)
+    with pytest.raises(ValueError):
+        ref.refine(clip.crops[rows, :16], rendered, refs, holes)
+    with pytest.raises(ValueError):
+        ref.refine(clip.crops[rows], rendered, refs[:1], holes)
+
+
+def test_load_rejects_bad_files(tmp_path):
+    with pytest.raises(InputError):
+        Refiner.load(tmp_path / "missing.pt")
+    bad = tmp_path / "bad.pt"
+    torch.save({"format": "other"}, bad)
+    with pytest.raises(InputError):
+        Refiner.load(bad)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError):
+        Refiner.load(junk)
+
+
+def test_autocast_choice(monkeypatch):
+    monkeypatch.setenv("TALKINGHEAD_BF16", "0")
+    assert autocast_dtype(torch.device("cpu")) is None
+    monkeypatch.setenv("TALKINGHEAD_BF16", "1")
+    assert autocast_dtype(torch.device("cpu")) == torch.bfloat16
+
+
+def test_choose_references_widest_and_most_closed():
+    o = np.array([0.1, 0.5, 0.02, 0.9, 0.3])
+    assert choose_references(o, 2).tolist() == [3, 2]
+    assert choose_references(o, 2, np.array([0, 1, 4])).tolist() == [1, 0]
+    assert len(choose_references(o, 3)) == 3
+
+
+def test_network_input_masks_the_hole():
+    crop = torch.ones(1, 3, 8, 8)
+    hole = torch.zeros(1, 1, 8, 8)
+    hole[..., 4:, :] = 1
+    x = network_input(crop, hole, torch.zeros(1, RENDER_CHANNELS, 8, 8), torch.zeros(1, 6, 8, 8))
+    assert x.shape == (1, 4 + RENDER_CHANNELS + 6, 8, 8)
+    assert float(x[:, :3, 4:].abs().max()) == 0 and float(x[:, :3, :4].min()) == 1
+
+
+def test_eval_box_spans_lip_to_chin():
+    top = np.array([[50.0, 60.0]])
+    chin = np.array([[50.0, 100.0]])
+    corners = np.array([[[35.0, 70.0], [65.0, 70.0]]])
+    b = eval_box(top, chin, corners, 128)[0]
+    assert b.tolist() == [28, 54, 72, 100]
+
+
+def test_generic_weights_load_and_run():
+    ref = Refiner.load(GENERIC_WEIGHTS, "cpu")
+    assert ref.meta.get("steps", 0) > 0
+    r = ref.resolution
+    assert r >= 192
+    assert GENERIC_WEIGHTS.stat().st_size <= 50e6
+    face = _astronaut_face(r)[:r, :r]
+    rendered = RenderedFrames(
+        boxes=[CropBox(0.0, 0.0, float(r))],
+        surface=np.zeros((1, r, r, 3), np.float32), face_mask=np.zeros((1, r, r), np.float32),
+        mouth_mask=np.zeros((1, r, r), np.float32), teeth_mask=np.zeros((1, r, r, 2), np.float32),
+    )
+    rendered.face_mask[0, r // 2:, r // 4:3 * r // 4] = 1
+    out = ref.refine(face[None], rendered, np.stack([face] * ref.config.n_refs))
+    assert out.shape == (1, r, r, 3)
+    # outside the hole the generator should roughly reproduce its input
+    diff = np.abs(out[0, : r // 3].astype(int) - face[: r // 3].astype(int)).mean()
+    assert diff < 40
+
+
+@pytest.fixture(scope="module")
+def astronaut_track():
+    from face_fixtures import astronaut_clip
+
+    from talkinghead.face.tracking import track_face
+
+    frames, _ = astronaut_clip(n_frames=6)
+    return frames, track_face(frames, progress=False)
+
+
+@pytest.mark.slow
+def test_reconstruction_meshes_follow_the_tracked_landmarks(astronaut_track):
+    from talkinghead.face.deform import build_rig
+    from talkinghead.refine.dataset import reconstruction_meshes
+
+    frames, track = astronaut_track
+    rig = build_rig(track)
+    m = reconstruction_meshes(track, np.array([0, 3]), rig)
+    idx = rig.mesh.landmark_index
+    np.testing.assert_allclose(m.vertices[:, : m.n_skin], track.landmarks[[0, 3]][:, idx], atol=1e-2)
+
+
+@pytest.mark.slow
+def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path):
+    from face_fixtures import write_clip
+
+    from talkinghead.face.deform import deform_lower_face
+    from talkinghead.refine.blend import crop_affine
+    from talkinghead.refine.dataset import build_clip_data
+    from talkinghead.refine.prepare import PrepareSettings, prepare_face
+    from talkinghead.render.renderer import render_frames
+
+    frames, track = astronaut_track
+    clip = build_clip_data(np.stack(frames), track, np.arange(6), 64, name="astro")
+    assert clip.crops.shape == (6, 64, 64, 3) and clip.cond.shape == (6, 64, 64, RENDER_CHANNELS)
+    assert (clip.cond[..., 3] > 0).mean() > 0.1, "the lower face is rendered"
+    assert (clip.eval_box[:, 1] < clip.eval_box[:, 3]).all() and (clip.eval_box[:, 0] < clip.eval_box[:, 2]).all()
+    hole = clip.hole(0, 0, 2)
+    assert 0.05 < hole.mean() < 0.8
+
+    base = Refiner.new(RefinerConfig(resolution=64, n_refs=2, channels=[8, 16, 32], disc_channels=[8, 16]))
+    base.meta["steps"] = 1
+    wpath = base.save(tmp_path / "base.pt")
+    video = write_clip(frames, tmp_path / "astro.mp4")
+    s = PrepareSettings(steps=3, batch_size=2)
+    prepared = prepare_face(video, settings=s, base_weights=wpath, device="cpu", progress=False)
+    assert prepared.references.shape == (2, 64, 64, 3)
+    assert prepared.stats["steps"] == 3 and prepared.cache_file.exists()
+    again = prepare_face(video, settings=s, base_weights=wpath, device="cpu", progress=False)
+    assert again.stats["from_cache"]
+    assert np.array_equal(again.references, prepared.references)
+
+    params = np.zeros((2, 7))
+    params[:, 0] = 1.0  # jaw open
+    meshes = deform_lower_face(prepared.track, params, np.array([1, 2]))
+    rendered = render_frames(meshes, 64)
+    src = [frames[1], frames[2]]
+    out = prepared.refine_frames(src, meshes, rendered)
+    assert len(out) == 2 and out[0].shape == frames[1].shape
+    for k in range(2):
+        box = rendered.boxes[k]
+        changed = np.any(out[k] != src[k], axis=-1)
+        assert changed.any()
+        # every changed pixel lies inside the crop box
+        ys, xs = np.nonzero(changed)
+        assert xs.min() >= box.x0 - 1 and xs.max() <= box.x0 + box.size + 1
+        assert ys.min() >= box.y0 - 1 and ys.max() <= box.y0 + box.size + 1
