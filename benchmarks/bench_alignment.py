@@ -163,17 +163,17 @@ def main() -> None:
             ph, _w, info = R._align_dtw(y, sr, words, speaker)
             secs["dtw"] += time.perf_counter() - t0
             errs["dtw"].append(start_errors(ph, starts))
-            costs_match.append(info["alignment_cost"])
+            costs_match.append((name, k, info["alignment_cost"]))
             t0 = time.perf_counter()
             ph, _w, _ = R._align_pocketsphinx(y, sr, words)
             secs["pocketsphinx"] += time.perf_counter() - t0
             errs["pocketsphinx"].append(start_errors(ph, starts))
             other = SENTENCES[(k + 1) % len(SENTENCES)]
             try:
-                costs_mismatch.append(R._align_dtw(y, sr, phonemize_words(other), speaker)[2]["alignment_cost"])
-            except Exception as exc:  # noqa: BLE001 - length check refusal counts as refused
-                costs_mismatch.append(float("inf"))
-                print(f"<!-- mismatch refused early: {exc} -->")
+                cost = R._align_dtw(y, sr, phonemize_words(other), speaker)[2]["alignment_cost"]
+            except Exception:  # noqa: BLE001 - refused by the length check
+                cost = float("inf")
+            costs_mismatch.append((name, k, cost))
         for m in ("dtw", "pocketsphinx"):
             e = np.concatenate(errs[m]) * 1000
             rows.append((name, m, len(e), np.median(e), np.percentile(e, 90), secs[m], audio_s))
@@ -187,9 +187,15 @@ def main() -> None:
         sel = [r for r in rows if r[1] == m]
         print(f"| **all** | **{m}** | {sum(r[2] for r in sel)} | {np.mean([r[3] for r in sel]):.1f} (mean of medians) "
               f"| {np.mean([r[4] for r in sel]):.1f} | {sum(r[5] for r in sel):.2f} | {sum(r[6] for r in sel):.1f} | |")
-    cm, cx = np.array(costs_match), np.array(costs_mismatch)
-    print(f"\nAlignment cost (threshold {R.MAX_COST}): matching transcripts {cm.min():.3f}-{cm.max():.3f}, "
-          f"mismatching {cx.min():.3f}-{cx.max():.3f} ({len(cx)} pairs; inf = refused by the length check)\n")
+    cm = np.array([c for *_, c in costs_match])
+    cx = np.array([c for *_, c in costs_mismatch])
+    print(f"\nAlignment cost (refused above {R.MAX_COST}): matching transcripts {cm.min():.3f}-{cm.max():.3f} "
+          f"(median {np.median(cm):.3f}, {int((cm > R.MAX_COST).sum())}/{len(cm)} wrongly refused); "
+          f"mismatching (next sentence's transcript) {cx.min():.3f}-{cx.max():.3f} (median "
+          f"{np.median(cx):.3f}, {int((cx <= R.MAX_COST).sum())}/{len(cx)} wrongly accepted; inf = refused by "
+          "the length check)\n")
+    print("<!-- matching: " + ", ".join(f"{n}#{k}={c:.3f}" for n, k, c in costs_match) + " -->")
+    print("<!-- mismatching: " + ", ".join(f"{n}#{k}={c:.3f}" for n, k, c in costs_mismatch) + " -->\n")
 
     # ---- Piper real-time factor
     text = " ".join(SENTENCES)

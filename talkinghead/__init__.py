@@ -1,3 +1,39 @@
-"""talkinghead: script in, lip-synced video of a real face out."""
+"""talkinghead: script in, lip-synced video of a real face out.
+
+The public API (imported lazily, so ``import talkinghead`` stays light):
+
+- :class:`Pipeline` — ``Pipeline.from_face(path)`` then ``.say(text, "out.mp4")`` / ``.frames(speech)``.
+- :class:`SayResult` — what ``say`` returns (path, speech, visemes, duration, timings).
+- :func:`make_speech` — text (or a recording + transcript) -> :class:`Speech`.
+- :func:`visemes_from_speech` — :class:`Speech` -> :class:`VisemeTrack` at a frame rate.
+- :func:`track_face` — a face video/image -> :class:`FaceTrack`.
+- :class:`TalkingHeadError` — base class of every error caused by input.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "Pipeline": "talkinghead.pipeline",
+    "SayResult": "talkinghead.pipeline",
+    "make_speech": "talkinghead.speech.select",
+    "Speech": "talkinghead.speech.types",
+    "PhonemeInterval": "talkinghead.speech.types",
+    "WordInterval": "talkinghead.speech.types",
+    "visemes_from_speech": "talkinghead.visemes",
+    "VisemeTrack": "talkinghead.visemes",
+    "track_face": "talkinghead.face.tracking",
+    "FaceTrack": "talkinghead.face.types",
+    "TalkingHeadError": "talkinghead.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'talkinghead' has no attribute {name!r}")

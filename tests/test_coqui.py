@@ -50,7 +50,7 @@ def _build_vits(folder, use_phonemes: bool):
         phonemizer=_PHONEMIZER_NAME if use_phonemes else None,
         text_cleaner="phoneme_cleaners" if use_phonemes else "english_cleaners",
     )
-    model = Vits.init_from_config(cfg)
+    model = Vits(cfg)
     assert sum(p.numel() for p in model.parameters()) < 3_000_000
     folder.mkdir(parents=True, exist_ok=True)
     if use_phonemes:

@@ -76,3 +76,11 @@ def test_outputs_written(piper, tmp_path):
     srt = (tmp_path / "a.srt").read_text()
     assert "Bob bought a map." in srt and "-->" in srt
     assert not list(tmp_path.glob(".*part*"))  # no temporary files left
+
+
+def test_words_when_espeak_joins_them(piper):
+    # espeak reads "in the" as one phoneme word here; every written word still gets a timing
+    s = piper.speak("The weather in Paris is lovely in the spring, said the old man.")
+    assert [w.text for w in s.words] == "The weather in Paris is lovely in the spring, said the old man.".split()
+    for a, b in zip(s.words, s.words[1:]):
+        assert a.start < a.end <= b.start + 1e-9

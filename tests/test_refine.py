@@ -105,7 +105,16 @@ def test_sampler_batch_contents():
     assert float(b["weight"].min()) > 0
 
 
-def test_tiny_refiner_training_reduces_loss():
+@pytest.fixture
+def one_thread():
+    """Tiny networks: one thread avoids OpenMP synchronisation costs on a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_tiny_refiner_training_reduces_loss(one_thread):
     torch.manual_seed(0)
     clip = synthetic_clip(n=12)
     ref = Refiner.new(RefinerConfig(**TINY), "cpu", seed=0)

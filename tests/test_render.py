@@ -190,3 +190,41 @@ def test_mesh_command_writes_a_video_with_audio(tmp_path):
     assert mouth.std(0).mean() > 3 * corner.std(0).mean()
     # bad options are user errors
     assert main(["-q", "mesh", "--text", "Hi.", "--face", str(face), "-o", str(out), "--opacity", "2"]) == 2
+
+
+def test_opening_is_filled_in_a_turned_head(track):
+    """Head turned 30 degrees (yaw) with the jaw open: every pixel inside the inner-lip contour
+    shows the mouth interior, teeth or lips, never background."""
+    import cv2
+
+    from talkinghead.face.mesh import load_lower_face_mesh
+    from talkinghead.render.cameras import to_crop_pixels
+
+    t2 = rotated_track(track, [0.0, 0.0])
+    for k, a in enumerate(np.radians([30.0, -30.0])):
+        c, s = np.cos(a), np.sin(a)
+        t2.rotation[k] = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]], np.float32)
+    meshes = deform_lower_face(t2, params(2, jaw_open=1.0), np.arange(2))
+    r = render_frames(meshes, 128, device="cpu")
+    loop = load_lower_face_mesh().inner_lip_loop
+    for k in range(2):
+        pts = to_crop_pixels(meshes.vertices[k : k + 1], [r.boxes[k]], 128)[0, loop, :2]
+        inside = np.zeros((128, 128), np.uint8)
+        cv2.fillPoly(inside, [np.round(pts - 0.5).astype(np.int32)], 1)
+        inside = cv2.erode(inside, np.ones((3, 3), np.uint8)).astype(bool)
+        assert inside.sum() > 50
+        assert (r.region[k][inside] > 0).all()
+        assert r.mouth_mask[k][inside].mean() > 0.9
+
+
+def test_supersampling_antialiases_the_masks(track):
+    meshes = deform_lower_face(track, params(1, jaw_open=0.8), np.zeros(1, int))
+    one = render_frames(meshes, 64, device="cpu")
+    ss = render_frames(meshes, 64, one.boxes, device="cpu", supersample=4)
+    frac = (ss.face_mask > 0) & (ss.face_mask < 1)
+    assert frac.sum() > 50  # soft edges
+    assert set(np.unique(one.face_mask)) <= {0.0, 1.0}
+    # same coverage on average, and the mouth opening area agrees
+    assert abs(ss.face_mask.sum() - one.face_mask.sum()) < 0.03 * one.face_mask.sum()
+    assert abs(ss.mouth_mask.sum() - one.mouth_mask.sum()) < 0.15 * one.mouth_mask.sum()
+    assert (ss.teeth_mask.sum(-1) <= ss.mouth_mask + 1e-6).all()

@@ -15,7 +15,7 @@ measuring reconstruction (benchmarks/bench_refine.py).
 
 Training resumes from ``--output`` if it exists and was written by this tool with the same
 architecture; a checkpoint is written atomically every ``checkpoint_every`` steps and at the end,
-so an interrupted run leaves usable weights. Losses go to ``<output>.log.jsonl``.
+so an interrupted run leaves usable weights. Per-step losses go to ``--log`` (JSON lines).
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ def main(argv=None) -> int:
     ap.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this wall time")
     ap.add_argument("--steps", type=int, default=None, help="override train.steps")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--log", default="/tmp/train_generic_refiner.log.jsonl", help="per-step losses (JSON lines)")
     ap.add_argument("--prepare-only", action="store_true", help="build the clip caches and exit")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -124,7 +125,7 @@ def main(argv=None) -> int:
              count_parameters(ref.discriminator) / 1e6)
     sampler = PairSampler(clips, mcfg.n_refs, seed=ts.seed + start)
     remaining = max(ts.steps - start, 0)
-    logf = open(str(out) + ".log.jsonl", "a")
+    logf = open(args.log, "a")
     deadline = t_start + args.max_minutes * 60 if args.max_minutes else None
     state = {"done": start, "seconds": float(ref.meta.get("train_seconds", 0.0))}
     t_train = time.time()

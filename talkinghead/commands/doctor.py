@@ -93,10 +93,9 @@ def _coqui() -> str:
 
 
 def _refiner() -> str:
-    path = Path(__file__).resolve().parents[2] / "models" / "refiner_generic.pt"
-    from ..refine import default_weights_path  # type: ignore[attr-defined]
+    from ..refine.infer import GENERIC_WEIGHTS
 
-    path = default_weights_path()
+    path = Path(GENERIC_WEIGHTS)
     if not path.exists():
         raise FileNotFoundError(f"generic refiner weights missing: {path}")
     return f"generic refiner weights {path} ({path.stat().st_size / 1e6:.1f} MB)"

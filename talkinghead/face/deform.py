@@ -23,8 +23,10 @@ Pipeline for each output frame (source frame ``s = frame_index[k]``, parameters 
    interpolation of the contour displacement over the lips); at 1 they coincide exactly, so the
    mouth opening has zero area whatever the jaw does.
 5. **Teeth, mouth interior**: an upper teeth arch rigid with the head and a lower one rotating
-   with the jaw (from the asset's template); the mouth hole is filled by a surface set far back
-   (:data:`MOUTH_DEPTH`) so that a z-buffer shows lips, then teeth, then the mouth interior.
+   with the jaw (from the asset's template); the mouth hole is filled by a copy of the inner-lip
+   contour set back by :data:`MOUTH_DEPTH` along the viewing direction
+   (:func:`set_back_mouth_interior`), so that a z-buffer shows lips, then teeth, then the mouth
+   interior, and the interior covers exactly the opening whatever the head rotation.
 6. **Pose**: ``image = scale[s] * canonical @ rotation[s].T + translation[s]``.
 
 All weights are harmonic fields on the mesh (graph Laplacian with inverse-edge-length weights,
@@ -439,6 +441,28 @@ def deform_mouth_frame(
     return np.concatenate([y, interior, teeth_u, teeth_l], axis=1)
 
 
+def set_back_mouth_interior(vertices: np.ndarray, mesh: LowerFaceMesh, depth_px: np.ndarray) -> np.ndarray:
+    """Place the mouth-interior vertices of posed render meshes exactly behind the inner-lip
+    contour along the viewing direction (in place).
+
+    The orthographic camera looks along image z, so the interior's projection then coincides
+    with the opening bounded by the lips whatever the head rotation (a set-back along the
+    face's own z would slide sideways in a turned head and leave a gap in the face).
+
+    Args:
+        vertices: posed render vertices ``(n, V_total, 3)`` (layout of :class:`DeformedMeshes`),
+            modified in place and returned.
+        mesh: the lower-face mesh.
+        depth_px: set-back per frame in pixels, ``(n,)`` (``MOUTH_DEPTH`` mouth widths).
+    """
+    v = mesh.n_vertices
+    contour = np.concatenate([mesh.inner_lip_upper, mesh.inner_lip_lower])
+    interior = slice(v, v + len(contour))
+    vertices[:, interior] = vertices[:, contour]
+    vertices[:, interior, 2] += np.asarray(depth_px, vertices.dtype)[:, None]
+    return vertices
+
+
 def _pose(track: FaceTrack, canon: np.ndarray, frame_index: np.ndarray) -> np.ndarray:
     s = track.scale[frame_index].astype(np.float64)[:, None, None]
     r = track.rotation[frame_index].astype(np.float64)
@@ -485,6 +509,7 @@ def deform_lower_face(
         src = track.expression[frame_index][:, idx].astype(np.float64) @ rig.basis.T / rig.width
     m = deform_mouth_frame(rig, src, params)
     verts = _pose(track, rig.from_mouth(m), frame_index)
+    set_back_mouth_interior(verts, mesh, MOUTH_DEPTH * rig.width * track.scale[frame_index])
     neutral_img = _pose(track, rig.from_mouth(np.broadcast_to(rig.neutral, (n,) + rig.neutral.shape)), frame_index)
     faces, regions = render_topology(mesh)
     return DeformedMeshes(

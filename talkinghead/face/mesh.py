@@ -17,8 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-#: Default asset location (repository ``assets/`` folder).
-ASSET_PATH = Path(__file__).resolve().parents[2] / "assets" / "lower_face.npz"
+#: Asset locations searched in order: package data (an installed wheel), then the repository's
+#: ``assets/`` folder (a source checkout / editable install).
+ASSET_CANDIDATES = (
+    Path(__file__).resolve().parents[1] / "data" / "lower_face.npz",
+    Path(__file__).resolve().parents[2] / "assets" / "lower_face.npz",
+)
+ASSET_PATH = next((p for p in ASSET_CANDIDATES if p.exists()), ASSET_CANDIDATES[-1])
 
 #: Region ids of render-mesh triangles; 0 is background.
 REGION_SKIN = 1

@@ -372,19 +372,24 @@ class Augment:
     flip: float = 0.5
 
 
-def _to_tensor(x: np.ndarray) -> torch.Tensor:
-    """(B, H, W, C) uint8 -> (B, C, H, W) float in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float() / 255.0
+def _jitter_affine(rng: np.random.Generator, r: int, shift: float, scale: float, flip: bool) -> np.ndarray:
+    """Random similarity about the crop centre (zoom, shift, optional mirror), ``(2, 3)``."""
+    z = 1 + rng.uniform(-scale, scale)
+    tx, ty = rng.uniform(-shift, shift, 2) * r
+    sx = -z if flip else z
+    c = (r - 1) / 2
+    return np.array([[sx, 0, c - sx * c + tx], [0, z, c - z * c + ty]], np.float64)
 
 
-def _affine_grid(b: int, shift: float, scale: float, r: int, gen: torch.Generator) -> torch.Tensor:
-    s = 1 + (torch.rand(b, generator=gen) * 2 - 1) * scale
-    t = (torch.rand(b, 2, generator=gen) * 2 - 1) * shift * 2
-    theta = torch.zeros(b, 2, 3)
-    theta[:, 0, 0] = 1 / s
-    theta[:, 1, 1] = 1 / s
-    theta[:, :, 2] = t
-    return F.affine_grid(theta, (b, 1, r, r), align_corners=False)
+def _warp(img: np.ndarray, m: np.ndarray, interp: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Warp ``(R, R, C)`` (any C) with edge replication."""
+    r = img.shape[0]
+    parts = [
+        cv2.warpAffine(np.ascontiguousarray(img[..., i:i + 4]), m, (r, r), flags=interp,
+                       borderMode=cv2.BORDER_REPLICATE).reshape(r, r, -1)
+        for i in range(0, img.shape[-1], 4)
+    ]
+    return np.concatenate(parts, -1)
 
 
 class PairSampler:
@@ -428,59 +433,57 @@ class PairSampler:
 
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
         """A batch: ``input`` (B, C_in, R, R), ``target`` (B, 3, R, R) in [-1, 1], ``hole`` and
-        ``weight`` (B, 1, R, R), ``dcond`` (B, 12, R, R) for the discriminator."""
+        ``weight`` (B, 1, R, R), ``dcond`` (B, 12, R, R) for the discriminator.
+
+        Augmentation (NumPy/OpenCV per sample): one random similarity (zoom, shift, mirror) for
+        the crop, its conditioning, hole and weight; an independent small one for each
+        reference; one colour gain/bias for all images of the sample (one lighting)."""
         r = self.clips[0].resolution
         aug = self.augment
-        crops, conds, holes, mweights, refs = [], [], [], [], []
-        for _ in range(batch_size):
-            ci = int(self.rng.choice(len(self.clips), p=self.clip_p))
-            c = self.clips[ci]
-            row = int(self.rng.integers(0, max(c.n_train, 1)))
-            alt = int(self.rng.integers(0, c.alt_pts.shape[1] + 1))
-            alt = None if alt == c.alt_pts.shape[1] else alt
-            dil = HOLE_DILATE * r * self.rng.uniform(0.8, 1.3)
-            crops.append(c.crops[row])
-            conds.append(c.cond[row])
-            holes.append(c.hole(row, alt, dil))
-            mweights.append(c.mouth_weight(row))
-            refs.append(np.concatenate([c.crops[k] for k in self._refs(ci, row)], -1))
+        rng = self.rng
+        k = self.n_refs
         b = batch_size
-        crop = _to_tensor(np.stack(crops)) * 2 - 1
-        cond = _to_tensor(np.stack(conds))
-        hole = torch.from_numpy(np.stack(holes))[:, None]
-        mw = torch.from_numpy(np.stack(mweights))[:, None]
-        ref = _to_tensor(np.stack(refs)) * 2 - 1
-        # Joint geometric augmentation of target/crop/cond/hole/weight.
-        stack = torch.cat([crop, cond, hole, mw], 1)
-        grid = _affine_grid(b, aug.shift, aug.scale, r, self.gen)
-        stack = F.grid_sample(stack, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        crop, cond = stack[:, :3], stack[:, 3:3 + RENDER_CHANNELS]
-        hole = (stack[:, 3 + RENDER_CHANNELS:4 + RENDER_CHANNELS] > 0.5).float()
-        mw = stack[:, 4 + RENDER_CHANNELS:]
-        # Independent jitter of each reference.
-        refs_out = []
-        for j in range(self.n_refs):
-            g = _affine_grid(b, aug.ref_shift, aug.ref_scale, r, self.gen)
-            refs_out.append(F.grid_sample(ref[:, 3 * j:3 * j + 3], g, mode="bilinear",
-                                          padding_mode="border", align_corners=False))
-        ref = torch.cat(refs_out, 1)
-        # Colour jitter (one lighting for all images of a sample).
-        gain = 1 + (torch.rand(b, 3, 1, 1, generator=self.gen) * 2 - 1) * aug.gain
-        bias = (torch.rand(b, 3, 1, 1, generator=self.gen) * 2 - 1) * aug.bias
-        crop = ((crop + 1) * gain - 1 + bias).clamp(-1, 1)
-        ref = ((ref.view(b, self.n_refs, 3, r, r) + 1) * gain[:, None] - 1 + bias[:, None]).clamp(-1, 1).view(b, -1, r, r)
-        # Flip (normals' x component changes sign: n_x in [0, 1] -> 1 - n_x).
-        flip = torch.rand(b, generator=self.gen) < aug.flip
-        if flip.any():
-            crop[flip] = crop[flip].flip(-1)
-            cond[flip] = cond[flip].flip(-1)
-            cond[flip, 0] = 1 - cond[flip, 0]
-            hole[flip] = hole[flip].flip(-1)
-            mw[flip] = mw[flip].flip(-1)
-            ref[flip] = ref[flip].flip(-1)
-        cond[:, 0:3] = torch.where(cond[:, 3:4] > 0, cond[:, 0:3], torch.zeros_like(cond[:, 0:3]))
-        target = crop
-        x = network_input(crop, hole, cond, ref)
-        weight = 0.25 + hole + 3.0 * mw * hole
-        dcond = torch.cat([crop * (1 - hole), hole, cond * 2 - 1], 1)
-        return {"input": x, "target": target, "hole": hole, "weight": weight, "dcond": dcond}
+        imgs = np.empty((b, r, r, 3 + 3 * k), np.float32)
+        conds = np.empty((b, r, r, RENDER_CHANNELS), np.float32)
+        holes = np.empty((b, r, r), np.float32)
+        mws = np.empty((b, r, r), np.float32)
+        for i in range(b):
+            ci = int(rng.choice(len(self.clips), p=self.clip_p))
+            c = self.clips[ci]
+            row = int(rng.integers(0, max(c.n_train, 1)))
+            alt = int(rng.integers(0, c.alt_pts.shape[1] + 1))
+            alt = None if alt == c.alt_pts.shape[1] else alt
+            dil = HOLE_DILATE * r * rng.uniform(0.8, 1.3)
+            flip = bool(rng.random() < aug.flip)
+            m = _jitter_affine(rng, r, aug.shift, aug.scale, flip)
+            stack = np.concatenate(
+                [c.crops[row], c.cond[row], (c.hole(row, alt, dil) * 255).astype(np.uint8)[..., None],
+                 (c.mouth_weight(row) * 255).astype(np.uint8)[..., None]], -1)
+            w = _warp(stack, m).astype(np.float32) / 255.0
+            imgs[i, ..., :3] = w[..., :3]
+            cond = w[..., 3:3 + RENDER_CHANNELS]
+            if flip:  # mirrored normals: n_x -> -n_x, i.e. 1 - value where the face is
+                cond[..., 0] = np.where(cond[..., 3] > 0, 1 - cond[..., 0], 0)
+            conds[i] = cond
+            holes[i] = w[..., 3 + RENDER_CHANNELS] > 0.5
+            mws[i] = w[..., 4 + RENDER_CHANNELS]
+            for j, rr in enumerate(self._refs(ci, row)):
+                mr = _jitter_affine(rng, r, aug.ref_shift, aug.ref_scale, flip)
+                imgs[i, ..., 3 + 3 * j:6 + 3 * j] = _warp(c.crops[rr], mr).astype(np.float32) / 255.0
+            gain = 1 + rng.uniform(-aug.gain, aug.gain, 3).astype(np.float32)
+            bias = rng.uniform(-aug.bias, aug.bias, 3).astype(np.float32) / 2
+            imgs[i] = np.clip(imgs[i] * np.tile(gain, k + 1) + np.tile(bias, k + 1), 0, 1)
+
+        # Assemble channels-last (NHWC) arrays; the NCHW views are torch.channels_last tensors.
+        imgs = imgs * 2 - 1
+        h = holes[..., None]
+        masked = imgs[..., :3] * (1 - h)
+        cond2 = conds * 2 - 1
+        x = np.concatenate([masked, h, cond2, imgs[..., 3:]], -1)
+        dcond = np.concatenate([masked, h, cond2], -1)
+        weight = 0.25 + h + 3.0 * mws[..., None] * h
+
+        def t(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).permute(0, 3, 1, 2)
+
+        return {"input": t(x), "target": t(imgs[..., :3]), "hole": t(h), "weight": t(weight), "dcond": t(dcond)}

@@ -130,6 +130,9 @@ class Refiner:
         }
         with atomic_path(path) as tmp:
             torch.save(ck, tmp)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # a normal file, not mkstemp's 0600
         return Path(path)
 
     @torch.no_grad()

@@ -72,12 +72,3 @@ def feature_matching(real_feats: list[torch.Tensor], fake_feats: list[torch.Tens
     for r, f in zip(real_feats, fake_feats):
         loss = loss + torch.abs(r.detach().float() - f.float()).mean()
     return loss / max(len(fake_feats), 1)
-
-
-def temporal_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Flicker term for pairs of consecutive frames stacked as ``(2B, ...)`` (``[t0..., t1...]``):
-    L1 between the predicted and real frame-to-frame differences, weighted."""
-    b = pred.shape[0] // 2
-    dp = pred[b:] - pred[:b]
-    dt = target[b:] - target[:b]
-    return weighted_l1(dp, dt, weight[:b])

@@ -69,7 +69,7 @@ class PrepareSettings:
 
     steps: int = 150
     batch_size: int = 6
-    lr: float = 1e-4
+    lr: float = 2e-4
     max_frames: int = 200
     train_fraction: float = 1.0
     face_index: int = 0
@@ -259,17 +259,21 @@ def prepare_face(
     rframes = choose_references(openness, ref.config.n_refs, np.arange(n_fit))
     wanted |= set(rframes.tolist())
     frames: dict[int, np.ndarray] = {}
+    if s.steps == 0:
+        wanted = set(rframes.tolist())
     for i, f in enumerate(read_frames(p, info=info, max_frames=max(wanted) + 1)):
         if i in wanted:
             frames[i] = f.copy()
     t1 = time.perf_counter()
-    clip = build_clip_data(frames, track, ids, r, name=p.stem, render_device=str(dev), seed=s.seed)
     refs = extract_crops([frames[int(i)] for i in rframes], _boxes_for(track, rig, rframes, r), r)
+    clip = None
+    if s.steps > 0:
+        clip = build_clip_data(frames, track, ids, r, name=p.stem, render_device=str(dev), seed=s.seed)
     t_data = time.perf_counter() - t1
 
     history: list[dict] = []
     t2 = time.perf_counter()
-    if s.steps > 0:
+    if clip is not None:
         single = len(ids) == 1
         aug = Augment(ref_shift=0.10, ref_scale=0.12) if single else Augment()
         sampler = PairSampler([clip], ref.config.n_refs, augment=aug, seed=s.seed, min_gap=8)

@@ -50,6 +50,12 @@ def masks_from_regions(region: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return face, mouth, teeth
 
 
+def _pool(a: np.ndarray, ss: int) -> np.ndarray:
+    """Average ``ss x ss`` blocks of ``(n, H*ss, W*ss, ...)`` -> ``(n, H, W, ...)`` float32."""
+    n, h, w = a.shape[0], a.shape[1] // ss, a.shape[2] // ss
+    return a.reshape((n, h, ss, w, ss) + a.shape[3:]).mean(axis=(2, 4), dtype=np.float32)
+
+
 def render_frames(
     meshes: DeformedMeshes,
     resolution: int = DEFAULT_RESOLUTION,
@@ -58,6 +64,7 @@ def render_frames(
     device: str | None = None,
     backend: str = "auto",
     batch_size: int = 64,
+    supersample: int = 1,
 ) -> RenderedFrames:
     """Render conditioning images for every frame of ``meshes``.
 
@@ -69,33 +76,45 @@ def render_frames(
         device: ``"cpu"``, ``"cuda"`` or ``None``/``"auto"`` (CUDA if available).
         backend: ``"auto"``, ``"pytorch3d"`` or ``"fast"``.
         batch_size: frames per rasterizer call (bounds memory).
+        supersample: render at ``supersample`` x the resolution and average blocks: anti-aliased
+            surface and masks (fractional at edges); ``region`` takes the sample nearest each
+            pixel centre. 1 (default) = one sample per pixel, binary masks.
 
     Returns:
         :class:`RenderedFrames` (numpy arrays on the CPU).
     """
     n = meshes.n_frames
+    ss = int(supersample)
+    if ss < 1:
+        raise ValueError(f"supersample must be >= 1, got {supersample}")
     if boxes is None:
         boxes = crop_boxes(meshes.neutral_vertices, meshes.mouth_width_px)
     if len(boxes) != n:
         raise ValueError(f"got {len(boxes)} crop boxes for {n} frames")
     device = resolve_device(device)
     backend = resolve_backend(backend, device)
+    res = resolution * ss
     surface = np.zeros((n, resolution, resolution, 3), np.float32)
     region = np.zeros((n, resolution, resolution), np.uint8)
+    face = np.zeros((n, resolution, resolution), np.float32)
+    mouth = np.zeros((n, resolution, resolution), np.float32)
+    teeth = np.zeros((n, resolution, resolution, 2), np.float32)
     for s in range(0, n, batch_size):
         e = min(n, s + batch_size)
         v = meshes.vertices[s:e]
         if backend == "pytorch3d":
             from .pytorch3d_backend import render_pytorch3d
 
-            surf, reg = render_pytorch3d(v, meshes.faces, meshes.face_region, boxes[s:e], resolution, device)
+            surf, reg = render_pytorch3d(v, meshes.faces, meshes.face_region, boxes[s:e], res, device)
         else:
             from .fast_backend import render_fast
 
-            surf, reg = render_fast(v, meshes.faces, meshes.face_region, boxes[s:e], resolution)
-        surface[s:e] = surf
-        region[s:e] = reg
-    face, mouth, teeth = masks_from_regions(region)
+            surf, reg = render_fast(v, meshes.faces, meshes.face_region, boxes[s:e], res)
+        f, m, t = masks_from_regions(reg)
+        if ss > 1:
+            surf, f, m, t = _pool(surf, ss), _pool(f, ss), _pool(m, ss), _pool(t, ss)
+            reg = reg[:, ss // 2 :: ss, ss // 2 :: ss]
+        surface[s:e], region[s:e], face[s:e], mouth[s:e], teeth[s:e] = surf, reg, f, m, t
     return RenderedFrames(
         boxes=list(boxes),
         surface=surface,

@@ -1,12 +1,13 @@
 """Coqui TTS backend (optional extra): a local Coqui model -> audio + phoneme timeline.
 
-Install the extra with (the constraints keep the pinned stack unchanged; without them pip would
-upgrade protobuf to 7.x through tensorboard, which breaks mediapipe)::
+Install the extra with ``pip install 'talkinghead[coqui]'`` or, into an existing environment::
 
-    printf 'torch==2.11.0\\nnumpy<2\\nopencv-contrib-python==4.11.0.86\\nprotobuf<5\\nmediapipe==0.10.21\\n' > c.txt
-    pip install -c c.txt 'coqui-tts[codec]==0.28.0' six torchaudio==2.11.0
+    pip install 'coqui-tts[codec]==0.28.0' six torchaudio==2.11.0 torch==2.11.0 'numpy<2' \\
+        'protobuf<5' opencv-contrib-python==4.11.0.86 mediapipe==0.10.21
 
-(``import TTS`` needs ``torchaudio`` and ``torchcodec`` beside torch >= 2.9, and ``six``.)
+The repeated pins keep the stack unchanged: alone, ``coqui-tts`` pulls tensorboard, which would
+upgrade protobuf to 7.x (mediapipe needs <5). ``import TTS`` also needs ``torchaudio`` and
+``torchcodec`` beside torch >= 2.9, and ``six``.
 
 Models are loaded only from disk, never downloaded: ``model_path`` is a checkpoint file (with
 ``config.json`` beside it or ``config_path``), a folder holding both, or a Coqui model name
@@ -47,14 +48,13 @@ import numpy as np
 from ..errors import DependencyError, ScriptError, VoiceError
 from .phonemize import WordPhonemes, phonemize_words, piper_phonemes, split_phones
 from .script import parse_script, script_text
-from .types import SILENCE, PhonemeInterval, Speech, WordInterval, timeline_from_durations
+from .types import SILENCE, Speech, WordInterval, timeline_from_durations
 
 _LOG = logging.getLogger(__name__)
 
 INSTALL = (
-    "pip install -c constraints.txt 'coqui-tts[codec]==0.28.0' six torchaudio==2.11.0  "
-    "(constraints.txt pins torch==2.11.0, numpy<2, protobuf<5, opencv-contrib-python==4.11.0.86, "
-    "mediapipe==0.10.21; see talkinghead/speech/coqui.py)"
+    "pip install 'coqui-tts[codec]==0.28.0' six torchaudio==2.11.0 torch==2.11.0 'numpy<2' "
+    "'protobuf<5' opencv-contrib-python==4.11.0.86 mediapipe==0.10.21"
 )
 _CHECKPOINT_NAMES = ("model.pth", "best_model.pth", "model_file.pth", "checkpoint.pth", "model.pt")
 _PHONEMIZER_NAME = "talkinghead_espeak"

@@ -17,6 +17,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..errors import ScriptError, VoiceError
 
 #: Default espeak language.
@@ -156,7 +158,9 @@ def phonemize_words(text: str, language: str = DEFAULT_LANGUAGE) -> list[WordPho
     for (a, b), sent_ipa in zip(spans, in_context):
         groups = [g for g in sent_ipa.split() if split_phones(g)]
         counts = [len([g for g in items[k][2].split() if split_phones(g)]) for k in range(a, b)]
-        if sum(counts) != len(groups):  # espeak split the sentence differently: keep isolated
+        if sum(counts) > len(groups):  # espeak joined words ("in the" -> "ɪnðə"): split them
+            groups, counts = _split_joined(groups, [items[k][2] for k in range(a, b)], counts)
+        if sum(counts) != len(groups):  # still different: keep the isolated forms
             groups, counts = [items[k][2] for k in range(a, b)], [1] * (b - a)
         g = 0
         for k, c in zip(range(a, b), counts):
@@ -164,6 +168,62 @@ def phonemize_words(text: str, language: str = DEFAULT_LANGUAGE) -> list[WordPho
             g += c
             out.append(WordPhonemes(items[k][0], ipa, split_phones(ipa), items[k][1]))
     return out
+
+
+def _split_ipa(ipa: str, sizes: list[int]) -> list[str]:
+    """Cut an IPA string into pieces holding ``sizes`` phones each (stress marks stay with the
+    phone they precede, length marks with the phone they follow)."""
+    pieces, cur, n, k = [], "", 0, 0
+    for c in ipa:
+        is_phone = not (c in _STRESS or c in "ːˑ" or unicodedata.category(c) in ("Mn", "Lm"))
+        if is_phone and k < len(sizes) - 1 and n == sizes[k]:
+            pieces.append(cur)
+            cur, n, k = "", 0, k + 1
+        cur += c
+        n += is_phone
+    pieces.append(cur)
+    return pieces
+
+
+def _split_joined(groups: list[str], isolated: list[str], counts: list[int]):
+    """espeak joins some words in context (``"in the" -> "ɪnðə"``); give each written word its
+    share of the joined group, in proportion to its isolated phone count. Words are assigned to
+    groups by dynamic programming (each group takes one or more consecutive words whose
+    isolated phone counts best add up to the group's). Returns new ``(groups, counts)``
+    (unchanged if some word has several groups on its own)."""
+    n, m = len(isolated), len(groups)
+    if any(c != 1 for c in counts) or m == 0 or m > n:
+        return groups, counts
+    size = [len(split_phones(w)) for w in isolated]
+    need = [len(split_phones(g)) for g in groups]
+    inf = float("inf")
+    dp = np.full((n + 1, m + 1), inf)
+    back = np.zeros((n + 1, m + 1), dtype=int)
+    dp[0, 0] = 0.0
+    for j in range(1, m + 1):
+        for i in range(j, n - (m - j) + 1):
+            for k in range(j - 1, i):  # group j-1 takes words k..i-1
+                c = dp[k, j - 1] + abs(sum(size[k:i]) - need[j - 1]) + 0.5 * (i - k - 1)
+                if c < dp[i, j]:
+                    dp[i, j], back[i, j] = c, k
+    if not np.isfinite(dp[n, m]):
+        return groups, counts
+    spans, i = [], n
+    for j in range(m, 0, -1):
+        spans.append((back[i, j], i))
+        i = back[i, j]
+    out: list[str] = []
+    for (k, i), g, nd in zip(reversed(spans), groups, need):
+        if i - k == 1:
+            out.append(g)
+            continue
+        sizes = np.array(size[k:i], dtype=float)
+        scaled = np.maximum(1, np.round(sizes * nd / max(sizes.sum(), 1))).astype(int)
+        scaled[-1] = nd - scaled[:-1].sum()
+        if scaled[-1] < 1:
+            return groups, counts
+        out += _split_ipa(g, scaled.tolist())
+    return out, [1] * n
 
 
 def sentences_of(words: list[WordPhonemes]) -> list[list[WordPhonemes]]:

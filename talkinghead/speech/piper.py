@@ -202,7 +202,7 @@ class PiperSpeaker:
                 prev_sentence = False
                 continue
             sentences = self.phonemize(part.text)
-            counts = [self._word_phoneme_groups(w) for w in part.text.split()]
+            counts = [self._word_counts(w) for w in part.text.split()]
             builder.expect_words(part.text.split(), counts)
             for ph in sentences:
                 if prev_sentence:
@@ -215,14 +215,15 @@ class PiperSpeaker:
         speech = builder.build(text=text, backend="piper", info=self._info())
         return speech
 
-    def _word_phoneme_groups(self, word: str) -> int:
-        """How many space-separated phoneme groups espeak makes of one written word."""
+    def _word_counts(self, word: str) -> tuple[int, int]:
+        """How many phoneme words and phonemes espeak makes of one written word on its own."""
         if not any(ch.isalnum() for ch in word):
-            return 0
-        groups = 0
+            return 0, 0
+        groups = phones = 0
         for sent in self.phonemize(word):
             groups += len([g for g in "".join(sent).split(_WORD_SEP) if _has_phone(g)])
-        return groups
+            phones += sum(1 for c in sent if _is_phone_char(c) and not _is_modifier(c))
+        return groups, phones
 
     def _info(self) -> dict:
         return {"voice": self.name, "model": str(self.model_path), "rate": self.rate}
@@ -310,33 +311,45 @@ class _TimelineBuilder:
             self._push(SILENCE, carry, -1)
 
     # ---- words -----------------------------------------------------------------------------
-    def expect_words(self, words: list[str], groups_per_word: list[int]) -> None:
-        self._pending_words = (words, groups_per_word, self.n_groups)
+    def expect_words(self, words: list[str], counts: list[tuple[int, int]]) -> None:
+        """Announce the written words of the next sentences with, per word, its number of
+        phoneme words and of phonemes when spoken in isolation."""
+        self._pending_words = (words, counts, self.n_groups)
 
     def end_words(self) -> None:
-        """Map the phoneme words made since :meth:`expect_words` to the written words."""
+        """Map the phoneme words made since :meth:`expect_words` to the written words.
+
+        Exact when espeak made as many phoneme words as the written words have in isolation;
+        otherwise (espeak joins words in context, ``"in the" -> "ɪnðə"``) each written word gets
+        the run of phonemes proportional to its share of the isolated phoneme counts.
+        """
         if self._pending_words is None:
             return
         words, counts, first = self._pending_words
         self._pending_words = None
-        made = self.n_groups - first
-        if sum(counts) != made:
-            _LOG.debug("word timing unavailable: %d written words, %d phoneme words", len(words), made)
-            return
         edges = np.concatenate([[0], np.cumsum(self.samples)])
-        spans: dict[int, tuple[int, int]] = {}
-        for i, w in enumerate(self.word_of):
-            if w >= first:
+        rows = [i for i, w in enumerate(self.word_of) if w >= first]
+        if not rows:
+            return
+        spoken = [(w, c) for w, c in zip(words, counts) if c[0] > 0]
+        made = self.n_groups - first
+        if sum(c[0] for _, c in spoken) == made:
+            spans: dict[int, tuple[int, int]] = {}
+            for i in rows:
+                w = self.word_of[i]
                 a, b = spans.get(w, (edges[i], edges[i + 1]))
                 spans[w] = (min(a, edges[i]), max(b, edges[i + 1]))
-        g = first
-        for word, c in zip(words, counts):
-            if c == 0:
-                continue
-            a = spans[g][0]
-            b = spans[g + c - 1][1]
-            self.words.append(WordInterval(word, a / self.sr, b / self.sr))
-            g += c
+            g = first
+            for word, (n_groups, _) in spoken:
+                self.words.append(WordInterval(word, spans[g][0] / self.sr, spans[g + n_groups - 1][1] / self.sr))
+                g += n_groups
+            return
+        _LOG.debug("%d written words, %d phoneme words: proportional word timing", len(spoken), made)
+        share = np.cumsum([0] + [max(c[1], 1) for _, c in spoken]).astype(np.float64)
+        cut = np.round(share / share[-1] * len(rows)).astype(int)
+        for (word, _), a, b in zip(spoken, cut[:-1], cut[1:]):
+            if b > a:
+                self.words.append(WordInterval(word, edges[rows[a]] / self.sr, edges[rows[b - 1] + 1] / self.sr))
 
     def build(self, text: str, backend: str, info: dict) -> Speech:
         audio = np.concatenate(self.audio) if self.audio else np.zeros(0, np.float32)

@@ -1,0 +1,81 @@
+"""End to end: script + face video -> mp4 (the `say` command and the Python API)."""
+
+import numpy as np
+import pytest
+
+from talkinghead.frames import pingpong_indices
+from talkinghead.media import load_frames, probe
+
+from face_fixtures import astronaut_clip, write_clip
+
+
+def test_pingpong_has_no_jump():
+    idx = pingpong_indices(5, 20)
+    assert idx.tolist()[:10] == [0, 1, 2, 3, 4, 3, 2, 1, 0, 1]
+    assert np.abs(np.diff(idx)).max() == 1
+    assert pingpong_indices(1, 4).tolist() == [0, 0, 0, 0]
+
+
+@pytest.fixture(scope="module")
+def face_clip(tmp_path_factory):
+    frames, _ = astronaut_clip(n_frames=20, motion="affine", size=256, face_scale=0.5)
+    path = tmp_path_factory.mktemp("face") / "astronaut.mp4"
+    write_clip(frames, path, fps=25)
+    return path
+
+
+@pytest.fixture(scope="module")
+def prepared(face_clip):
+    from talkinghead import Pipeline
+
+    return Pipeline.from_face(face_clip, steps=2, progress=False)
+
+
+@pytest.mark.slow
+def test_say_end_to_end(prepared, face_clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    result = prepared.say("Pam, ah. Bob.", out, sidecars=True)
+    info = probe(out)
+    assert info.has_audio
+    frame = 1.0 / info.fps
+    assert abs(info.audio_duration - result.speech.duration) <= frame
+    assert abs(info.duration - result.speech.duration) <= frame
+    assert (info.width, info.height) == (256, 256) and info.fps == pytest.approx(25)
+    # longer than the 20-frame source: ping-pong
+    assert result.n_frames > 20
+    assert out.with_suffix(".json").exists() and out.with_suffix(".srt").exists()
+
+    # the mouth region differs between a closed (bilabial) and an open-vowel frame
+    video = load_frames(out)
+    close = result.visemes.param("lip_close")
+    jaw = result.visemes.param("jaw_open")
+    closed_f = int(np.argmax(close))
+    open_f = int(np.argmax(jaw))
+    assert close[closed_f] == 1.0 and jaw[open_f] > 0.6
+    box = prepared._source_boxes()[0]
+    y0, y1 = int(box.y0 + 0.3 * box.size), int(box.y0 + 0.8 * box.size)
+    x0, x1 = int(box.x0 + 0.25 * box.size), int(box.x0 + 0.75 * box.size)
+    diff = np.abs(video[closed_f, y0:y1, x0:x1].astype(float) - video[open_f, y0:y1, x0:x1].astype(float))
+    assert diff.mean() > 4.0
+
+
+@pytest.mark.slow
+def test_frames_outside_mouth_are_untouched(prepared, face_clip):
+    from talkinghead.speech.piper import PiperSpeaker
+
+    speech = PiperSpeaker().speak("Ah, papa.")
+    src = load_frames(face_clip)
+    frames = list(prepared.frames(speech))
+    idx = pingpong_indices(len(src), len(frames))
+    boxes = prepared._source_boxes()
+    changed_any = False
+    for k, f in enumerate(frames):
+        s = src[idx[k]]
+        b = boxes[idx[k]]
+        outside = np.ones(f.shape[:2], bool)
+        ya, yb = max(int(b.y0) - 1, 0), int(np.ceil(b.y0 + b.size)) + 1
+        xa, xb = max(int(b.x0) - 1, 0), int(np.ceil(b.x0 + b.size)) + 1
+        outside[ya:yb, xa:xb] = False
+        assert np.array_equal(f[outside], s[outside]), f"frame {k} changed outside its crop box"
+        changed_any |= not np.array_equal(f, s)
+    assert changed_any
