@@ -4,7 +4,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-EXTRAS ?= test,coqui
+EXTRAS ?= test,coqui,audiowm
 
 .PHONY: demo test test-fast bench doctor venv clean
 

@@ -20,7 +20,7 @@ from . import __version__
 from .errors import TalkingHeadError
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("say", "speak", "prepare", "track", "mesh", "doctor")
+COMMANDS = ("say", "speak", "batch", "prepare", "track", "mesh", "verify", "doctor")
 
 EPILOG = """\
 examples:

@@ -32,6 +32,84 @@ log = logging.getLogger(__name__)
 CHUNK = 16
 
 
+class Provenance:
+    """How an output says that it is synthetic (see :mod:`talkinghead.provenance`).
+
+    Attributes:
+        watermark: embed the invisible video watermark (on by default; turning it off is
+            recorded in the metadata).
+        audio_watermark: embed the Perth audio watermark in the speech (needs the optional
+            ``resemble-perth``; off by default because it costs about 1 s per second of speech on
+            a CPU).
+        label: visible label text drawn away from the face (``None`` = no label).
+        sign_cert, sign_key: PEM certificate chain and private key: sign a C2PA manifest.
+        job_id: the job id the watermark and the metadata carry (default: a new random one).
+    """
+
+    def __init__(self, watermark: bool = True, audio_watermark: bool = False, label: str | None = None,
+                 sign_cert: str | Path | None = None, sign_key: str | Path | None = None,
+                 job_id: str | None = None) -> None:
+        from .provenance import make_payload, new_job_id
+
+        self.watermark = watermark
+        self.audio_watermark = audio_watermark
+        self.label = label
+        self.sign_cert = Path(sign_cert) if sign_cert else None
+        self.sign_key = Path(sign_key) if sign_key else None
+        self.job_id = job_id or new_job_id()
+        self._payload = make_payload(self.job_id)
+        self._marker = None
+
+    def check(self) -> None:
+        """Fail early on a half-given or missing signing credential / unavailable extra."""
+        if (self.sign_cert is None) != (self.sign_key is None):
+            raise InputError("signing needs both --sign-cert and --sign-key")
+        for p in (self.sign_cert, self.sign_key):
+            if p is not None and not p.exists():
+                raise InputError(f"signing file {p} does not exist")
+        if self.audio_watermark:
+            from .provenance import audio_watermark as aw
+
+            if not aw.audio_watermark_available():
+                from .errors import DependencyError
+
+                raise DependencyError("the audio watermark needs resemble-perth: pip install 'talkinghead[audiowm]'")
+
+    def mark(self, frame: np.ndarray, landmarks: np.ndarray, fps: float) -> np.ndarray:
+        """Label and watermark one output frame (frames must come in order)."""
+        from .provenance import Watermarker, draw_label, face_box_from_landmarks
+
+        if self.label:
+            frame = draw_label(frame, self.label, face_box_from_landmarks(landmarks))
+        if not self.watermark:
+            return frame
+        if self._marker is None:
+            self._marker = Watermarker(self._payload, fps)
+        return self._marker.mark(frame, landmarks)
+
+    def mark_audio(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        if not self.audio_watermark:
+            return audio
+        from .provenance import audio_watermark as aw
+
+        return aw.embed_audio(audio, sample_rate)
+
+    def metadata(self, script_text: str) -> dict[str, str]:
+        from .provenance import build_metadata
+
+        return build_metadata(script_text, self.job_id, watermark=self.watermark,
+                              audio_watermark=self.audio_watermark)
+
+    def sign(self, path: Path, script_text: str) -> None:
+        if self.sign_cert is None:
+            return
+        from .provenance import build_manifest, script_sha256, sign_c2pa
+
+        manifest = build_manifest(title=path.name, job_id=self.job_id, script_sha256=script_sha256(script_text),
+                                  watermark=self.watermark)
+        sign_c2pa(path, self.sign_cert, self.sign_key, manifest=manifest)
+
+
 @dataclass
 class SayResult:
     """What :meth:`Pipeline.say` made.
@@ -130,13 +208,23 @@ class Pipeline:
             self._boxes = crop_boxes(m.neutral_vertices, m.mouth_width_px)
         return self._boxes
 
-    def frames(self, speech: Speech, fps: float | None = None, timings: dict | None = None) -> Iterator[np.ndarray]:
+    def frames(
+        self,
+        speech: Speech,
+        fps: float | None = None,
+        timings: dict | None = None,
+        *,
+        provenance: Provenance | None = None,
+    ) -> Iterator[np.ndarray]:
         """Yield the output frames (RGB uint8 ``(H, W, 3)``) for ``speech``, one by one.
 
         Exactly ``round(speech.duration * fps)`` frames. When the speech is longer than the face
-        video, the video plays forward then backward (no jump). Pixels outside the blended mouth
-        region are the source frame's, bit for bit.
+        video, the video plays forward then backward (no jump). Every frame carries the invisible
+        watermark (and the visible label if asked) of ``provenance`` (default: a new job with
+        the watermark on); with ``Provenance(watermark=False)`` and no label, pixels outside
+        the blended mouth region are the source frame's, bit for bit.
         """
+        provenance = provenance if provenance is not None else Provenance()
         from .face.deform import deform_lower_face
         from .render.renderer import render_frames
 
@@ -163,8 +251,10 @@ class Pipeline:
                 t3 = time.perf_counter()
                 timings["mesh+render"] = timings.get("mesh+render", 0.0) + t2 - t
                 timings["refine+blend"] = timings.get("refine+blend", 0.0) + t3 - t2
-                for f in out:
-                    yield f
+                t4 = time.perf_counter()
+                marked = [provenance.mark(f, track.landmarks[i], fps) for f, i in zip(out, idx)]
+                timings["provenance"] = timings.get("provenance", 0.0) + time.perf_counter() - t4
+                yield from marked
                 bar.update(e - s)
         bar.close()
 
@@ -183,6 +273,7 @@ class Pipeline:
         crf: int = 18,
         sidecars: bool = False,
         on_frame: Callable[[int, np.ndarray], None] | None = None,
+        provenance: Provenance | None = None,
     ) -> SayResult:
         """Make the face say ``text`` (or play ``audio`` with its ``transcript``) into ``output``.
 
@@ -196,6 +287,7 @@ class Pipeline:
             crf: x264 quality (lower is better).
             sidecars: also write ``output`` with ``.json`` (timeline) and ``.srt`` suffixes.
             on_frame: called with ``(index, frame)`` for each frame as it is made.
+            provenance: watermark / label / signing options (default: watermark on, new job id).
         """
         from .media import VideoWriter
         from .speech.select import make_speech
@@ -212,32 +304,26 @@ class Pipeline:
             speech = make_speech(text, tts=tts, voice=voice, rate=rate, audio=audio, transcript=transcript)
         timings["speech"] = time.perf_counter() - t
         fps = float(fps or self.fps)
+        prov = provenance if provenance is not None else Provenance()
+        prov.check()
         n = 0
         t = time.perf_counter()
-        with VideoWriter(out, fps, audio=(speech.audio, speech.sample_rate), crf=crf,
-                         metadata=_metadata(speech)) as writer:
-            for frame in self.frames(speech, fps, timings):
+        audio_track = prov.mark_audio(speech.audio, speech.sample_rate)
+        timings["audio_watermark"] = time.perf_counter() - t
+        t = time.perf_counter()
+        with VideoWriter(out, fps, audio=(audio_track, speech.sample_rate), crf=crf,
+                         metadata=prov.metadata(speech.text)) as writer:
+            for frame in self.frames(speech, fps, timings, provenance=prov):
                 if on_frame is not None:
                     on_frame(n, frame)
                 writer.write(frame)
                 n += 1
         timings["total_video"] = time.perf_counter() - t
+        prov.sign(out, speech.text)
         if sidecars:
             speech.write_timeline(out.with_suffix(".json"))
             speech.write_srt(out.with_suffix(".srt"))
         return SayResult(out, speech, visemes_from_speech(speech, fps), fps, n, timings)
-
-
-def _metadata(speech: Speech) -> dict[str, str]:
-    import hashlib
-
-    from . import __version__
-
-    return {
-        "comment": "synthetic video made by talkinghead (AI-generated lip sync)",
-        "encoder_tool": f"talkinghead {__version__}",
-        "talkinghead_script_sha256": hashlib.sha256(speech.text.encode("utf-8")).hexdigest(),
-    }
 
 
 def _source_index(n_src: int, src_fps: float, n_out: int, out_fps: float) -> np.ndarray:

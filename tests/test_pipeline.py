@@ -63,9 +63,11 @@ def test_say_end_to_end(prepared, face_clip, tmp_path):
 def test_frames_outside_mouth_are_untouched(prepared, face_clip):
     from talkinghead.speech.piper import PiperSpeaker
 
+    from talkinghead.pipeline import Provenance
+
     speech = PiperSpeaker().speak("Ah, papa.")
     src = load_frames(face_clip)
-    frames = list(prepared.frames(speech))
+    frames = list(prepared.frames(speech, provenance=Provenance(watermark=False)))
     idx = pingpong_indices(len(src), len(frames))
     boxes = prepared._source_boxes()
     changed_any = False
@@ -79,3 +81,25 @@ def test_frames_outside_mouth_are_untouched(prepared, face_clip):
         assert np.array_equal(f[outside], s[outside]), f"frame {k} changed outside its crop box"
         changed_any |= not np.array_equal(f, s)
     assert changed_any
+
+
+@pytest.mark.slow
+def test_output_is_watermarked_and_says_synthetic(prepared, tmp_path):
+    from talkinghead.pipeline import Provenance
+    from talkinghead.provenance import detect, parse_payload, read_metadata
+
+    out = tmp_path / "marked.mp4"
+    prov = Provenance(label="AI-generated")
+    prepared.say("Hello there, this video is marked. Bob bought a map.", out, provenance=prov)
+    meta = read_metadata(out)
+    assert meta.get("synthetic") == "true" and meta.get("watermark") == "on"
+    assert meta.get("job_id") == prov.job_id
+    d = detect(out)
+    assert d.present
+    assert d.payload is not None and parse_payload(d.payload).job_id == prov.job_id
+
+    plain = tmp_path / "plain.mp4"
+    prepared.say("Hello there, this video is marked. Bob bought a map.", plain,
+                 provenance=Provenance(watermark=False))
+    assert read_metadata(plain).get("watermark") == "off"
+    assert not detect(plain).present

@@ -202,6 +202,9 @@ def test_build_metadata_fields():
     off = build_metadata(SCRIPT, JOB, watermark=False)
     assert off["watermark"] == "off" and "OFF" in off["comment"] and off["synthetic"] == "true"
     assert all(isinstance(v, str) for v in m.values())
+    assert "audio_watermark" not in m
+    assert build_metadata(SCRIPT, JOB, True, audio_watermark=True)["audio_watermark"] == "perth"
+    assert build_metadata(SCRIPT, JOB, True, audio_watermark=False)["audio_watermark"] == "off"
 
 
 def test_parse_ffmetadata_escapes():
@@ -273,6 +276,30 @@ def test_c2pa_refuses_a_bad_key(tmp_path, creds):
     with pytest.raises(InputError):
         sign_c2pa(video, chain, tmp_path / "k.pem")
     assert video.read_bytes() == before
+    # c2pa refuses a self-signed signing certificate; the video is left untouched
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "self-signed")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "ss.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "ss_key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    with pytest.raises(InputError, match="certificate"):
+        sign_c2pa(video, tmp_path / "ss.pem", tmp_path / "ss_key.pem")
+    assert video.read_bytes() == before
+    assert not list(tmp_path.glob(".*part*"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -333,6 +360,23 @@ def test_verify_exit_codes(clip, tmp_path, capsys):
     # metadata only (watermark check skipped)
     assert _verify(str(clip["marked_mp4"]), "--skip-watermark") == 0
     assert "synthetic=true" in capsys.readouterr().out
+
+
+def test_verify_json_report_from_metadata(tmp_path, capsys):
+    import json
+
+    from talkinghead.media import write_video
+
+    frames = [np.full((32, 48, 3), 60, np.uint8)] * 5
+    tagged = write_video(tmp_path / "t.mp4", frames, FPS, metadata=build_metadata(SCRIPT, JOB, watermark=False))
+    plain = write_video(tmp_path / "p.mp4", frames, FPS)
+    assert _verify(str(tagged), "--skip-watermark", "--json") == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["marked"] is True and rep["metadata"]["synthetic"] is True
+    assert rep["metadata"]["tags"]["watermark"] == "off" and rep["metadata"]["tags"]["job_id"] == JOB
+    assert rep["watermark"] is None
+    assert _verify(str(plain), "--skip-watermark", "--json") == 1
+    assert json.loads(capsys.readouterr().out)["marked"] is False
 
 
 def test_verify_missing_file(tmp_path):

@@ -35,7 +35,30 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, help="fine-tuning steps when preparing a new face")
     p.add_argument("--no-cache", action="store_true", help="ignore and do not write the caches")
     p.add_argument("--sidecars", action="store_true", help="also write OUT.json (timeline) and OUT.srt")
+    add_provenance_options(p)
     p.set_defaults(func=run)
+
+
+def add_provenance_options(p: argparse.ArgumentParser) -> None:
+    """Watermark, label and Content Credentials options (shared with other video commands)."""
+    g = p.add_argument_group("provenance (every output is marked as synthetic)")
+    g.add_argument("--no-watermark", action="store_true",
+                   help="do not embed the invisible watermark (recorded in the metadata)")
+    g.add_argument("--audio-watermark", action="store_true",
+                   help="also watermark the speech track (needs talkinghead[audiowm]; ~1 s per s of speech)")
+    g.add_argument("--label", nargs="?", const="AI-generated", metavar="TEXT",
+                   help="draw a visible label away from the face (default text: AI-generated)")
+    g.add_argument("--sign-cert", metavar="PEM", help="certificate chain to sign a C2PA manifest")
+    g.add_argument("--sign-key", metavar="PEM", help="private key for --sign-cert")
+
+
+def provenance_from_args(args: argparse.Namespace):
+    from ..pipeline import Provenance
+
+    prov = Provenance(watermark=not args.no_watermark, audio_watermark=args.audio_watermark, label=args.label,
+                      sign_cert=args.sign_cert, sign_key=args.sign_key)
+    prov.check()
+    return prov
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,10 +69,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"output {out} should be an .mp4 file")
     if args.fps is not None and not (1 <= args.fps <= 120):
         raise InputError(f"--fps {args.fps} is out of range (1 to 120)")
+    prov = provenance_from_args(args)
     speech = speech_from_args(args)  # fail fast on a bad script before the long preparation
     face = Pipeline.from_face(args.face, device=args.device, face_index=args.face_index, steps=args.steps,
                               cache=not args.no_cache, progress=not args.quiet)
-    result = face.say(speech=speech, output=out, fps=args.fps, crf=args.crf, sidecars=args.sidecars)
+    result = face.say(speech=speech, output=out, fps=args.fps, crf=args.crf, sidecars=args.sidecars,
+                      provenance=prov)
     if not args.quiet:
         print(f"{result.path}: {result.duration:.2f} s, {result.n_frames} frames at {result.fps:g} fps")
     return 0

@@ -88,6 +88,7 @@ def _c2pa(args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..media import probe
     from ..provenance.metadata import is_marked_synthetic, read_metadata
 
     path = Path(args.video)
@@ -95,17 +96,17 @@ def run(args: argparse.Namespace) -> int:
         raise MediaError(f"file not found: {path}")
     meta = read_metadata(path)
     report: dict = {"file": str(path)}
-    report["metadata"] = {"synthetic": is_marked_synthetic(meta),
-                          **{k: v for k, v in meta.items() if k not in ("major_brand", "minor_version",
-                                                                       "compatible_brands")}}
+    tags = {k: v for k, v in meta.items() if k not in ("major_brand", "minor_version", "compatible_brands")}
+    report["metadata"] = {"synthetic": is_marked_synthetic(meta), "tags": tags}
     report["c2pa"] = _c2pa(args)
-    report["watermark"] = None if args.skip_watermark else _watermark(args)
+    has_video = probe(path, require_video=False).width > 0
+    report["watermark"] = None if args.skip_watermark or not has_video else _watermark(args)
     report["audio_watermark"] = None if args.skip_watermark else _audio(args)
     wm_ok = bool(report["watermark"] and report["watermark"]["present"])
     audio_ok = bool(report["audio_watermark"] and report["audio_watermark"]["present"])
     c2 = report["c2pa"]
     c2pa_ok = bool(c2.get("present") and c2.get("valid") and c2.get("ai_generated"))
-    marked = wm_ok or audio_ok or report["metadata"]["synthetic"] or c2pa_ok
+    marked = bool(wm_ok or audio_ok or report["metadata"]["synthetic"] or c2pa_ok)
     report["marked"] = marked
 
     if args.json:
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{path}: {'MARKED as synthetic' if marked else 'no synthetic-media marks found'}")
     w = report["watermark"]
     if w is None:
-        print("  watermark: not checked (--skip-watermark)")
+        print("  watermark: not checked (" + ("--skip-watermark" if args.skip_watermark else "no video stream") + ")")
     else:
         what = "PRESENT" if w["present"] else "not found"
         line = (f"  watermark: {what} (score z = {w['score']:.1f}, threshold {w['threshold']}, "
@@ -132,9 +133,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"  audio:     {a['error']}")
         else:
             print(f"  audio:     {'PRESENT' if a['present'] else 'not found'} (Perth score {a['score']:.3f}, "
-                  f"threshold {a['threshold']}, {a['seconds']:.1f} s)")
-    m = report["metadata"]
-    if m["synthetic"]:
+                  f"threshold {a['threshold']}, {a['seconds']:.1f} s; heuristic, no proven "
+                  "false-positive bound)")
+    m = report["metadata"]["tags"]
+    if report["metadata"]["synthetic"]:
         print(f"  metadata:  synthetic=true, generator {m.get('generator', '?')} "
               f"{m.get('generator_version', '')}, created {m.get('creation_time', '?')}, "
               f"job {m.get('job_id', '?')}, watermark {m.get('watermark', '?')}, "

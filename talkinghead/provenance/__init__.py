@@ -11,7 +11,8 @@ Three layers, from the most to the least robust:
 * :mod:`.metadata` -- container tags (generator, version, synthetic, script hash, time, job id,
   watermark on/off); easy to strip, easy to read.
 
-Plus :mod:`.label`, a visible "AI-generated" label on request. ``talkinghead verify VIDEO``
+Plus :mod:`.audio_watermark` (Perth, 1-bit presence mark in the speech track; imported on demand
+because importing it costs seconds) and :mod:`.label`, a visible "AI-generated" label on request. ``talkinghead verify VIDEO``
 (:mod:`talkinghead.commands.verify`) checks all three.
 
 The pipeline's calls::

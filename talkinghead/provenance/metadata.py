@@ -32,7 +32,7 @@ DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlg
 KEYS = (
     "title", "comment", "description", "creation_time", "generator", "generator_version",
     "synthetic", "ai_generated", "digital_source_type", "script_sha256", "job_id",
-    "watermark", "watermark_scheme", "watermark_job_code",
+    "watermark", "watermark_scheme", "watermark_job_code", "audio_watermark",
 )
 
 
@@ -48,6 +48,7 @@ def build_metadata(
     *,
     created: _dt.datetime | None = None,
     title: str | None = None,
+    audio_watermark: bool | None = None,
 ) -> dict[str, str]:
     """The provenance tags of one output video.
 
@@ -60,6 +61,8 @@ def build_metadata(
             ``watermark=off`` (turning it off is never silent).
         created: creation time (default: now, UTC).
         title: optional title tag.
+        audio_watermark: whether the speech track carries the Perth audio watermark
+            (:mod:`.audio_watermark`); recorded as ``audio_watermark=on/off`` when given.
 
     Returns:
         ``{key: value}`` (all strings): ``generator=talkinghead``, ``generator_version``,
@@ -92,6 +95,8 @@ def build_metadata(
         "watermark_scheme": f"talkinghead-ss-v{wm.SCHEME_VERSION}" if watermark else "none",
         "watermark_job_code": wm.job_code(job_id) if watermark else "none",
     }
+    if audio_watermark is not None:
+        meta["audio_watermark"] = "perth" if audio_watermark else "off"
     return meta
 
 

@@ -1,0 +1,484 @@
+"""Batch config files: load, validate (all errors at once) and resolve into typed jobs.
+
+A config is a YAML mapping with two keys::
+
+    defaults:               # optional: applies to every job unless the job overrides it
+      face: ../assets/face/astronaut.png
+      voice: joe
+      rate: 1.0
+      steps: 150
+      output_dir: ../out/narration
+    jobs:
+      - name: intro
+        text: "Welcome to the quarterly update."
+      - name: chapter1
+        script: chapter1.txt
+        rate: 0.9
+      - name: mine
+        face: me.mp4
+        audio: me.wav
+        transcript: me.txt
+
+Paths are relative to the config file's folder. :func:`load_config` checks everything that can be
+checked before any work starts (types, unknown keys, files, voices, duplicate outputs) and raises
+one :class:`BatchConfigError` listing every problem, each naming the job and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+#: Settings that may appear under ``defaults:`` and be overridden by a job.
+SETTINGS = ("face", "voice", "tts", "rate", "sentence_pause", "paragraph_pause", "fps", "crf", "steps",
+            "face_index", "align", "language", "sidecars")
+#: Keys only a job may have.
+JOB_ONLY = ("name", "text", "script", "audio", "transcript", "output")
+#: Keys only ``defaults:`` may have.
+DEFAULTS_ONLY = ("output_dir",)
+TOP_LEVEL = ("defaults", "jobs")
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
+
+
+class BatchConfigError(InputError):
+    """A batch config is invalid. ``errors`` holds one line per problem."""
+
+    def __init__(self, source: str, errors: list[str]):
+        self.source = source
+        self.errors = list(errors)
+        n = len(self.errors)
+        head = f"invalid batch config {source} ({n} error{'s' if n != 1 else ''}):"
+        super().__init__("\n".join([head] + [f"  {e}" for e in self.errors]))
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One fully resolved job: every path absolute, every default applied.
+
+    Attributes:
+        name: the job's name (unique in the config).
+        index: position in ``jobs:`` (0-based).
+        face: face video or portrait image.
+        output: the mp4 to write.
+        text: the script text (from ``text:`` or the ``script:`` file), ``None`` for a recording.
+        script: the script file, when the text came from one.
+        audio: a recording to lip-sync instead of TTS.
+        transcript: what the recording says (text; a ``.txt`` file has been read).
+        voice, tts, rate, sentence_pause, paragraph_pause: TTS settings.
+        fps: output frame rate (``None`` = the face video's).
+        crf: x264 quality (lower is better).
+        steps: refiner fine-tuning steps when preparing the face (``None`` = the default).
+        face_index: which face in the video (0 = largest).
+        align, language: recording alignment settings.
+        sidecars: also write the timeline ``.json`` and ``.srt`` beside the mp4.
+    """
+
+    name: str
+    index: int
+    face: Path
+    output: Path
+    text: str | None = None
+    script: Path | None = None
+    audio: Path | None = None
+    transcript: str | None = None
+    voice: str | None = None
+    tts: str = "piper"
+    rate: float = 1.0
+    sentence_pause: float = 0.25
+    paragraph_pause: float = 0.7
+    fps: float | None = None
+    crf: int = 18
+    steps: int | None = None
+    face_index: int = 0
+    align: str = "auto"
+    language: str = "en-us"
+    sidecars: bool = False
+
+    @property
+    def label(self) -> str:
+        """``job 'intro' (jobs[0])``: how messages name this job."""
+        return f"job {self.name!r} (jobs[{self.index}])"
+
+    @property
+    def marker(self) -> Path:
+        """The ``.done.json`` marker written beside the output after success."""
+        return self.output.with_name(self.output.name + ".done.json")
+
+    @property
+    def face_key(self) -> tuple[str, int, int | None]:
+        """Jobs with the same key share one prepared face."""
+        return (str(self.face), self.face_index, self.steps)
+
+    def to_payload(self) -> dict:
+        """JSON-able dict (paths as strings) for a worker process or a Ray task."""
+        d = asdict(self)
+        for k, v in d.items():
+            if isinstance(v, Path):
+                d[k] = str(v)
+        return d
+
+    @classmethod
+    def from_payload(cls, d: dict) -> "JobSpec":
+        d = dict(d)
+        for k in ("face", "output", "script", "audio"):
+            if d.get(k) is not None:
+                d[k] = Path(d[k])
+        return cls(**d)
+
+    def settings_hash(self) -> str:
+        """SHA-256 of everything that determines the output (file contents, not just names).
+
+        Stored in the ``.done.json`` marker: ``--resume`` redoes a job whose hash changed.
+        """
+        from .. import __version__
+
+        d = self.to_payload()
+        d.pop("index")
+        d.pop("name")
+        d["face"] = _file_sha256(self.face)
+        d["audio"] = _file_sha256(self.audio) if self.audio is not None else None
+        d.pop("script")  # its content is in ``text``
+        d["output"] = self.output.name
+        d["talkinghead"] = __version__
+        blob = json.dumps(d, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        return hashlib.sha256(blob).hexdigest()
+
+
+@dataclass
+class BatchConfig:
+    """A validated batch config.
+
+    Attributes:
+        source: the config file (or ``"<dict>"``).
+        base_dir: folder relative paths were resolved against.
+        output_dir: where outputs go (``defaults.output_dir``, or ``-o``).
+        jobs: the resolved jobs, in config order.
+    """
+
+    source: str
+    base_dir: Path
+    output_dir: Path
+    jobs: list[JobSpec] = field(default_factory=list)
+
+
+def _file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+def read_config_file(path: str | os.PathLike) -> dict:
+    """Parse a YAML config file into a mapping. Raises :class:`InputError` (one line) if not."""
+    import yaml
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"batch config {p} does not exist")
+    if p.is_dir():
+        raise InputError(f"batch config {p} is a folder, not a YAML file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"batch config {p} is not a YAML file (not UTF-8 text)") from None
+    except OSError as exc:
+        raise InputError(f"cannot read batch config {p}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"batch config {p} is not valid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else f"a {_type_name(data)}"
+        raise InputError(f"batch config {p} must be a YAML mapping with a 'jobs:' list (got {got})")
+    return data
+
+
+def load_config(config: str | os.PathLike | dict, *, outdir: str | os.PathLike | None = None) -> BatchConfig:
+    """Read (if a path) and validate a batch config; resolve it into :class:`JobSpec` s.
+
+    Args:
+        config: a YAML file path, or an already parsed mapping (relative paths are then taken
+            from the current folder).
+        outdir: overrides ``defaults.output_dir`` (relative to the current folder).
+
+    Raises:
+        InputError: the file is missing or not a YAML mapping.
+        BatchConfigError: every validation problem, each naming the job and the field.
+    """
+    if isinstance(config, dict):
+        data, source, base = config, "<dict>", Path.cwd()
+    else:
+        p = Path(config)
+        data = read_config_file(p)
+        source, base = str(p), p.resolve().parent
+    return _Validator(source, base).validate(data, outdir)
+
+
+def _type_name(v: Any) -> str:
+    return {dict: "mapping", list: "list", str: "string", bool: "boolean", int: "integer",
+            float: "number", type(None): "null"}.get(type(v), type(v).__name__)
+
+
+class _Validator:
+    def __init__(self, source: str, base: Path):
+        self.source = source
+        self.base = base
+        self.errors: list[str] = []
+
+    # -- helpers --------------------------------------------------------------------------
+    def err(self, where: str, key: str | None, msg: str) -> None:
+        self.errors.append(f"{where}: field {key!r}: {msg}" if key else f"{where}: {msg}")
+
+    def path(self, value: str) -> Path:
+        p = Path(os.path.expanduser(value))
+        return p if p.is_absolute() else (self.base / p)
+
+    def typed(self, where: str, key: str, v: Any) -> Any:
+        """Check the type and range of a setting; return the normalized value or ``_BAD``."""
+        def bad(msg: str):
+            self.err(where, key, msg)
+            return _BAD
+
+        if key in ("face", "voice", "language", "text", "script", "audio", "transcript", "output",
+                   "output_dir", "name"):
+            if not isinstance(v, str):
+                return bad(f"expected a string, got {_type_name(v)} {v!r}")
+            if not v.strip():
+                return bad("is empty")
+            return v
+        if key in ("rate", "sentence_pause", "paragraph_pause", "fps"):
+            if v is None and key == "fps":
+                return None
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                return bad(f"expected a number, got {_type_name(v)} {v!r}")
+            v = float(v)
+            if key == "rate" and not (0.25 <= v <= 4.0):
+                return bad(f"{v:g} is out of range (0.25 to 4)")
+            if key == "fps" and not (1.0 <= v <= 120.0):
+                return bad(f"{v:g} is out of range (1 to 120)")
+            if key.endswith("pause") and not (0.0 <= v <= 10.0):
+                return bad(f"{v:g} is out of range (0 to 10 seconds)")
+            return v
+        if key in ("crf", "steps", "face_index"):
+            if v is None and key == "steps":
+                return None
+            if isinstance(v, bool) or not isinstance(v, int):
+                return bad(f"expected an integer, got {_type_name(v)} {v!r}")
+            if key == "crf" and not (0 <= v <= 51):
+                return bad(f"{v} is out of range (0 to 51)")
+            if key in ("steps", "face_index") and v < 0:
+                return bad(f"{v} must not be negative")
+            return v
+        if key == "sidecars":
+            if not isinstance(v, bool):
+                return bad(f"expected true or false, got {_type_name(v)} {v!r}")
+            return v
+        if key == "tts":
+            if v not in ("piper", "coqui"):
+                return bad(f"unknown TTS engine {v!r}: choose piper or coqui")
+            return v
+        if key == "align":
+            if v not in ("auto", "dtw", "pocketsphinx"):
+                return bad(f"unknown alignment method {v!r}: choose auto, dtw or pocketsphinx")
+            return v
+        raise AssertionError(key)  # pragma: no cover
+
+    def section(self, where: str, d: Any, allowed: tuple[str, ...]) -> dict:
+        if not isinstance(d, dict):
+            self.err(where, None, f"expected a mapping, got {_type_name(d)}")
+            return {}
+        out = {}
+        for k, v in d.items():
+            if k not in allowed:
+                self.err(where, str(k), f"unknown key (allowed: {', '.join(allowed)})")
+                continue
+            tv = self.typed(where, k, v)
+            if tv is not _BAD:
+                out[k] = tv
+        return out
+
+    def file(self, where: str, key: str, value: str, what: str = "file") -> Path | None:
+        p = self.path(value)
+        if not p.exists():
+            self.err(where, key, f"{what} {value} does not exist")
+            return None
+        if p.is_dir():
+            self.err(where, key, f"{value} is a folder, not a file")
+            return None
+        return p
+
+    # -- the config -----------------------------------------------------------------------
+    def validate(self, data: dict, outdir: str | os.PathLike | None) -> BatchConfig:
+        for k in data:
+            if k not in TOP_LEVEL:
+                self.err("config", str(k), "unknown top-level key (allowed: defaults, jobs)")
+        defaults = self.section("defaults", data.get("defaults") or {}, SETTINGS + DEFAULTS_ONLY)
+        raw_jobs = data.get("jobs")
+        if raw_jobs is None:
+            self.err("config", "jobs", "missing: give a list of jobs")
+            raw_jobs = []
+        elif not isinstance(raw_jobs, list):
+            self.err("config", "jobs", f"expected a list of jobs, got {_type_name(raw_jobs)}")
+            raw_jobs = []
+        elif not raw_jobs:
+            self.err("config", "jobs", "is empty: give at least one job")
+
+        if outdir is not None:
+            out_dir = Path(outdir).expanduser().resolve()
+        elif "output_dir" in defaults:
+            out_dir = self.path(defaults["output_dir"]).resolve()
+        else:
+            out_dir = (self.base / "out").resolve()
+        if out_dir.exists() and not out_dir.is_dir():
+            self.err("defaults", "output_dir", f"{out_dir} exists and is not a folder")
+
+        self.default_face = self.file("defaults", "face", defaults["face"]) if "face" in defaults else None
+        voice_ok: dict[tuple, str | None] = {}
+        jobs: list[JobSpec] = []
+        names: dict[str, int] = {}
+        outputs: dict[Path, str] = {}
+        for i, raw in enumerate(raw_jobs):
+            job, where, name, out = self.job(i, raw, defaults, out_dir, voice_ok)
+            if name is not None:
+                if name in names:
+                    self.err(where, "name", f"duplicate job name (also jobs[{names[name]}])")
+                names.setdefault(name, i)
+            if out is not None:
+                if out in outputs:
+                    self.err(where, "output", f"duplicate output {out.name} (also {outputs[out]})")
+                outputs.setdefault(out, where)
+            if job is not None:
+                jobs.append(job)
+        if self.errors:
+            raise BatchConfigError(self.source, self.errors)
+        return BatchConfig(self.source, self.base, out_dir, jobs)
+
+    def job(self, i: int, raw: Any, defaults: dict, out_dir: Path, voice_ok: dict
+            ) -> tuple[JobSpec | None, str, str | None, Path | None]:
+        """Validate ``jobs[i]``; return ``(spec or None, label, name, output path)``."""
+        where = f"jobs[{i}]"
+        if isinstance(raw, dict) and isinstance(raw.get("name"), str) and raw["name"].strip():
+            where = f"job {raw['name']!r} (jobs[{i}])"
+        n_before = len(self.errors)
+        d = self.section(where, raw, JOB_ONLY + SETTINGS)
+        if not isinstance(raw, dict):
+            return None, where, None, None
+        if "name" not in raw:
+            self.err(where, "name", "missing: every job needs a name")
+        elif "name" in d and any(c in d["name"] for c in "/\\"):
+            self.err(where, "name", f"{d['name']!r} must not contain a path separator")
+        s = {**defaults, **d}
+        s.pop("output_dir", None)
+
+        face = None
+        if "face" in d:
+            face = self.file(where, "face", d["face"])
+        elif "face" in defaults:
+            face = self.default_face  # checked once, under 'defaults'
+        elif "face" not in raw:
+            self.err(where, "face", "missing: give a face video or image (here or under defaults:)")
+
+        has = [k for k in ("text", "script", "audio") if k in raw]
+        text = None
+        script = audio = None
+        transcript = None
+        if not has:
+            self.err(where, None, "nothing to say: give 'text', 'script' (a file) or 'audio' (a recording) "
+                     "with its 'transcript'")
+        elif "text" in raw and "script" in raw:
+            self.err(where, "script", "give 'text' or 'script', not both")
+        elif "audio" in raw and ("text" in raw or "script" in raw):
+            self.err(where, "audio", "a recording takes a 'transcript', not 'text'/'script'")
+        if "text" in d:
+            text = d["text"]
+        if "script" in d:
+            script = self.file(where, "script", d["script"], "script file")
+            if script is not None:
+                text = self.read_text(where, "script", script)
+        if "audio" in d:
+            audio = self.file(where, "audio", d["audio"], "recording")
+            if "transcript" not in raw:
+                self.err(where, "transcript", "missing: a recording needs its transcript (text or a .txt file)")
+        if "transcript" in d:
+            if "audio" not in raw:
+                self.err(where, "transcript", "only a recording ('audio') takes a transcript")
+            t = d["transcript"]
+            if t.strip().lower().endswith(".txt"):
+                tp = self.file(where, "transcript", t, "transcript file")
+                transcript = self.read_text(where, "transcript", tp) if tp is not None else None
+            else:
+                transcript = t
+
+        if s.get("tts", "piper") == "piper" and "voice" in s:
+            v = s["voice"]
+            resolved = self.path(v) if v.endswith((".onnx", ".json")) else v
+            key = ("piper", str(resolved))
+            if key not in voice_ok:
+                voice_ok[key] = self.check_voice(resolved)
+            if voice_ok[key] is not None:
+                self.err(where, "voice", voice_ok[key])
+            else:
+                s["voice"] = str(resolved)
+        elif s.get("tts") == "coqui" and "audio" not in raw:
+            if "voice" not in s:
+                self.err(where, "voice", "tts coqui needs a voice: a Coqui model folder, .pth file or name")
+            elif (self.base / s["voice"]).exists():
+                s["voice"] = str(self.base / s["voice"])
+
+        name = d.get("name")
+        out = None
+        if name is not None or "output" in d:
+            out_name = d.get("output", f"{name}.mp4")
+            out = Path(os.path.expanduser(out_name))
+            out = (out if out.is_absolute() else out_dir / out).resolve()
+            if out.suffix.lower() not in VIDEO_SUFFIXES:
+                self.err(where, "output", f"{out_name} should be an .mp4 file")
+        if len(self.errors) > n_before or face is None or out is None:
+            return None, where, name, out
+        settings = {k: s[k] for k in SETTINGS if k in s and k != "face"}
+        spec = JobSpec(name=name, index=i, face=face.resolve(), output=out, text=text,
+                       script=script.resolve() if script else None, audio=audio.resolve() if audio else None,
+                       transcript=transcript, **settings)
+        return spec, where, name, out
+
+    def read_text(self, where: str, key: str, p: Path) -> str | None:
+        from ..speech.script import read_script
+
+        try:
+            t = read_script(p)
+        except InputError as exc:
+            self.err(where, key, str(exc))
+            return None
+        if not t.strip():
+            self.err(where, key, f"{p.name} is empty")
+            return None
+        return t
+
+    @staticmethod
+    def check_voice(voice: str | Path) -> str | None:
+        from ..speech.piper import resolve_voice
+
+        try:
+            resolve_voice(voice)
+        except InputError as exc:
+            return str(exc)
+        return None
+
+
+_BAD = object()

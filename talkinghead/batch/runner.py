@@ -1,0 +1,336 @@
+"""Run a batch: validate the config, skip finished jobs, prepare each face once, fan out, report.
+
+>>> from talkinghead.batch import run_batch
+>>> summary = run_batch("examples/dubbing.yaml", jobs=2)
+>>> summary.exit_code, [(r.name, r.status, r.output) for r in summary.results]
+
+A failing job is recorded (status ``"failed"`` with its error message) and the others go on. The
+summary is printed as a table and written atomically to ``<output_dir>/batch_summary.json``.
+After a job succeeds a small ``<output>.done.json`` marker is written holding a hash of the job's
+settings; ``resume=True`` skips jobs whose mp4 probes fine (video + audio) and whose marker holds
+the current hash, so a job changed in the config is redone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..fileio import write_text_atomic
+from .config import BatchConfig, JobSpec, load_config
+from .executors import make_executor, threads_per_worker
+
+log = logging.getLogger(__name__)
+
+SUMMARY_NAME = "batch_summary.json"
+
+
+@dataclass
+class JobResult:
+    """The outcome of one job.
+
+    Attributes:
+        name: the job's name.
+        status: ``"ok"``, ``"failed"``, ``"skipped"`` (done already, ``resume``) or ``"cancelled"``
+            (interrupted before it finished).
+        output: the mp4 path (``None`` when failed).
+        duration: seconds of video (``None`` when failed).
+        seconds: wall-clock seconds the job took (preparing a shared face is not included).
+        error: the error message of a failed job.
+    """
+
+    name: str
+    status: str
+    output: str | None = None
+    duration: float | None = None
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ok", "skipped")
+
+
+@dataclass
+class BatchSummary:
+    """What :func:`run_batch` did.
+
+    Attributes:
+        config: the config file (or ``"<dict>"``).
+        output_dir: the output folder.
+        results: one :class:`JobResult` per job, in config order.
+        seconds: wall-clock seconds of the whole batch.
+        interrupted: the run was stopped by Ctrl-C.
+        summary_path: where the JSON summary was written.
+    """
+
+    config: str
+    output_dir: str
+    results: list[JobResult] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+    summary_path: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Every job succeeded (or was already done)."""
+        return not self.interrupted and all(r.ok for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all succeeded, 1 some failed, 130 interrupted."""
+        return 130 if self.interrupted else (0 if self.ok else 1)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["ok"] = self.ok
+        d["counts"] = {s: sum(r.status == s for r in self.results)
+                       for s in ("ok", "skipped", "failed", "cancelled")}
+        d["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return d
+
+    def table(self) -> str:
+        """The summary as a plain-text table (job, status, video duration, seconds, output/error)."""
+        rows = [("job", "status", "video s", "took s", "output / error")]
+        for r in self.results:
+            dur = f"{r.duration:.2f}" if r.duration is not None else "-"
+            what = r.output if r.ok else (r.error or "")
+            if r.ok and r.output:
+                try:
+                    rel = os.path.relpath(r.output)
+                    what = rel if not rel.startswith("..") else r.output
+                except ValueError:
+                    pass
+            rows.append((r.name, r.status, dur, f"{r.seconds:.1f}", what.replace("\n", " ")))
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        lines = []
+        for j, row in enumerate(rows):
+            lines.append("  ".join(c.ljust(w) if i in (0, 1) else c.rjust(w) for i, (c, w) in
+                                   enumerate(zip(row[:4], widths))) + "  " + row[4])
+            if j == 0:
+                lines.append("-" * len(lines[0]))
+        n_ok = sum(r.status == "ok" for r in self.results)
+        n_sk = sum(r.status == "skipped" for r in self.results)
+        n_f = sum(r.status in ("failed", "cancelled") for r in self.results)
+        lines.append(f"{n_ok} done, {n_sk} skipped, {n_f} failed in {self.seconds:.1f} s"
+                     + (" (interrupted)" if self.interrupted else ""))
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+def is_complete(job: JobSpec, settings_hash: str | None = None) -> bool:
+    """The job's output is finished: its marker holds the current settings hash and the mp4
+    (same size as when finished) probes fine with a video and an audio stream."""
+    from ..errors import TalkingHeadError
+    from ..media import probe
+
+    if not job.output.is_file() or not job.marker.is_file():
+        return False
+    try:
+        marker = json.loads(job.marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if marker.get("settings_sha256") != (settings_hash or job.settings_hash()):
+        return False
+    if marker.get("output_bytes") != job.output.stat().st_size:
+        return False
+    try:
+        info = probe(job.output)
+    except TalkingHeadError:
+        return False
+    return info.has_audio and info.n_frames > 0
+
+
+def write_marker(job: JobSpec, result: JobResult, settings_hash: str) -> Path:
+    """Write ``<output>.done.json`` (atomically) after the job succeeded."""
+    return write_text_atomic(job.marker, json.dumps({
+        "job": job.name,
+        "settings_sha256": settings_hash,
+        "output": job.output.name,
+        "output_bytes": job.output.stat().st_size,
+        "duration": result.duration,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }, indent=2) + "\n")
+
+
+def _say(progress: bool, msg: str) -> None:
+    if progress:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def run_batch(
+    config: str | os.PathLike | dict,
+    *,
+    jobs: int = 1,
+    resume: bool = False,
+    executor: str = "local",
+    outdir: str | os.PathLike | None = None,
+    progress: bool = True,
+    device: str = "auto",
+    ray_address: str | None = None,
+) -> BatchSummary:
+    """Run every job of a batch config.
+
+    Args:
+        config: YAML file path, or a parsed mapping (paths then relative to the current folder).
+        jobs: jobs run at the same time (``-j``). ``1`` runs them in this process; more uses that
+            many spawned worker processes (``executor="local"``) or Ray tasks, each with
+            ``max(1, cores // jobs)`` torch threads.
+        resume: skip jobs whose output is complete and whose settings did not change.
+        executor: ``"local"`` or ``"ray"`` (needs the ``ray`` extra).
+        outdir: output folder (overrides ``defaults.output_dir``); created if missing.
+        progress: per-job start/end lines on stderr (and tqdm bars when ``jobs == 1``).
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        ray_address: Ray cluster address (default: ``$RAY_ADDRESS`` or a local Ray instance).
+
+    Returns:
+        :class:`BatchSummary` (``.exit_code``: 0 all succeeded, 1 some failed, 130 interrupted).
+
+    Raises:
+        InputError / BatchConfigError: the config cannot be read or is invalid (nothing was run).
+        OutputError: the output folder cannot be created.
+    """
+    from ..errors import InputError, OutputError
+
+    if int(jobs) < 1:
+        raise InputError(f"-j {jobs}: need at least 1 parallel job")
+    jobs = int(jobs)
+    t_start = time.perf_counter()
+    cfg: BatchConfig = load_config(config, outdir=outdir)
+    try:
+        cfg.output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {cfg.output_dir}: {exc.strerror}") from None
+    if not os.access(cfg.output_dir, os.W_OK):
+        raise OutputError(f"cannot write in output folder {cfg.output_dir}")
+    for j in cfg.jobs:
+        j.output.parent.mkdir(parents=True, exist_ok=True)
+
+    summary = BatchSummary(config=cfg.source, output_dir=str(cfg.output_dir))
+    results: dict[str, JobResult] = {}
+    hashes = {j.name: j.settings_hash() for j in cfg.jobs}
+    n = len(cfg.jobs)
+    number = {j.name: k + 1 for k, j in enumerate(cfg.jobs)}
+
+    todo: list[JobSpec] = []
+    for j in cfg.jobs:
+        if resume and is_complete(j, hashes[j.name]):
+            results[j.name] = JobResult(j.name, "skipped", str(j.output), _marker_duration(j), 0.0)
+            _say(progress, f"[{number[j.name]}/{n}] {j.name}: already done, skipped ({j.output.name})")
+        else:
+            todo.append(j)
+
+    env = {k: v for k, v in os.environ.items() if k.startswith("TALKINGHEAD_")}
+    ex = None
+    inflight: dict = {}
+    try:
+        pipelines = _prepare_faces(todo, results, device, progress, jobs, number, n, executor)
+        todo = [j for j in todo if j.name not in results]
+        if todo:
+            in_process = executor == "local" and jobs == 1
+            ex = make_executor(executor, jobs, env=env, pipelines=pipelines if in_process else None,
+                               ray_address=ray_address)
+            if not in_process:
+                pipelines.clear()  # the workers load the prepared faces from the disk cache
+            threads = None if in_process else threads_per_worker(jobs)
+            queue = list(todo)
+            by_handle: dict = {}
+            while queue or inflight:
+                while queue and len(inflight) < ex.slots:
+                    j = queue.pop(0)
+                    payload = {"job": j.to_payload(), "device": device, "threads": threads, "env": env,
+                               "progress": progress and in_process}
+                    h = ex.submit(payload, j.face_key)
+                    inflight[h] = j
+                    by_handle[h] = time.perf_counter()
+                    _say(progress, f"[{number[j.name]}/{n}] {j.name}: started ({j.face.name} -> {j.output.name})")
+                for h, res in ex.wait(list(inflight)):
+                    j = inflight.pop(h)
+                    r = JobResult(j.name, res.get("status", "failed"), res.get("output"), res.get("duration"),
+                                  float(res.get("seconds") or round(time.perf_counter() - by_handle[h], 2)),
+                                  res.get("error"))
+                    if r.status == "ok":
+                        write_marker(j, r, hashes[j.name])
+                        _say(progress, f"[{number[j.name]}/{n}] {j.name}: done in {r.seconds:.1f} s -> "
+                             f"{j.output.name} ({r.duration:.2f} s of video)")
+                    else:
+                        _say(progress, f"[{number[j.name]}/{n}] {j.name}: FAILED: {r.error}")
+                    results[j.name] = r
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        _say(progress, "interrupted: cancelling the running jobs (no partial outputs are kept)")
+        if ex is not None and inflight:
+            ex.cancel(list(inflight))
+    finally:
+        if ex is not None:
+            ex.close()
+        for j in cfg.jobs:
+            if j.name not in results:
+                results[j.name] = JobResult(j.name, "cancelled", error="interrupted before it finished")
+        summary.results = [results[j.name] for j in cfg.jobs]
+        summary.seconds = round(time.perf_counter() - t_start, 2)
+        path = cfg.output_dir / SUMMARY_NAME
+        summary.summary_path = str(path)
+        try:
+            write_text_atomic(path, json.dumps(summary.to_dict(), indent=2) + "\n")
+        except Exception as exc:  # noqa: BLE001 - the summary must not hide the jobs' outcome
+            summary.summary_path = None
+            log.warning("could not write %s: %s", path, exc)
+    return summary
+
+
+def _marker_duration(job: JobSpec) -> float | None:
+    try:
+        return json.loads(job.marker.read_text(encoding="utf-8")).get("duration")
+    except (OSError, ValueError):
+        return None
+
+
+def _prepare_faces(todo: list[JobSpec], results: dict, device: str, progress: bool, jobs: int,
+                   number: dict, n: int, executor: str = "local") -> dict:
+    """Prepare each distinct face of ``todo`` once (track + fine-tune, cached on disk).
+
+    A face that cannot be prepared (no face in it, unreadable) fails all its jobs, which are put
+    in ``results``; the others go on. Returns ``{face_key: Pipeline}``.
+    """
+    from ..errors import TalkingHeadError
+    from ..pipeline import Pipeline
+
+    if jobs == 1 and executor == "local":
+        threads = None
+    else:
+        threads = os.cpu_count() or 1  # the parent prepares alone, before the workers start
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    pipelines: dict = {}
+    keys: dict = {}
+    for j in todo:
+        keys.setdefault(j.face_key, []).append(j)
+    for key, js in keys.items():
+        face = js[0].face
+        names = ", ".join(x.name for x in js)
+        _say(progress, f"preparing face {face.name} (for {names})")
+        t = time.perf_counter()
+        try:
+            pipelines[key] = Pipeline.from_face(face, device=device, face_index=js[0].face_index,
+                                                steps=js[0].steps, cache=True, progress=progress and threads is None)
+        except TalkingHeadError as exc:
+            err = f"face {face.name}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - recorded as the jobs' failure
+            err = f"face {face.name}: {type(exc).__name__}: {exc}"
+        else:
+            _say(progress, f"face {face.name} ready in {time.perf_counter() - t:.1f} s")
+            continue
+        secs = round(time.perf_counter() - t, 2)
+        for j in js:
+            results[j.name] = JobResult(j.name, "failed", seconds=secs, error=err)
+            _say(progress, f"[{number[j.name]}/{n}] {j.name}: FAILED: {err}")
+    return pipelines
