@@ -1,10 +1,10 @@
 # Two commands set everything up on a fresh machine:
-#   make demo   creates .venv if missing, installs, and renders the bundled demo
+#   make demo   creates .venv if missing, installs, and renders the bundled demo (out/demo.mp4)
 #   make test   creates .venv if missing, installs, and runs the test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-EXTRAS ?= test,coqui,audiowm
+EXTRAS ?= test,coqui,audiowm,ray
 
 .PHONY: demo test test-fast bench doctor venv clean
 
@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: venv
 	mkdir -p out
-	$(BIN)/talkinghead speak --script examples/demo.txt -o out/demo.wav
+	$(BIN)/talkinghead say --script examples/demo.txt --face assets/face/astronaut.png -o out/demo.mp4 --sidecars
 
 test: venv
 	$(BIN)/python -m pytest -q

@@ -13,9 +13,10 @@ For each 512x512 clip of ``../shared/data/faces`` (``--clips``; default all five
    stages called one by one exactly as :meth:`Pipeline.say` / :meth:`Pipeline.frames` call them
    (chunks of 16 frames), each timed: speech (``make_speech``, Piper voice loading included, as
    ``say`` does), visemes, decode (source frames into the memory map), mesh (deform), render,
-   refine (crops + hole masks + refiner network), blend (warp back + colour match), encode
-   (H.264 + AAC mux). The first chunk is checked against :meth:`PreparedFace.refine_frames`
-   (the split adds no work and changes no pixel).
+   refine (crops + hole masks + refiner network), blend (warp back + colour match),
+   watermark (the invisible provenance mark ``say`` embeds by default), encode (H.264 + AAC
+   mux). The first chunk is checked against :meth:`PreparedFace.refine_frames` (the split adds
+   no work and changes no pixel).
 
 Figures: ms per output frame and share of the synthesis time; real-time factor (synthesis wall
 time / audio duration); Piper's own real-time factor (a loaded voice); tracking fps; preparation
@@ -39,13 +40,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH, TARGETS, PeakRSS, Timer, fmt, md_table, verdict  # noqa: E402
+from common import BENCH, PeakRSS, Timer, fmt, md_table, verdict  # noqa: E402
 
 SCRIPT = BENCH / "script_10s.txt"
 #: Fraction of each clip the refiner is fine-tuned on (the rest is held out, see quality.py).
 HOLDOUT = 0.75
 #: Synthesis stages in pipeline order (keys of the timings).
-STAGES = ("speech", "visemes", "decode", "mesh", "render", "refine", "blend", "encode")
+STAGES = ("speech", "visemes", "decode", "mesh", "render", "refine", "blend", "watermark", "encode")
 
 
 @contextlib.contextmanager
@@ -133,7 +134,7 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
     from talkinghead.face.deform import deform_lower_face
     from talkinghead.frames import SourceFrames
     from talkinghead.media import VideoWriter
-    from talkinghead.pipeline import CHUNK, Pipeline, _metadata, _source_index
+    from talkinghead.pipeline import CHUNK, Pipeline, Provenance, _source_index
     from talkinghead.refine.blend import blend, blend_alpha, extract_crops
     from talkinghead.refine.dataset import FEATHER
     from talkinghead.render.renderer import render_frames
@@ -154,6 +155,10 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
         with tm("speech"):
             speech = make_speech(text)
         fps = pipe.fps
+        prov = Provenance()  # say()'s default: invisible watermark on, no audio watermark, no label
+        prov.check()
+        with tm("watermark"):
+            audio_track = prov.mark_audio(speech.audio, speech.sample_rate)
         with tm("visemes"):
             visemes = visemes_from_speech(speech, fps)
         n_out = visemes.n_frames
@@ -162,8 +167,8 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
             boxes_src = pipe._source_boxes()
         with tm("decode"):
             src = SourceFrames(face, limit=int(src_index.max()) + 1)
-        writer = VideoWriter(output, fps, audio=(speech.audio, speech.sample_rate), crf=18,
-                             metadata=_metadata(speech))
+        writer = VideoWriter(output, fps, audio=(audio_track, speech.sample_rate), crf=18,
+                             metadata=prov.metadata(speech.text))
         writer.__enter__()
         try:
             for s in range(0, n_out, CHUNK):
@@ -190,6 +195,8 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
                     diff = max(int(np.abs(a.astype(np.int16) - b).max()) for a, b in zip(ref, out))
                     check = {"identical": diff == 0, "max_diff": diff}
                     check_s = time.perf_counter() - t_check
+                with tm("watermark"):
+                    out = [prov.mark(f, prepared.track.landmarks[i], fps) for f, i in zip(out, idx)]
                 with tm("encode"):
                     for f in out:
                         writer.write(f)
@@ -233,7 +240,7 @@ def _backend(device: str | None) -> str:
 def stage_table(synths: list[dict]) -> str:
     """Per-stage ms per output frame and share, summed over clips."""
     n = sum(s["n_frames"] for s in synths)
-    secs = {k: sum(s["seconds"][k] for s in synths) for k in STAGES}
+    secs = {k: sum(s["seconds"].get(k, 0.0) for s in synths) for k in STAGES}
     total = sum(s["total_s"] for s in synths)
     audio = sum(s["audio_s"] for s in synths)
     notes = {
@@ -244,6 +251,7 @@ def stage_table(synths: list[dict]) -> str:
         "render": f"conditioning images ({synths[0].get('render_backend', '?')} backend)",
         "refine": "crops, hole masks, refiner network",
         "blend": "warp back, colour match, feathered blend",
+        "watermark": "invisible provenance watermark (on by default)",
         "encode": "H.264 encode + AAC mux (ffmpeg)",
     }
     rows = []

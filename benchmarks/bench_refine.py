@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     ap.add_argument("--weights", default=str(GENERIC_WEIGHTS))
     ap.add_argument("--finetune-steps", type=int, default=150, help="0 = generic weights only")
-    ap.add_argument("--finetune-clips", type=int, default=None, help="fine-tune only the first N clips")
+    ap.add_argument("--finetune-clips", nargs="*", default=None, help="fine-tune only these clips (default: all)")
     ap.add_argument("--clips", nargs="*", help="clip names (default: all 512x512 clips)")
     ap.add_argument("--png-dir", default=None, help="write example crops (masked | render | output | real | ref)")
     ap.add_argument("--output", default=str(Path(__file__).resolve().parent / "results" / "refine.json"))
@@ -135,11 +135,11 @@ def main(argv=None) -> int:
             for _ in range(3):
                 generic.refine(crops, rend, refs, holes, batch_size=8)
             inf_ms = (time.perf_counter() - t) / (3 * len(crops)) * 1000
-        if args.finetune_steps > 0 and (args.finetune_clips is None or ci < args.finetune_clips):
+        if args.finetune_steps > 0 and (args.finetune_clips is None or f.stem in args.finetune_clips):
             s = PrepareSettings(steps=args.finetune_steps, train_fraction=HOLDOUT)
             t0 = time.perf_counter()
             track_nc = None
-            if ci == 0:  # time one full preparation including tracking (no cache)
+            if "track_seconds_uncached" not in json.dumps(results):  # time one full preparation, uncached tracking
                 t_tr = time.perf_counter()
                 track_nc = track_face(f, progress=False, cache=False)
                 rec["track_seconds_uncached"] = round(time.perf_counter() - t_tr, 1)

@@ -157,7 +157,8 @@ def utc_stamp() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
-def write_results(data: dict, name: str = "bench", folder: Path = RESULTS, stamp: str | None = None) -> tuple[Path, Path]:
+def write_results(data: dict, name: str = "bench", folder: Path = RESULTS,
+                  stamp: str | None = None) -> tuple[Path, Path]:
     """Write ``data`` as strict JSON (NaN -> null) to ``folder/<name>-<stamp>.json`` (default
     stamp: now, UTC) and ``folder/latest.json`` (``latest-<name>.json`` for another ``name``
     than ``bench``). Returns both paths."""

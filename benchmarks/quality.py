@@ -230,12 +230,11 @@ class FaceEmbedder:
 
     def __init__(self):
         import dlib
-        import face_recognition_models as frm
 
+        models = dlib_models_dir()
         self.detector = dlib.get_frontal_face_detector()
-        self.shape = dlib.shape_predictor(frm.pose_predictor_model_location())
-        self.net = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
-        self._dlib = dlib
+        self.shape = dlib.shape_predictor(str(models / "shape_predictor_68_face_landmarks.dat"))
+        self.net = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
 
     def __call__(self, frame: np.ndarray) -> np.ndarray | None:
         """Descriptor ``(128,)`` of the largest face in an RGB uint8 frame, or ``None``."""
@@ -248,11 +247,24 @@ class FaceEmbedder:
         return np.array(self.net.compute_face_descriptor(frame, self.shape(frame, box)))
 
 
+def dlib_models_dir() -> Path:
+    """The ``models`` folder of the ``face-recognition-models`` package, found without importing
+    it (its ``__init__`` needs ``pkg_resources``, which recent setuptools no longer ship)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("face-recognition-models is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / "models"
+
+
 def identity_available() -> str | None:
-    """``None`` when dlib and its models import, else the reason."""
+    """``None`` when dlib and its models are there, else the reason."""
     try:
         import dlib  # noqa: F401
-        import face_recognition_models  # noqa: F401
+
+        if not (dlib_models_dir() / "dlib_face_recognition_resnet_model_v1.dat").exists():
+            raise ImportError("dlib_face_recognition_resnet_model_v1.dat missing")
     except Exception as exc:  # noqa: BLE001
         return f"identity skipped: {exc} (pip install dlib-bin face-recognition-models)"
     return None

@@ -37,7 +37,6 @@ from common import (  # noqa: E402
     TARGETS,
     PeakRSS,
     dev_clips,
-    fmt,
     machine_info,
     machine_line,
     md_table,
@@ -45,8 +44,6 @@ from common import (  # noqa: E402
     verdict,
     write_results,
 )
-
-log = logging.getLogger("bench")
 
 
 def long_narration(text: str, minutes: float) -> str:
@@ -86,7 +83,8 @@ def main(argv: list[str] | None = None, prog: str = "run_all.py", doc: str = __d
     ap = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", nargs="*", help="clip names under ../shared/data/faces (default: all 512x512)")
     ap.add_argument("--quick", action="store_true", help="one clip, few fine-tuning steps (a smoke run)")
-    ap.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: the product's, 150; --quick: 10)")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="fine-tuning steps (default: the product's, 150; --quick: 10)")
     ap.add_argument("--script", type=Path, default=bp.SCRIPT, help="script to say (default: script_10s.txt)")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
@@ -97,7 +95,15 @@ def main(argv: list[str] | None = None, prog: str = "run_all.py", doc: str = __d
     ap.add_argument("--keep", type=Path, default=None, help="keep the output videos and example PNGs here")
     ap.add_argument("--results", type=Path, default=RESULTS, help="folder of the JSON results")
     ap.add_argument("--no-save", action="store_true", help="print only, write no JSON")
+    ap.add_argument("--max-minutes", type=float, default=None,
+                    help="time budget: start no further clip that would end past it (the clips left out are named)")
+    ap.add_argument("--report", type=Path, default=None, metavar="JSON",
+                    help="print the tables of a saved results file (e.g. results/latest.json) and exit")
     args = ap.parse_args(argv)
+    if args.report is not None:
+        data = json.loads(args.report.read_text())
+        print_report(data, quality=any(c.get("output") for c in data["clips"]))
+        return 0
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -107,6 +113,10 @@ def main(argv: list[str] | None = None, prog: str = "run_all.py", doc: str = __d
 
     torch.set_num_threads(args.threads)
     clips = dev_clips(args.clips)
+    missing = sorted({Path(n).stem for n in args.clips or []} - {c.stem for c in clips})
+    if missing:
+        print(f"not a 512x512 clip of ../shared/data/faces: {', '.join(missing)}", file=sys.stderr)
+        return 2
     if not clips:
         print("no 512x512 clips found under ../shared/data/faces (the development data is needed)", file=sys.stderr)
         return 2
@@ -115,32 +125,37 @@ def main(argv: list[str] | None = None, prog: str = "run_all.py", doc: str = __d
     steps = args.steps if args.steps is not None else (10 if args.quick else None)
     text = args.script.read_text().strip()
     info = machine_info()
-    print(f"# talkinghead benchmark{' (--quick)' if args.quick else ''}\n")
-    print(f"Machine: {machine_line(info)}\n")
-    print(f"Clips: {', '.join(c.stem for c in clips)}; script: {args.script.name}; fine-tuning steps: "
-          f"{steps if steps is not None else 'default (150)'}\n", flush=True)
+    print(f"Machine: {machine_line(info)}", file=sys.stderr)
+    print(f"Clips: {', '.join(c.stem for c in clips)}; fine-tuning steps: "
+          f"{steps if steps is not None else 'default (150)'}", file=sys.stderr, flush=True)
 
     tmp = tempfile.TemporaryDirectory(prefix="talkinghead-bench-")
     out_dir = args.keep or Path(tmp.name)
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = generic_weights_info()
-    print(f"Refiner base weights: {weights['file']} (sha256 {weights['sha256_16']}, trained "
-          f"{weights['steps']} steps)\n", flush=True)
     piper = bp.piper_rtf(text)
     records = []
     long = None
     stamp = utc_stamp()
     command = " ".join([prog] + (argv if argv is not None else sys.argv[1:]))
 
-    def save(complete: bool):
-        if args.no_save:
-            return None
-        data = {"machine": info, "command": command, "complete": complete, "quick": args.quick,
+    skipped: list[str] = []
+    t_start = time.perf_counter()
+
+    def data(complete: bool) -> dict:
+        return {"machine": info, "command": command, "complete": complete, "quick": args.quick,
                 "script": text, "fine_tune_steps": steps, "base_weights": weights, "piper": piper,
-                "clips": [_clean(r) for r in records], "long": long}
-        return write_results(data, folder=args.results, stamp=stamp)
+                "clips": [_clean(r) for r in records], "skipped_clips": skipped, "long": long}
+
+    def save(complete: bool):
+        return None if args.no_save else write_results(data(complete), folder=args.results, stamp=stamp)
 
     for clip in clips:
+        if args.max_minutes is not None and records:
+            per_clip = (time.perf_counter() - t_start) / len(records)
+            if time.perf_counter() - t_start + per_clip > 60 * args.max_minutes:
+                skipped.append(clip.stem)
+                continue
         print(f"## {clip.stem}: preparing (no cache) ...", file=sys.stderr, flush=True)
         prepared, prep = bp.prepare_timed(clip, steps=steps, device=args.device)
         print(f"   prepared in {prep['total_s']:.0f} s; synthesizing ...", file=sys.stderr, flush=True)
@@ -168,40 +183,57 @@ def main(argv: list[str] | None = None, prog: str = "run_all.py", doc: str = __d
         print(f"## long narration ({args.long_minutes:g} min) on {clips[0].stem} ...", file=sys.stderr, flush=True)
         long = run_long(clips[0], text, args.long_minutes, steps, args.device, out_dir)
 
-    # ---- report
+    final = data(complete=True)
+    print_report(final, quality=not args.no_quality)
+    paths = save(complete=True)
+    if paths:
+        print(f"Figures written to {paths[0]} and {paths[1].name}")
+    tmp.cleanup()
+    return 0
+
+
+def print_report(data: dict, quality: bool = True) -> None:
+    """Print the Markdown report of a results dict (as saved in ``results/*.json``)."""
+    records, info = data["clips"], data["machine"]
+    w = data.get("base_weights") or {}
+    print(f"# talkinghead benchmark{' (--quick)' if data.get('quick') else ''}\n")
+    print(f"Machine: {machine_line(info)}\n")
+    steps = data.get("fine_tune_steps")
+    print(f"Clips: {', '.join(r['clip'] for r in records)}; fine-tuning steps: "
+          f"{steps if steps is not None else 'default (150)'}; refiner base weights: {w.get('file')} "
+          f"(sha256 {w.get('sha256_16')}, {w.get('steps')} training steps)\n")
+    if data.get("skipped_clips"):
+        print(f"Left out for the time budget (--max-minutes): {', '.join(data['skipped_clips'])}\n")
+    if not data.get("complete", True):
+        print("(an incomplete run: the clips finished so far)\n")
     print("## Speed\n")
-    print(f"Synthesis of the {records[0]['synthesis']['audio_s']:.1f} s script, per stage (all clips together; "
-          "CPU times are wall clock):\n")
+    print(f"Synthesis of the {records[0]['synthesis']['audio_s']:.1f} s script "
+          f"({data.get('script', '')[:40]}...), per stage, all clips together (wall clock):\n")
     print(bp.stage_table([r["synthesis"] for r in records]) + "\n")
     print(bp.synth_table([(r["clip"], r["synthesis"]) for r in records]) + "\n")
     print("Preparation of a new face (tracking + fine-tuning; every cache disabled):\n")
     print(bp.prep_table([(r["clip"], r["prepare"]) for r in records]) + "\n")
     print("Piper TTS alone (bundled voice, loaded once):\n")
-    print(bp.piper_table(piper) + "\n")
+    print(bp.piper_table(data["piper"]) + "\n")
+    long = data.get("long")
     if long:
         gb = long["memory"]["peak_mb"] / 1024
         print(f"Long narration ({long['audio_s'] / 60:.1f} min of speech, `Pipeline.say`):\n")
         print(md_table(("clip", "frames", "wall (s)", "x real time", "peak RSS (GiB)", "target"),
                        [(long["clip"], long["frames"], f"{long['wall_s']:.0f}", f"{long['rtf']:.2f}", f"{gb:.2f}",
                          verdict("peak_rss_gb", gb))]) + "\n")
-    if not args.no_quality:
+    if quality:
         print("## Quality\n")
         for r in records:
-            print(q.quality_table(r["clip"], r["reconstruction"], r["output"]) + "\n")
+            print(q.quality_table(r["clip"], r.get("reconstruction"), r.get("output")) + "\n")
         print("Summary (one row per clip):\n")
-        print(q.mean_table([(r["clip"], r["reconstruction"], r["output"]) for r in records]) + "\n")
+        print(q.mean_table([(r["clip"], r.get("reconstruction"), r.get("output")) for r in records]) + "\n")
         for key, name in (("recon_psnr", "psnr"), ("recon_ssim", "ssim")):
-            bad = [r["clip"] for r in records if not (r["reconstruction"] and
+            bad = [r["clip"] for r in records if not (r.get("reconstruction") and
                                                       TARGETS[key].met(r["reconstruction"][name]))]
             if bad:
                 print(f"- reconstruction {name.upper()} misses its target on: {', '.join(bad)}")
         print()
-
-    paths = save(complete=True)
-    if paths:
-        print(f"Figures written to {paths[0]} and {paths[1].name}")
-    tmp.cleanup()
-    return 0
 
 
 def _clean(r: dict) -> dict:

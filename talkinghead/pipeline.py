@@ -158,10 +158,11 @@ class Pipeline:
         face: str | Path,
         *,
         device: str = "auto",
-        face_index: int = 0,
+        face_index: int | None = None,
         steps: int | None = None,
         cache: bool = True,
         progress: bool = True,
+        idle_seed: int = 0,
     ) -> "Pipeline":
         """Track ``face`` (a video, or a portrait image) and fine-tune the refiner on it.
 
@@ -169,19 +170,28 @@ class Pipeline:
         file (even from another process) is fast.
 
         Args:
-            face: video or image path.
+            face: video or image path. A portrait image is first animated into a 10 s idle clip
+                (small head motion, blinks; :func:`talkinghead.portrait.animate_portrait`).
             device: ``"auto"`` (GPU if present), ``"cpu"`` or ``"cuda"``.
-            face_index: which face when there are several (0 = the largest).
+            face_index: which face when there are several (0 = the largest; a portrait showing
+                several faces needs it).
             steps: fine-tuning steps (default: :class:`~talkinghead.refine.prepare.PrepareSettings`).
             cache: use the caches.
             progress: show progress bars.
+            idle_seed: seed of a portrait's idle motion and blinks.
         """
+        from .media import is_image_path
         from .refine.prepare import PrepareSettings, prepare_face
 
         path = Path(face)
         if not path.exists():
             raise InputError(f"face file {path} does not exist")
-        settings = PrepareSettings(face_index=face_index)
+        if is_image_path(path):
+            from .portrait import animate_portrait
+
+            path = animate_portrait(path, face_index=face_index, seed=idle_seed, cache=cache, progress=progress)
+            face_index = 0 if face_index is None else face_index
+        settings = PrepareSettings(face_index=face_index or 0)
         if steps is not None:
             settings.steps = int(steps)
         prepared = prepare_face(path, settings=settings, device=device, cache=cache, progress=progress)

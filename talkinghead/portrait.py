@@ -15,9 +15,11 @@ speech):
    bounce. Blinks at a human rate (``blinks_per_minute``, gamma-distributed intervals), each a
    fast close, a short hold and a slower opening.
 3. **Render** (:class:`PortraitRig`): the landmarks are rotated in 3D about a pivot behind the face
-   (real 3D rotation using their depth, orthographic projection); rings of points around the face
-   oval carry the head's motion out to the hair, ears, neck and shoulders with a smooth falloff;
-   the image border stays fixed. For a blink the upper-eyelid contour moves down to meet the
+   (real 3D rotation using their depth, orthographic projection; the depth eases to the contour's
+   near the face outline, where a 2D warp cannot show the face turning away, so the silhouette is
+   not crushed); rings of points around the face oval carry the head's motion out to the hair,
+   ears, neck and shoulders with a smooth falloff; the image border stays fixed. Triangles are
+   drawn far to near, so the nose covers the cheek behind it when the head turns. For a blink the upper-eyelid contour moves down to meet the
    (slightly raised) lower lid, and the lid skin above it follows with a falloff, so the eyelid's
    own skin covers the eye. The image is warped piecewise-affinely on a Delaunay triangulation of
    all these points, as one dense backward map (:func:`cv2.remap`, bicubic).
@@ -357,7 +359,7 @@ class PortraitRig:
         self.iod = face.scale
         self.pivot = face.scale * face.rotation @ np.array(PIVOT_CANONICAL) + face.translation
 
-        # Ring points around the face oval, keeping the depth of their oval point.
+        # Ring points around the face oval (at the contour's depth) carry the motion outwards.
         oval = face.landmarks[idx["oval"]]
         centre = oval[:, :2].mean(axis=0)
         # Depth used for the rotation: the landmarks' own inside the face, easing to the face
@@ -634,8 +636,8 @@ def animate_portrait(
     n_frames = int(round(seconds * fps))
     if n_frames < 2:
         raise InputError(f"an idle clip needs at least 2 frames; got {seconds} s at {fps} fps")
-    key_data = json.dumps({"version": PORTRAIT_VERSION, "settings": s.to_dict(), "seconds": seconds,
-                           "fps": fps, "seed": int(seed), "face_index": face_index}, sort_keys=True)
+    key_data = json.dumps({"version": PORTRAIT_VERSION, "settings": s.to_dict(), "seconds": float(seconds),
+                           "fps": float(fps), "seed": int(seed), "face_index": face_index}, sort_keys=True)
     key = f"{file_sha256(path)[:32]}-{hashlib.sha256(key_data.encode()).hexdigest()[:16]}"
     out = cache_dir() / f"{key}.mp4"
     if cache and out.exists():

@@ -248,3 +248,17 @@ def test_machine_info_has_the_essentials():
     for k in ("date_utc", "cpu", "cores", "torch_threads", "gpu"):
         assert k in info
     assert info["cores"] >= 1 and info["cpu"]
+
+
+def test_identity_embedding():
+    if q.identity_available():
+        pytest.skip(q.identity_available())
+    from skimage import data
+
+    emb = q.FaceEmbedder()
+    face = data.astronaut()
+    a = emb(face)
+    assert a.shape == (128,)
+    moved = np.roll(face, (6, -4), axis=(0, 1))  # the same face, a few pixels away
+    assert np.linalg.norm(emb(moved) - a) < 0.2
+    assert emb(np.full((200, 200, 3), 128, np.uint8)) is None  # no face

@@ -121,7 +121,9 @@ def test_blink_covers_the_eye_with_the_eyelid():
         assert n_open > 20
         shown = []
         for blink in (0.5, 1.0):
-            (x0, y0), mx, my = rig.source_map(rig.control_points(np.zeros(3), np.zeros(2), blink))
+            maps = rig.source_map(rig.control_points(np.zeros(3), np.zeros(2), blink))
+            assert maps is not None, "the eyelids do not move"
+            (x0, y0), mx, my = maps
             xi = np.clip(np.round(mx).astype(int), 0, img.shape[1] - 1)
             yi = np.clip(np.round(my).astype(int), 0, img.shape[0] - 1)
             shown.append(int(inside[yi, xi].sum()))

@@ -37,7 +37,7 @@ from ..errors import InputError
 
 #: Settings that may appear under ``defaults:`` and be overridden by a job.
 SETTINGS = ("face", "voice", "tts", "rate", "sentence_pause", "paragraph_pause", "fps", "crf", "steps",
-            "face_index", "align", "language", "sidecars")
+            "face_index", "idle_seed", "align", "language", "sidecars")
 #: Keys only a job may have.
 JOB_ONLY = ("name", "text", "script", "audio", "transcript", "output")
 #: Keys only ``defaults:`` may have.
@@ -74,7 +74,8 @@ class JobSpec:
         fps: output frame rate (``None`` = the face video's).
         crf: x264 quality (lower is better).
         steps: refiner fine-tuning steps when preparing the face (``None`` = the default).
-        face_index: which face in the video (0 = largest).
+        face_index: which face in the video (0 = largest; ``None``: the pipeline's default).
+        idle_seed: seed of a portrait image's idle motion and blinks.
         align, language: recording alignment settings.
         sidecars: also write the timeline ``.json`` and ``.srt`` beside the mp4.
     """
@@ -95,7 +96,8 @@ class JobSpec:
     fps: float | None = None
     crf: int = 18
     steps: int | None = None
-    face_index: int = 0
+    face_index: int | None = None
+    idle_seed: int = 0
     align: str = "auto"
     language: str = "en-us"
     sidecars: bool = False
@@ -111,9 +113,9 @@ class JobSpec:
         return self.output.with_name(self.output.name + ".done.json")
 
     @property
-    def face_key(self) -> tuple[str, int, int | None]:
+    def face_key(self) -> tuple[str, int | None, int | None, int]:
         """Jobs with the same key share one prepared face."""
-        return (str(self.face), self.face_index, self.steps)
+        return (str(self.face), self.face_index, self.steps, self.idle_seed)
 
     def to_payload(self) -> dict:
         """JSON-able dict (paths as strings) for a worker process or a Ray task."""
@@ -275,14 +277,14 @@ class _Validator:
             if key.endswith("pause") and not (0.0 <= v <= 10.0):
                 return bad(f"{v:g} is out of range (0 to 10 seconds)")
             return v
-        if key in ("crf", "steps", "face_index"):
-            if v is None and key == "steps":
+        if key in ("crf", "steps", "face_index", "idle_seed"):
+            if v is None and key in ("steps", "face_index"):
                 return None
             if isinstance(v, bool) or not isinstance(v, int):
                 return bad(f"expected an integer, got {_type_name(v)} {v!r}")
             if key == "crf" and not (0 <= v <= 51):
                 return bad(f"{v} is out of range (0 to 51)")
-            if key in ("steps", "face_index") and v < 0:
+            if key in ("steps", "face_index", "idle_seed") and v < 0:
                 return bad(f"{v} must not be negative")
             return v
         if key == "sidecars":

@@ -63,8 +63,8 @@ def execute_job(payload: dict, pipeline: Any = None) -> dict:
         progress = bool(payload.get("progress", False))
         if pipeline is None:
             pipeline = Pipeline.from_face(job.face, device=payload.get("device", "auto"),
-                                          face_index=job.face_index, steps=job.steps, cache=True,
-                                          progress=progress)
+                                          face_index=job.face_index, steps=job.steps, idle_seed=job.idle_seed,
+                                          cache=True, progress=progress)
         pipeline.progress = progress
         speech_kw = dict(tts=job.tts, voice=job.voice, rate=job.rate, sentence_pause=job.sentence_pause,
                          paragraph_pause=job.paragraph_pause, audio=job.audio, transcript=job.transcript,
@@ -149,13 +149,17 @@ class ProcessExecutor:
 
     def wait(self, handles: list) -> list[tuple[Any, dict]]:
         from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
 
         done, _ = wait(handles, return_when=FIRST_COMPLETED)
         out = []
         for f in done:
             try:
                 out.append((f, f.result()))
-            except Exception as exc:  # noqa: BLE001 - worker crashed (BrokenProcessPool, pickling...)
+            except BrokenProcessPool:
+                out.append((f, {"status": "failed", "error": "a worker process died (out of memory? In a "
+                                "script, call run_batch(jobs>1) under `if __name__ == '__main__':`)"}))
+            except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be pickled
                 out.append((f, {"status": "failed", "error": f"worker process failed: {type(exc).__name__}: {exc}"}))
         return out
 

@@ -189,6 +189,9 @@ def run_batch(
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         ray_address: Ray cluster address (default: ``$RAY_ADDRESS`` or a local Ray instance).
 
+    With ``jobs > 1`` the workers are *spawned*: a script calling this must do so under
+    ``if __name__ == "__main__":`` (Python's rule for spawned processes).
+
     Returns:
         :class:`BatchSummary` (``.exit_code``: 0 all succeeded, 1 some failed, 130 interrupted).
 
@@ -320,8 +323,10 @@ def _prepare_faces(todo: list[JobSpec], results: dict, device: str, progress: bo
         _say(progress, f"preparing face {face.name} (for {names})")
         t = time.perf_counter()
         try:
-            pipelines[key] = Pipeline.from_face(face, device=device, face_index=js[0].face_index,
-                                                steps=js[0].steps, cache=True, progress=progress and threads is None)
+            j0 = js[0]
+            pipelines[key] = Pipeline.from_face(face, device=device, face_index=j0.face_index, steps=j0.steps,
+                                                idle_seed=j0.idle_seed, cache=True,
+                                                progress=progress and threads is None)
         except TalkingHeadError as exc:
             err = f"face {face.name}: {exc}"
         except Exception as exc:  # noqa: BLE001 - recorded as the jobs' failure

@@ -29,7 +29,9 @@ def register(sub) -> None:
     add_script_options(p)
     p.add_argument("-f", "--face", required=True, metavar="VIDEO|IMAGE", help="face video or portrait image")
     p.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="output video")
-    p.add_argument("--face-index", type=int, default=0, metavar="N", help="which face if several (0 = largest)")
+    p.add_argument("--face-index", type=int, default=None, metavar="N",
+                   help="which face if several (0 = largest; needed when a portrait shows several)")
+    p.add_argument("--idle-seed", type=int, default=0, metavar="N", help="seed of a portrait's idle motion")
     p.add_argument("--fps", type=float, help="output frame rate (default: the face video's)")
     p.add_argument("--crf", type=int, default=18, help="x264 quality, lower = better (default 18)")
     p.add_argument("--steps", type=int, help="fine-tuning steps when preparing a new face")
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     prov = provenance_from_args(args)
     speech = speech_from_args(args)  # fail fast on a bad script before the long preparation
     face = Pipeline.from_face(args.face, device=args.device, face_index=args.face_index, steps=args.steps,
-                              cache=not args.no_cache, progress=not args.quiet)
+                              cache=not args.no_cache, progress=not args.quiet, idle_seed=args.idle_seed)
     result = face.say(speech=speech, output=out, fps=args.fps, crf=args.crf, sidecars=args.sidecars,
                       provenance=prov)
     if not args.quiet:
