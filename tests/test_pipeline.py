@@ -103,3 +103,44 @@ def test_output_is_watermarked_and_says_synthetic(prepared, tmp_path):
                  provenance=Provenance(watermark=False))
     assert read_metadata(plain).get("watermark") == "off"
     assert not detect(plain).present
+
+
+@pytest.mark.slow
+def test_api_prepares_a_face_once(prepared, face_clip, tmp_path):
+    """Two say() calls on one Pipeline, and a second from_face(), never re-prepare the face."""
+    from talkinghead import Pipeline
+
+    cache_file = prepared.prepared.cache_file
+    assert cache_file is not None and cache_file.exists()
+    stamp = cache_file.stat().st_mtime_ns
+    cache_entries = sorted(p.name for p in cache_file.parent.iterdir())
+    prepared.say("One.", tmp_path / "one.mp4")
+    prepared.say("Two.", tmp_path / "two.mp4")
+    again = Pipeline.from_face(face_clip, steps=2, progress=False)
+    assert again.prepared.stats["from_cache"] is True
+    assert again.prepared.cache_file == cache_file
+    assert cache_file.stat().st_mtime_ns == stamp
+    assert sorted(p.name for p in cache_file.parent.iterdir()) == cache_entries
+
+
+def test_say_command_user_errors(tmp_path, capsys):
+    from talkinghead.cli import main
+
+    assert main(["say", "--text", "Hi.", "--face", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o.mp4")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["say", "--text", "Hi.", "--face", str(tmp_path), "-o", str(tmp_path / "o.mp4")]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert main(["say", "--text", "Hi.", "--face", "x.mp4", "-o", str(tmp_path / "no" / "o.mp4")]) == 5
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "does not exist" in err
+    assert not list(tmp_path.glob("*.mp4"))
+
+
+@pytest.mark.slow
+def test_say_command_end_to_end(prepared, face_clip, tmp_path):
+    from talkinghead.cli import main
+
+    out = tmp_path / "cli.mp4"
+    assert main(["-q", "say", "--text", "Bob bought a map.", "--face", str(face_clip), "-o", str(out),
+                 "--steps", "2", "--sidecars"]) == 0
+    assert probe(out).has_audio and out.with_suffix(".srt").exists()

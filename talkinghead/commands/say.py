@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..errors import InputError
 from ..fileio import check_writable
@@ -71,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"output {out} should be an .mp4 file")
     if args.fps is not None and not (1 <= args.fps <= 120):
         raise InputError(f"--fps {args.fps} is out of range (1 to 120)")
+    if not Path(args.face).exists():
+        raise InputError(f"face file {args.face} does not exist")
+    if Path(args.face).is_dir():
+        raise InputError(f"face path {args.face} is a folder: give a video or an image")
     prov = provenance_from_args(args)
     speech = speech_from_args(args)  # fail fast on a bad script before the long preparation
     face = Pipeline.from_face(args.face, device=args.device, face_index=args.face_index, steps=args.steps,
