@@ -39,8 +39,10 @@ def register(subparsers) -> None:
                    help="fine-tuning steps (default 150; 0 = use the generic weights)")
     p.add_argument("--max-frames", type=int, default=None, metavar="N",
                    help="at most this many frames are used for fine-tuning (default 200)")
-    p.add_argument("--face-index", type=int, default=0, metavar="N",
-                   help="which face when there are several: 0 = largest (default)")
+    p.add_argument("--face-index", type=int, default=None, metavar="N",
+                   help="which face when there are several: 0 = largest (default; a portrait showing "
+                   "several faces needs it)")
+    p.add_argument("--idle-seed", type=int, default=0, metavar="N", help="seed of a portrait's idle motion")
     p.add_argument("--weights", metavar="PT", help="start from these refiner weights instead of the generic ones")
     p.add_argument("--no-cache", action="store_true", help="prepare again even if a cached result exists")
     p.set_defaults(func=run)
@@ -59,12 +61,21 @@ def run(args) -> int:
         if args.max_frames < 1:
             raise InputError(f"--max-frames must be >= 1, got {args.max_frames}")
         s.max_frames = args.max_frames
-    if args.face_index < 0:
+    if args.face_index is not None and args.face_index < 0:
         raise InputError(f"--face-index must be >= 0, got {args.face_index}")
-    s.face_index = args.face_index
+    s.face_index = args.face_index or 0
     if args.output:
         check_writable(args.output)
-    prepared = prepare_face(args.face, settings=s, base_weights=args.weights, device=args.device,
+    face = args.face
+    from ..media import is_image_path
+
+    if is_image_path(face):
+        # the same idle clip that `say` animates from a portrait, so the cache is shared
+        from ..portrait import animate_portrait
+
+        face = animate_portrait(face, face_index=args.face_index, seed=args.idle_seed,
+                                cache=not args.no_cache, progress=not args.quiet)
+    prepared = prepare_face(face, settings=s, base_weights=args.weights, device=args.device,
                             cache=not args.no_cache, progress=not args.quiet)
     st = prepared.stats
     if args.output:
