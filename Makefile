@@ -27,6 +27,7 @@ test-fast: venv
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: venv
+	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/run_all.py
 
 doctor: venv
