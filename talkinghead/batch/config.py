@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..fileio import file_sha256
 
 #: Settings that may appear under ``defaults:`` and be overridden by a job.
 SETTINGS = ("face", "voice", "tts", "rate", "sentence_pause", "paragraph_pause", "fps", "crf", "steps",
@@ -143,8 +144,8 @@ class JobSpec:
         d = self.to_payload()
         d.pop("index")
         d.pop("name")
-        d["face"] = _file_sha256(self.face)
-        d["audio"] = _file_sha256(self.audio) if self.audio is not None else None
+        d["face"] = file_sha256(self.face)
+        d["audio"] = file_sha256(self.audio) if self.audio is not None else None
         d.pop("script")  # its content is in ``text``
         d["output"] = self.output.name
         d["talkinghead"] = __version__
@@ -169,18 +170,6 @@ class BatchConfig:
     jobs: list[JobSpec] = field(default_factory=list)
 
 
-def _file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
-
-
-# ---------------------------------------------------------------------------------------------
 def read_config_file(path: str | os.PathLike) -> dict:
     """Parse a YAML config file into a mapping. Raises :class:`InputError` (one line) if not."""
     import yaml

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..fileio import atomic_path
+from ..fileio import atomic_path, file_sha256  # noqa: F401  (file_sha256 re-exported)
 from .types import FaceTrack
 
 log = logging.getLogger(__name__)
@@ -33,18 +33,6 @@ def cache_dir() -> Path:
     root = os.environ.get("TALKINGHEAD_CACHE")
     base = Path(root) if root else Path.home() / ".cache" / "talkinghead"
     return base / "tracks"
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """sha256 hex digest of a file's bytes, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
 
 
 def cache_key(path: str | os.PathLike, settings: dict, face_index: int) -> str:

@@ -30,7 +30,7 @@ import torch
 
 from ..face.deform import DeformedMeshes, MouthRig, build_rig
 from ..face.types import FaceTrack
-from ..fileio import atomic_path
+from ..fileio import atomic_path, file_sha256
 from ..render.types import CropBox, RenderedFrames
 from .blend import blend, blend_alpha, extract_crops, hole_mask, to_crop_points
 from .dataset import (
@@ -176,19 +176,11 @@ def cache_dir() -> Path:
     return base / "refiners"
 
 
-def _sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while b := f.read(chunk):
-            h.update(b)
-    return h.hexdigest()
-
-
 def cache_key(path: Path, settings: PrepareSettings, base_weights: Path) -> str:
     """Content hash of the video + settings + base weights + :data:`PREPARE_VERSION`."""
-    s = json.dumps({"settings": settings.to_dict(), "base": _sha256(base_weights)[:16],
+    s = json.dumps({"settings": settings.to_dict(), "base": file_sha256(base_weights)[:16],
                     "version": PREPARE_VERSION}, sort_keys=True)
-    return f"{_sha256(path)[:32]}-{hashlib.sha256(s.encode()).hexdigest()[:16]}"
+    return f"{file_sha256(path)[:32]}-{hashlib.sha256(s.encode()).hexdigest()[:16]}"
 
 
 # ------------------------------------------------------------------------------------------
