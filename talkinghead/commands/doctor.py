@@ -78,13 +78,21 @@ def _ffmpeg() -> str:
 def _espeak() -> str:
     from ..speech.phonemize import phonemize_words
 
-    return "espeak-ng (phonemizer) ok: 'map' -> " + " ".join(phonemize_words("map")[0])
+    return "espeak-ng (phonemizer) ok: 'map' -> " + " ".join(phonemize_words("map")[0].phones)
 
 
 def _pocketsphinx() -> str:
     import pocketsphinx
 
     return f"pocketsphinx {getattr(pocketsphinx, '__version__', '')} (English model bundled)"
+
+
+def _c2pa() -> str:
+    from ..provenance import c2pa_available
+
+    if not c2pa_available():
+        raise ImportError("c2pa-python is not importable: --sign-cert/--sign-key cannot sign")
+    return "c2pa-python importable (Content Credentials signing)"
 
 
 def _coqui() -> str:
@@ -110,6 +118,7 @@ CHECKS = [
     Check("espeak-ng", True, _espeak),
     Check("pocketsphinx", False, _pocketsphinx),
     Check("refiner weights", True, _refiner),
+    Check("c2pa (optional)", False, _c2pa),
     Check("coqui (optional)", False, _coqui),
 ]
 
