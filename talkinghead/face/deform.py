@@ -503,12 +503,29 @@ def deform_lower_face(
     rig = rig or build_rig(track)
     mesh = rig.mesh
     idx = mesh.landmark_index
-    n = len(params)
     src = None
     if not neutral:
         src = track.expression[frame_index][:, idx].astype(np.float64) @ rig.basis.T / rig.width
-    m = deform_mouth_frame(rig, src, params)
-    verts = _pose(track, rig.from_mouth(m), frame_index)
+    return posed_meshes(track, rig, deform_mouth_frame(rig, src, params), frame_index)
+
+
+def posed_meshes(track: FaceTrack, rig: MouthRig, mouth_vertices: np.ndarray, frame_index: np.ndarray) -> DeformedMeshes:
+    """Pose render meshes given in the mouth frame into each source frame's image space.
+
+    Args:
+        track: the tracked face (pose per frame).
+        rig: the person's rig.
+        mouth_vertices: render-mesh vertices in the rig's mouth frame, ``(n, V_render, 3)``
+            (skin, mouth interior, teeth; see :func:`render_topology`).
+        frame_index: source frame of each mesh, ``(n,)`` int.
+
+    Returns:
+        :class:`DeformedMeshes` in image space, the mouth interior set back along the view
+        direction (:func:`set_back_mouth_interior`), with the neutral face for the crop boxes.
+    """
+    mesh = rig.mesh
+    n = len(frame_index)
+    verts = _pose(track, rig.from_mouth(mouth_vertices), frame_index)
     set_back_mouth_interior(verts, mesh, MOUTH_DEPTH * rig.width * track.scale[frame_index])
     neutral_img = _pose(track, rig.from_mouth(np.broadcast_to(rig.neutral, (n,) + rig.neutral.shape)), frame_index)
     faces, regions = render_topology(mesh)

@@ -20,12 +20,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ..face.deform import MOUTH_DEPTH, DeformedMeshes, MouthRig, build_rig, render_topology
+from ..face.deform import MOUTH_DEPTH, DeformedMeshes, MouthRig, build_rig, posed_meshes
 from ..face.mesh import REGION_LIPS
 from ..face.types import FaceTrack
-from ..render.types import CropBox, RenderedFrames
+from ..render.types import RenderedFrames
 from .blend import extract_crops, hole_mask, to_crop_points
 from .model import RENDER_CHANNELS
 
@@ -96,26 +95,7 @@ def reconstruction_meshes(track: FaceTrack, frame_index: np.ndarray, rig: MouthR
     teeth_u = np.broadcast_to(mesh.teeth_upper_vertices.astype(np.float64), (n,) + mesh.teeth_upper_vertices.shape)
     teeth_l = np.einsum("nij,vj->nvi", rot, mesh.teeth_lower_vertices.astype(np.float64) - rig.pivot) + rig.pivot
     m = np.concatenate([y, interior, teeth_u, teeth_l], axis=1)
-
-    def pose(canon: np.ndarray) -> np.ndarray:
-        s = track.scale[frame_index].astype(np.float64)[:, None, None]
-        r = track.rotation[frame_index].astype(np.float64)
-        t = track.translation[frame_index].astype(np.float64)[:, None, :]
-        return s * np.einsum("nvj,nij->nvi", canon, r) + t
-
-    verts = pose(rig.from_mouth(m))
-    neutral = pose(rig.from_mouth(np.broadcast_to(rig.neutral, (n,) + rig.neutral.shape)))
-    faces, regions = render_topology(mesh)
-    return DeformedMeshes(
-        vertices=verts.astype(np.float32),
-        faces=faces,
-        face_region=regions,
-        neutral_vertices=neutral.astype(np.float32),
-        frame_index=frame_index,
-        mouth_width_px=(rig.width * track.scale[frame_index]).astype(np.float32),
-        n_skin=mesh.n_vertices,
-        image_size=(int(track.width), int(track.height)),
-    )
+    return posed_meshes(track, rig, m, frame_index)
 
 
 def posed_points(track: FaceTrack, pose_frames: np.ndarray, shape_frames: np.ndarray, landmarks: np.ndarray) -> np.ndarray:

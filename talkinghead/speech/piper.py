@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -387,5 +386,3 @@ def _retile(phonemes: list[PhonemeInterval], total: float) -> list[PhonemeInterv
         out[-1] = PhonemeInterval(out[-1].symbol, out[-1].start, total)
     return out
 
-
-_WS = re.compile(r"\s+")
