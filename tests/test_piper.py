@@ -28,11 +28,11 @@ def test_timeline_tiles_audio_and_has_words(piper):
 
 
 def test_pauses_are_silent(piper):
-    plain = piper.speak("Hello there. Goodbye.")
     paused = piper.speak("Hello there. [pause 1.5s] Goodbye.")
-    assert paused.duration - plain.duration == pytest.approx(1.5, abs=0.3)
     longest = max((p for p in paused.phonemes if p.symbol == SILENCE), key=lambda p: p.duration)
-    assert longest.duration >= 1.5
+    # the pause itself plus the voice's own sentence-end and sentence-start silences (the model's
+    # durations are stochastic, so compare the silence interval, not total lengths of two runs)
+    assert 1.5 <= longest.duration <= 1.5 + 0.6
     a, b = int(longest.start * paused.sample_rate) + 2000, int(longest.end * paused.sample_rate) - 2000
     assert np.abs(paused.audio[a:b]).max() < 1e-3
 
@@ -40,7 +40,13 @@ def test_pauses_are_silent(piper):
 def test_paragraph_pause(piper):
     one = piper.speak("First part. Second part.")
     two = piper.speak("First part.\n\nSecond part.")
-    assert two.duration - one.duration == pytest.approx(piper.paragraph_pause - piper.sentence_pause, abs=0.15)
+
+    def gap(speech):  # the silence between the two sentences
+        inner = [p for p in speech.phonemes[1:-1] if p.symbol == SILENCE]
+        return max(p.duration for p in inner)
+
+    assert piper.paragraph_pause <= gap(two) <= piper.paragraph_pause + 0.6
+    assert piper.sentence_pause <= gap(one) < piper.paragraph_pause
 
 
 def test_rate_changes_duration():
