@@ -10,6 +10,14 @@ import pytest
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def pytest_configure(config):
+    """Seed ONNX Runtime before any Piper session exists, so that the voice's sampling noise (and
+    every duration and threshold that depends on it) is the same on every run of the suite."""
+    import onnxruntime
+
+    onnxruntime.set_seed(20261126)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
     """Each test session gets its own cache folder (never the user's ~/.cache)."""

@@ -90,3 +90,15 @@ def test_words_when_espeak_joins_them(piper):
     assert [w.text for w in s.words] == "The weather in Paris is lovely in the spring, said the old man.".split()
     for a, b in zip(s.words, s.words[1:]):
         assert a.start < a.end <= b.start + 1e-9
+
+
+def test_seed_makes_the_voice_reproducible():
+    from talkinghead.speech.piper import PiperSpeaker
+
+    text = "Bob bought a map, and the seed makes it the same."
+    a = PiperSpeaker(seed=5).speak(text)
+    b = PiperSpeaker(seed=5).speak(text)
+    assert np.array_equal(a.audio, b.audio)
+    assert [p.end for p in a.phonemes] == [p.end for p in b.phonemes]
+    c = PiperSpeaker(seed=6).speak(text)
+    assert not (len(c.audio) == len(a.audio) and np.array_equal(c.audio, a.audio))

@@ -85,6 +85,9 @@ class PiperSpeaker:
         sentence_pause: extra silence between sentences, seconds.
         paragraph_pause: silence for a paragraph break (blank line in the script), seconds.
         speaker_id: speaker of a multi-speaker voice.
+        seed: make the voice's sampling noise reproducible: the same seed and the same sequence
+            of calls give bit-identical audio (``None``: a fresh draw each time). This seeds
+            ONNX Runtime's global generator before the voice's session is created.
 
     Example:
         >>> speech = PiperSpeaker().speak("Bob bought a map.")
@@ -99,6 +102,7 @@ class PiperSpeaker:
         sentence_pause: float = 0.25,
         paragraph_pause: float = 0.7,
         speaker_id: int | None = None,
+        seed: int | None = None,
     ) -> None:
         if not (0.25 <= rate <= 4.0):
             raise VoiceError(f"speaking rate {rate} is out of range (0.25 to 4)")
@@ -107,6 +111,10 @@ class PiperSpeaker:
         self.sentence_pause = float(sentence_pause)
         self.paragraph_pause = float(paragraph_pause)
         self.speaker_id = speaker_id
+        if seed is not None:
+            import onnxruntime
+
+            onnxruntime.set_seed(int(seed))
         self._voice = self._load()
         self.sample_rate: int = int(self._voice.config.sample_rate)
 
