@@ -235,6 +235,9 @@ class PeakRSS:
         self.interval = interval
         self.peak_mb: float = 0.0
         self.sampled = False
+        #: ``(seconds since enter, MB)`` of every sample (psutil only): memory over time.
+        self.trace: list[tuple[float, float]] = []
+        self._t0 = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -253,7 +256,9 @@ class PeakRSS:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.peak_mb = max(self.peak_mb, self._sample())
+                mb = self._sample()
+                self.peak_mb = max(self.peak_mb, mb)
+                self.trace.append((time.perf_counter() - self._t0, mb))
             except Exception:  # noqa: BLE001 - a vanished child between listing and reading
                 pass
             self._stop.wait(self.interval)
@@ -263,6 +268,7 @@ class PeakRSS:
             import psutil  # noqa: F401
 
             self.sampled = True
+            self._t0 = time.perf_counter()
             self.peak_mb = self._sample()
             self._thread = threading.Thread(target=self._run, daemon=True)
             self._thread.start()

@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_pipeline as bp  # noqa: E402
+from bench_long import long_narration  # noqa: E402
 import quality as q  # noqa: E402
 from common import (  # noqa: E402
     RESULTS,
@@ -44,14 +45,6 @@ from common import (  # noqa: E402
     verdict,
     write_results,
 )
-
-
-def long_narration(text: str, minutes: float) -> str:
-    """The 10 s script repeated into paragraphs until about ``minutes`` of speech (at ~2.7
-    words per second)."""
-    words = len(text.split())
-    reps = max(1, int(round(minutes * 60 * 2.7 / words)))
-    return "\n\n".join(text for _ in range(reps))
 
 
 def generic_weights_info() -> dict:
