@@ -277,6 +277,7 @@ class Pipeline:
         voice: str | None = None,
         tts: str = "piper",
         rate: float = 1.0,
+        seed: int | None = None,
         audio: str | Path | None = None,
         transcript: str | None = None,
         fps: float | None = None,
@@ -291,7 +292,8 @@ class Pipeline:
             text: the script (pause markup allowed).
             output: the mp4 to write (H.264 + AAC, the face video's size and frame rate).
             speech: a ready :class:`Speech` instead of ``text``/``audio``.
-            voice, tts, rate: TTS options (see :func:`talkinghead.speech.select.make_speech`).
+            voice, tts, rate, seed: TTS options (see :func:`talkinghead.speech.select.make_speech`);
+                ``seed`` makes Piper's audio reproducible.
             audio, transcript: a recording and what it says, instead of TTS.
             fps: output frame rate (default: the face video's).
             crf: x264 quality (lower is better).
@@ -311,7 +313,8 @@ class Pipeline:
         timings: dict = {}
         t = time.perf_counter()
         if speech is None:
-            speech = make_speech(text, tts=tts, voice=voice, rate=rate, audio=audio, transcript=transcript)
+            speech = make_speech(text, tts=tts, voice=voice, rate=rate, audio=audio, transcript=transcript,
+                                 seed=seed)
         timings["speech"] = time.perf_counter() - t
         fps = float(fps or self.fps)
         prov = provenance if provenance is not None else Provenance()

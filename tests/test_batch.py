@@ -58,7 +58,7 @@ def test_validation_reports_every_error_with_job_and_field(media):
             {"name": "two", "face": "face.mp4", "script": "missing.txt", "rate": "fast"},
             {"name": "three", "face": "face.mp4"},
             {"name": "four", "face": "face.mp4", "text": "Hi.", "voice": "nobody", "output": "two.mp4"},
-            {"name": "five", "face": "face.mp4", "text": "Hi.", "crf": True, "wobble": 1},
+            {"name": "five", "face": "face.mp4", "text": "Hi.", "crf": True, "wobble": 1, "seed": -3},
         ],
     })
     with pytest.raises(BatchConfigError) as ei:
@@ -74,6 +74,7 @@ def test_validation_reports_every_error_with_job_and_field(media):
         "job 'four' (jobs[3]): field 'output': duplicate output two.mp4",
         "job 'five' (jobs[4]): field 'crf': expected an integer",
         "job 'five' (jobs[4]): field 'wobble': unknown key",
+        "job 'five' (jobs[4]): field 'seed': -3 must not be negative",
     ]
     for e in expected:
         assert any(x.startswith(e) for x in errs), (e, errs)

@@ -27,3 +27,17 @@ def test_doctor_reports_a_usable_installation(capsys):
     out = capsys.readouterr().out
     for name in ("torch", "pytorch3d", "mediapipe", "piper voice", "ffmpeg", "espeak-ng", "refiner weights"):
         assert any(line.startswith("ok") and name in line for line in out.splitlines()), name
+
+
+def test_speak_seed_gives_the_same_audio(tmp_path):
+    import soundfile as sf
+
+    from talkinghead.cli import main
+
+    outs = []
+    for k, seed in enumerate((11, 11, 12)):
+        out = tmp_path / f"s{k}.wav"
+        assert main(["-q", "speak", "Bob bought a map.", "--seed", str(seed), "-o", str(out)]) == 0
+        outs.append(sf.read(out)[0])
+    assert len(outs[0]) == len(outs[1]) and (outs[0] == outs[1]).all()
+    assert not (len(outs[2]) == len(outs[0]) and (outs[2] == outs[0]).all())

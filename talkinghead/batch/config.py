@@ -38,7 +38,7 @@ from ..fileio import file_sha256
 
 #: Settings that may appear under ``defaults:`` and be overridden by a job.
 SETTINGS = ("face", "voice", "tts", "rate", "sentence_pause", "paragraph_pause", "fps", "crf", "steps",
-            "face_index", "idle_seed", "align", "language", "sidecars")
+            "face_index", "idle_seed", "seed", "align", "language", "sidecars")
 #: Keys only a job may have.
 JOB_ONLY = ("name", "text", "script", "audio", "transcript", "output")
 #: Keys only ``defaults:`` may have.
@@ -77,6 +77,7 @@ class JobSpec:
         steps: refiner fine-tuning steps when preparing the face (``None`` = the default).
         face_index: which face in the video (0 = largest; ``None``: the pipeline's default).
         idle_seed: seed of a portrait image's idle motion and blinks.
+        seed: seed of the voice's sampling noise (Piper; ``None`` = a fresh draw).
         align, language: recording alignment settings.
         sidecars: also write the timeline ``.json`` and ``.srt`` beside the mp4.
     """
@@ -99,6 +100,7 @@ class JobSpec:
     steps: int | None = None
     face_index: int | None = None
     idle_seed: int = 0
+    seed: int | None = None
     align: str = "auto"
     language: str = "en-us"
     sidecars: bool = False
@@ -266,14 +268,14 @@ class _Validator:
             if key.endswith("pause") and not (0.0 <= v <= 10.0):
                 return bad(f"{v:g} is out of range (0 to 10 seconds)")
             return v
-        if key in ("crf", "steps", "face_index", "idle_seed"):
-            if v is None and key in ("steps", "face_index"):
+        if key in ("crf", "steps", "face_index", "idle_seed", "seed"):
+            if v is None and key in ("steps", "face_index", "seed"):
                 return None
             if isinstance(v, bool) or not isinstance(v, int):
                 return bad(f"expected an integer, got {_type_name(v)} {v!r}")
             if key == "crf" and not (0 <= v <= 51):
                 return bad(f"{v} is out of range (0 to 51)")
-            if key in ("steps", "face_index", "idle_seed") and v < 0:
+            if key in ("steps", "face_index", "idle_seed", "seed") and v < 0:
                 return bad(f"{v} must not be negative")
             return v
         if key == "sidecars":

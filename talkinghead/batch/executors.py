@@ -68,7 +68,7 @@ def execute_job(payload: dict, pipeline: Any = None) -> dict:
         pipeline.progress = progress
         speech_kw = dict(tts=job.tts, voice=job.voice, rate=job.rate, sentence_pause=job.sentence_pause,
                          paragraph_pause=job.paragraph_pause, audio=job.audio, transcript=job.transcript,
-                         align=job.align, language=job.language)
+                         align=job.align, language=job.language, seed=job.seed)
         from ..speech.select import make_speech
 
         speech = make_speech(job.text, **speech_kw)

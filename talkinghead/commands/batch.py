@@ -30,7 +30,7 @@ config format (paths relative to the config file's folder):
       face: me.mp4
       audio: me.wav               # your recording ...
       transcript: me.txt          # ... and what it says (text or a .txt file)
-  other settings: tts, sentence_pause, paragraph_pause, fps, face_index, idle_seed, align,
+  other settings: tts, sentence_pause, paragraph_pause, fps, face_index, idle_seed, seed, align,
   language, sidecars
 
 Each distinct face is prepared once, then the jobs run (in parallel with -j N). A failing job does

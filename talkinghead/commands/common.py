@@ -23,6 +23,8 @@ def add_script_options(p: argparse.ArgumentParser, positional: bool = False) -> 
     v.add_argument("--rate", type=float, default=1.0, help="speaking rate, 1.0 = normal (Piper)")
     v.add_argument("--sentence-pause", type=float, default=0.25, metavar="S", help="seconds between sentences")
     v.add_argument("--paragraph-pause", type=float, default=0.7, metavar="S", help="seconds for a blank line")
+    v.add_argument("--seed", type=int, default=None, metavar="N",
+                   help="seed of the voice's sampling noise: the same seed gives the same audio (Piper)")
     r = p.add_argument_group("own recording instead of TTS")
     r.add_argument("--audio", metavar="REC", help="a recording of the script (wav/mp3/flac...)")
     r.add_argument("--transcript", metavar="TEXT|FILE", help="what the recording says (text or a .txt file)")
@@ -65,4 +67,5 @@ def speech_from_args(args: argparse.Namespace):
         transcript=transcript,
         align=args.align,
         language=args.language,
+        seed=args.seed,
     )

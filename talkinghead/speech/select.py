@@ -22,6 +22,7 @@ def make_speech(
     transcript: str | None = None,
     align: str = "auto",
     language: str = "en-us",
+    seed: int | None = None,
 ) -> Speech:
     """Text -> :class:`Speech` with the chosen backend, or a recording + transcript -> Speech.
 
@@ -33,6 +34,7 @@ def make_speech(
         audio: a recording to use instead of TTS; ``transcript`` (or ``text``) says what it says.
         align: alignment method for recordings (``auto``, ``dtw``, ``pocketsphinx``).
         language: espeak language of the transcript (recordings).
+        seed: Piper's sampling-noise seed (same seed, same audio); ``None`` = a fresh draw.
     """
     if audio is not None:
         from .recorded import align_recording
@@ -46,7 +48,8 @@ def make_speech(
     if tts == "piper":
         from .piper import PiperSpeaker
 
-        return PiperSpeaker(voice, rate=rate, sentence_pause=sentence_pause, paragraph_pause=paragraph_pause).speak(text)
+        return PiperSpeaker(voice, rate=rate, sentence_pause=sentence_pause, paragraph_pause=paragraph_pause,
+                            seed=seed).speak(text)
     if tts == "coqui":
         from .coqui import CoquiSpeaker
 
