@@ -27,8 +27,13 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "talkinghead-refiner"
 CHECKPOINT_VERSION = 1
-#: The generic weights shipped with the project.
-GENERIC_WEIGHTS = Path(__file__).resolve().parents[2] / "models" / "refiner_generic.pt"
+#: The generic weights shipped with the project: package data (an installed wheel), else the
+#: repository's ``models/`` folder (a source checkout / editable install).
+GENERIC_WEIGHTS_CANDIDATES = (
+    Path(__file__).resolve().parents[1] / "data" / "refiner_generic.pt",
+    Path(__file__).resolve().parents[2] / "models" / "refiner_generic.pt",
+)
+GENERIC_WEIGHTS = next((p for p in GENERIC_WEIGHTS_CANDIDATES if p.exists()), GENERIC_WEIGHTS_CANDIDATES[-1])
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
