@@ -432,12 +432,32 @@ def deform_mouth_frame(
         yf[:, lo] = mid
         y[full] = yf
     # 5. mouth interior (hole filler, set back) and teeth
-    interior = np.concatenate([y[:, up], y[:, lo]], axis=1)
+    return with_interior_and_teeth(rig, y, params[:, P["jaw_open"]] * rig.jaw_angle_max)
+
+
+def with_interior_and_teeth(rig: MouthRig, lower_face: np.ndarray, jaw_angle: np.ndarray) -> np.ndarray:
+    """Complete lower-face vertices into render-mesh vertices (layout of :class:`DeformedMeshes`).
+
+    Appends the mouth interior (the inner-lip contour set back by ``MOUTH_DEPTH`` mouth widths)
+    and the teeth proxies: the upper arch fixed to the head, the lower arch rotated with the jaw
+    about the rig's pivot.
+
+    Args:
+        rig: the person's rig.
+        lower_face: lower-face vertices in the mouth frame, ``(n, V, 3)``.
+        jaw_angle: jaw rotation of each frame, radians, ``(n,)``.
+
+    Returns:
+        ``(n, V_total, 3)`` float64, in the mouth frame.
+    """
+    mesh = rig.mesh
+    y = np.asarray(lower_face, np.float64)
+    n = len(y)
+    interior = np.concatenate([y[:, mesh.inner_lip_upper], y[:, mesh.inner_lip_lower]], axis=1)
     interior[..., 2] += MOUTH_DEPTH
+    rot = _jaw_rotations(np.asarray(jaw_angle, np.float64))
     teeth_u = np.broadcast_to(mesh.teeth_upper_vertices.astype(np.float64), (n,) + mesh.teeth_upper_vertices.shape)
-    teeth_l = (
-        np.einsum("nij,vj->nvi", rot, mesh.teeth_lower_vertices.astype(np.float64) - rig.pivot) + rig.pivot
-    )
+    teeth_l = np.einsum("nij,vj->nvi", rot, mesh.teeth_lower_vertices.astype(np.float64) - rig.pivot) + rig.pivot
     return np.concatenate([y, interior, teeth_u, teeth_l], axis=1)
 
 

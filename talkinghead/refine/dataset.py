@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..face.deform import MOUTH_DEPTH, DeformedMeshes, MouthRig, build_rig, posed_meshes
+from ..face.deform import DeformedMeshes, MouthRig, build_rig, posed_meshes, with_interior_and_teeth
 from ..face.mesh import REGION_LIPS
 from ..face.types import FaceTrack
 from ..render.types import RenderedFrames
@@ -79,23 +79,12 @@ def reconstruction_meshes(track: FaceTrack, frame_index: np.ndarray, rig: MouthR
     frame_index = np.asarray(frame_index, np.int64)
     mesh = rig.mesh
     idx = mesh.landmark_index
-    n = len(frame_index)
     shapes = track.canonical.astype(np.float64)[None, idx] + track.expression[frame_index][:, idx]
     y = rig.to_mouth(shapes)  # (n, V, 3) own shape in the mouth frame
-    up, lo = mesh.inner_lip_upper, mesh.inner_lip_lower
-    interior = np.concatenate([y[:, up], y[:, lo]], axis=1)
-    interior[..., 2] += MOUTH_DEPTH
     # Jaw angle matching the observed opening (the rig's jaw_open scale), for the lower teeth.
     opening = mouth_openness(track, rig)[frame_index]
     angle = np.clip(opening / max(rig.open_max, 1e-6), 0.0, 1.0) * rig.jaw_angle_max
-    c, s_ = np.cos(angle), np.sin(angle)
-    rot = np.zeros((n, 3, 3))
-    rot[:, 0, 0] = 1
-    rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = c, -s_, s_, c
-    teeth_u = np.broadcast_to(mesh.teeth_upper_vertices.astype(np.float64), (n,) + mesh.teeth_upper_vertices.shape)
-    teeth_l = np.einsum("nij,vj->nvi", rot, mesh.teeth_lower_vertices.astype(np.float64) - rig.pivot) + rig.pivot
-    m = np.concatenate([y, interior, teeth_u, teeth_l], axis=1)
-    return posed_meshes(track, rig, m, frame_index)
+    return posed_meshes(track, rig, with_interior_and_teeth(rig, y, angle), frame_index)
 
 
 def posed_points(track: FaceTrack, pose_frames: np.ndarray, shape_frames: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
