@@ -78,6 +78,19 @@ def clip_cache(path: str, cfg: dict) -> ClipData | None:
     return clip
 
 
+def resolve_paths(cfg: dict, base: Path) -> dict:
+    """Make the config's relative clip globs, hold-out globs and cache folder absolute, relative
+    to ``base`` (the config file's folder)."""
+    def absolute(p: str) -> str:
+        return p if os.path.isabs(p) else os.path.normpath(os.path.join(base, p))
+
+    data = cfg["data"]
+    data["clips"] = [absolute(g) for g in data["clips"]]
+    data["holdout_globs"] = [absolute(g) for g in data.get("holdout_globs", [])]
+    cfg["cache_dir"] = absolute(cfg["cache_dir"])
+    return cfg
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="models/refiner_generic.json")
@@ -89,7 +102,7 @@ def main(argv=None) -> int:
     ap.add_argument("--prepare-only", action="store_true", help="build the clip caches and exit")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    cfg = json.loads(Path(args.config).read_text())
+    cfg = resolve_paths(json.loads(Path(args.config).read_text()), Path(args.config).resolve().parent)
     torch.set_num_threads(int(cfg.get("threads", 2)))
     t_start = time.time()
 
