@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import InputError, OutputError
 
 
 def check_writable(path: str | os.PathLike) -> Path:
@@ -77,3 +77,27 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while b := f.read(chunk):
             h.update(b)
     return h.hexdigest()
+
+
+def read_text_file(path: str | os.PathLike, what: str, kind: str = "text file") -> str:
+    """Read a UTF-8 text file the user named, or raise one clear :class:`InputError`.
+
+    Args:
+        path: the file.
+        what: how messages name it, e.g. ``"script file"``, ``"batch config"``.
+        kind: what it should be, for the message when ``path`` is a folder (``"YAML file"``).
+
+    Returns:
+        The file's text.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{what} {p} does not exist")
+    if p.is_dir():
+        raise InputError(f"{what} {p} is a folder, not a {kind}")
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{what} {p} is not a {kind} (not UTF-8 text)") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {p}: {exc.strerror}") from None

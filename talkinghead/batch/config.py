@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..fileio import file_sha256
+from ..fileio import file_sha256, read_text_file
 
 #: Settings that may appear under ``defaults:`` and be overridden by a job.
 SETTINGS = ("face", "voice", "tts", "rate", "sentence_pause", "paragraph_pause", "fps", "crf", "steps",
@@ -177,16 +177,7 @@ def read_config_file(path: str | os.PathLike) -> dict:
     import yaml
 
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"batch config {p} does not exist")
-    if p.is_dir():
-        raise InputError(f"batch config {p} is a folder, not a YAML file")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"batch config {p} is not a YAML file (not UTF-8 text)") from None
-    except OSError as exc:
-        raise InputError(f"cannot read batch config {p}: {exc.strerror}") from None
+    text = read_text_file(p, "batch config", "YAML file")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

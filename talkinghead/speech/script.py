@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError, ScriptError
+from ..errors import ScriptError
+from ..fileio import read_text_file
 
 _PAUSE = re.compile(r"\[\s*pause\s+([0-9]*\.?[0-9]+)\s*(ms|s)?\s*\]", re.IGNORECASE)
 _ANY_MARKUP = re.compile(r"\[[^\]]*\]")
@@ -39,17 +40,7 @@ class ScriptPart:
 
 def read_script(path: str | Path) -> str:
     """Read a script file (UTF-8). Raises :class:`InputError` if missing or unreadable."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"script file {p} does not exist")
-    if p.is_dir():
-        raise InputError(f"script path {p} is a folder, not a text file")
-    try:
-        return p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"script file {p} is not UTF-8 text") from None
-    except OSError as exc:
-        raise InputError(f"cannot read script file {p}: {exc.strerror}") from None
+    return read_text_file(path, "script file")
 
 
 def parse_script(text: str) -> list[ScriptPart]:
