@@ -101,3 +101,12 @@ def read_text_file(path: str | os.PathLike, what: str, kind: str = "text file") 
         raise InputError(f"{what} {p} is not a {kind} (not UTF-8 text)") from None
     except OSError as exc:
         raise InputError(f"cannot read {what} {p}: {exc.strerror}") from None
+
+
+def bundled_file(name: str, repo_folder: str) -> Path:
+    """A data file the project ships: ``talkinghead/data/<name>`` in an installed wheel (see
+    ``setup.py``), else ``<repo_folder>/<name>`` of a source checkout / editable install (also
+    returned when neither exists, so the error names the repository path)."""
+    package = Path(__file__).resolve().parent
+    candidates = (package / "data" / name, package.parent / repo_folder / name)
+    return next((p for p in candidates if p.exists()), candidates[-1])

@@ -17,13 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-#: Asset locations searched in order: package data (an installed wheel), then the repository's
-#: ``assets/`` folder (a source checkout / editable install).
-ASSET_CANDIDATES = (
-    Path(__file__).resolve().parents[1] / "data" / "lower_face.npz",
-    Path(__file__).resolve().parents[2] / "assets" / "lower_face.npz",
-)
-ASSET_PATH = next((p for p in ASSET_CANDIDATES if p.exists()), ASSET_CANDIDATES[-1])
+from ..fileio import bundled_file
+
+#: The lower-face asset: package data (an installed wheel), else the repository's ``assets/``.
+ASSET_PATH = bundled_file("lower_face.npz", "assets")
 
 #: Region ids of render-mesh triangles; 0 is background.
 REGION_SKIN = 1

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DependencyError
+from ..fileio import bundled_file
 
 #: Landmarks that move little with expression (no mouth, jaw, eyelids or eyebrows).
 STABLE: np.ndarray = np.array(
@@ -42,22 +43,10 @@ EYE_OUTER = (33, 263)
 #: Inner lip midpoints (upper, lower): their distance is the lip opening.
 INNER_LIP = (13, 14)
 
-#: Where the shipped generic canonical face is looked for (built by
-#: tools/build_canonical_face.py): inside the package (talkinghead/data/, for an installed
-#: wheel) or the source tree's assets/ folder.
-CANONICAL_CANDIDATES = (
-    Path(__file__).resolve().parents[1] / "data" / "canonical_face.npz",
-    Path(__file__).resolve().parents[2] / "assets" / "canonical_face.npz",
-)
-
-
 def canonical_path() -> Path:
-    """Path of the generic canonical face file (the first of :data:`CANONICAL_CANDIDATES` that
-    exists; the last one if none does)."""
-    for p in CANONICAL_CANDIDATES:
-        if p.exists():
-            return p
-    return CANONICAL_CANDIDATES[-1]
+    """Path of the shipped generic canonical face (built by tools/build_canonical_face.py):
+    package data in an installed wheel, else the repository's ``assets/``."""
+    return bundled_file("canonical_face.npz", "assets")
 
 
 @dataclass

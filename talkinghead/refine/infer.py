@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..fileio import atomic_path
+from ..fileio import atomic_path, bundled_file
 from ..render.types import RenderedFrames
 from .dataset import network_input, pack_condition, resize_condition
 from .model import Discriminator, Generator, RefinerConfig
@@ -29,11 +29,7 @@ CHECKPOINT_FORMAT = "talkinghead-refiner"
 CHECKPOINT_VERSION = 1
 #: The generic weights shipped with the project: package data (an installed wheel), else the
 #: repository's ``models/`` folder (a source checkout / editable install).
-GENERIC_WEIGHTS_CANDIDATES = (
-    Path(__file__).resolve().parents[1] / "data" / "refiner_generic.pt",
-    Path(__file__).resolve().parents[2] / "models" / "refiner_generic.pt",
-)
-GENERIC_WEIGHTS = next((p for p in GENERIC_WEIGHTS_CANDIDATES if p.exists()), GENERIC_WEIGHTS_CANDIDATES[-1])
+GENERIC_WEIGHTS = bundled_file("refiner_generic.pt", "models")
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
