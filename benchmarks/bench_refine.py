@@ -93,6 +93,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     ap.add_argument("--weights", default=str(GENERIC_WEIGHTS))
     ap.add_argument("--finetune-steps", type=int, default=150, help="0 = generic weights only")
+    ap.add_argument("--finetune-lr-final", type=float, default=PrepareSettings.lr_final_factor,
+                    help="fine-tuning learning-rate factor at the last step (1 = constant)")
     ap.add_argument("--finetune-clips", nargs="*", default=None, help="fine-tune only these clips (default: all)")
     ap.add_argument("--clips", nargs="*", help="clip names (default: all 512x512 clips)")
     ap.add_argument("--png-dir", default=None, help="write example crops (masked | render | output | real | ref)")
@@ -136,7 +138,8 @@ def main(argv=None) -> int:
                 generic.refine(crops, rend, refs, holes, batch_size=8)
             inf_ms = (time.perf_counter() - t) / (3 * len(crops)) * 1000
         if args.finetune_steps > 0 and (args.finetune_clips is None or f.stem in args.finetune_clips):
-            s = PrepareSettings(steps=args.finetune_steps, train_fraction=HOLDOUT)
+            s = PrepareSettings(steps=args.finetune_steps, train_fraction=HOLDOUT,
+                                lr_final_factor=args.finetune_lr_final)
             t0 = time.perf_counter()
             track_nc = None
             if "track_seconds_uncached" not in json.dumps(results):  # time one full preparation, uncached tracking
@@ -162,6 +165,7 @@ def main(argv=None) -> int:
         "weights_meta_steps": generic.meta.get("steps"),
         "resolution": r,
         "finetune_steps": args.finetune_steps,
+        "finetune_lr_final_factor": args.finetune_lr_final,
         "inference_ms_per_frame": round(inf_ms, 1),
         "machine": f"{platform.processor() or platform.machine()}, torch threads {args.threads}, "
                    f"{os.cpu_count()} CPUs visible",

@@ -127,6 +127,26 @@ def test_tiny_refiner_training_reduces_loss(one_thread):
     assert hist[-1]["d"] > 0  # the adversarial part ran
 
 
+def test_learning_rate_decays_linearly_to_the_final_factor(one_thread):
+    s = TrainSettings(steps=10, lr_decay_from=4, lr_final_factor=0.1)
+    assert [s.lr_factor(k, 10) for k in (0, 3, 4)] == [1.0, 1.0, 1.0]
+    assert s.lr_factor(9, 10) == pytest.approx(0.1)
+    assert s.lr_factor(6, 10) == pytest.approx(1 - 0.4 * 0.9)
+    assert TrainSettings(steps=10).lr_factor(9, 10) == 1.0  # no decay by default
+
+    # Applied to both optimizers, and relative to the steps of a resumed run.
+    clip = synthetic_clip(n=12)
+    ref = Refiner.new(RefinerConfig(**TINY), "cpu", seed=0)
+    opt_g = torch.optim.Adam(ref.generator.parameters(), lr=1e-3)
+    opt_d = torch.optim.Adam(ref.discriminator.parameters(), lr=5e-4)
+    hist = train_refiner(ref.generator, ref.discriminator, PairSampler([clip], 2, seed=0),
+                         TrainSettings(steps=4, batch_size=2, adv_start=0, lr_decay_from=100, lr_final_factor=0.5),
+                         optimizers=(opt_g, opt_d), start_step=100)
+    assert [h["lr_factor"] for h in hist] == pytest.approx([1.0, 5 / 6, 4 / 6, 0.5])
+    assert opt_g.param_groups[0]["lr"] == pytest.approx(5e-4)
+    assert opt_d.param_groups[0]["lr"] == pytest.approx(2.5e-4)
+
+
 def _rendered_from_clip(clip: ClipData, rows) -> RenderedFrames:
     c = clip.cond[rows].astype(np.float32) / 255
     return RenderedFrames(

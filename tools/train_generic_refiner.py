@@ -36,7 +36,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from talkinghead.errors import TalkingHeadError  # noqa: E402
-from talkinghead.refine.dataset import ClipData, PairSampler, build_clip_data  # noqa: E402
+from talkinghead.refine.dataset import DATA_VERSION, ClipData, PairSampler, build_clip_data  # noqa: E402
 from talkinghead.refine.infer import Refiner, resolve_device  # noqa: E402
 from talkinghead.refine.model import RefinerConfig, count_parameters  # noqa: E402
 from talkinghead.refine.train import TrainSettings, train_refiner  # noqa: E402
@@ -54,7 +54,7 @@ def clip_cache(path: str, cfg: dict) -> ClipData | None:
     holdout = any(fnmatch.fnmatch(path, g) for g in data.get("holdout_globs", []))
     frac = float(data["train_fraction"]) if holdout else 1.0
     name = Path(path).stem
-    out = Path(cfg["cache_dir"]) / f"{Path(path).parent.name}_{name}_{res}_{int(frac * 100)}.npz"
+    out = Path(cfg["cache_dir"]) / f"{Path(path).parent.name}_{name}_{res}_{int(frac * 100)}_v{DATA_VERSION}.npz"
     if out.exists():
         return ClipData.load(out)
     info = probe(path)

@@ -28,6 +28,11 @@ from ..render.types import RenderedFrames
 from .blend import extract_crops, hole_mask, to_crop_points
 from .model import RENDER_CHANNELS
 
+#: Version of the training data :func:`build_clip_data` produces; bumped whenever its output
+#: changes for the same inputs (part of the file names of cached :class:`ClipData`).
+#: 2: the mouth interior is set back along the view direction (:func:`posed_meshes`).
+DATA_VERSION = 2
+
 #: Vertices whose rig neutralisation weight exceeds this may move when the mouth is re-animated;
 #: their hull (original and deformed) is the region the refiner synthesises.
 CHANGE_WEIGHT = 0.25

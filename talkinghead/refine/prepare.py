@@ -60,6 +60,8 @@ class PrepareSettings:
         steps: fine-tuning steps (0 = use the base weights as they are).
         batch_size: crops per step.
         lr: learning rate of the generator (the discriminator uses the same).
+        lr_final_factor: the learning rates fall linearly to this fraction of ``lr`` at the last
+            step (1.0 = constant).
         max_frames: at most this many evenly spaced frames are rendered for fine-tuning.
         train_fraction: fine-tune on the first fraction of the frames only (benchmarks hold out
             the rest; 1.0 for real use).
@@ -70,6 +72,7 @@ class PrepareSettings:
     steps: int = 150
     batch_size: int = 6
     lr: float = 2e-4
+    lr_final_factor: float = 1.0
     max_frames: int = 200
     train_fraction: float = 1.0
     face_index: int = 0
@@ -269,7 +272,9 @@ def prepare_face(
         single = len(ids) == 1
         aug = Augment(ref_shift=0.10, ref_scale=0.12) if single else Augment()
         sampler = PairSampler([clip], ref.config.n_refs, augment=aug, seed=s.seed, min_gap=8)
-        ts = TrainSettings(steps=s.steps, batch_size=s.batch_size, lr_g=s.lr, lr_d=s.lr, seed=s.seed)
+        ts = TrainSettings(steps=s.steps, batch_size=s.batch_size, lr_g=s.lr, lr_d=s.lr, seed=s.seed,
+                           lr_decay_from=0 if s.lr_final_factor != 1.0 else None,
+                           lr_final_factor=s.lr_final_factor)
         torch.manual_seed(s.seed)
         history = train_refiner(ref.generator, ref.discriminator, sampler, ts, device=dev, progress=progress,
                                 progress_desc=f"fine-tuning refiner on {p.name}")

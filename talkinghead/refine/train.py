@@ -36,6 +36,9 @@ class TrainSettings:
         adv_start: first step with the adversarial and feature-matching terms (the generator is
             first fitted with the reconstruction terms alone).
         seed: sampling seed.
+        lr_decay_from: step from which both learning rates fall linearly, reaching
+            ``lr_final_factor`` times their value at the last step (``None`` = constant rates).
+        lr_final_factor: learning-rate factor at the last step when decaying.
     """
 
     steps: int = 300
@@ -48,9 +51,18 @@ class TrainSettings:
     w_fm: float = 0.5
     adv_start: int = 0
     seed: int = 0
+    lr_decay_from: int | None = None
+    lr_final_factor: float = 0.1
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def lr_factor(self, step: int, end: int) -> float:
+        """Learning-rate multiplier at ``step`` of a run whose last step is ``end - 1``."""
+        if self.lr_decay_from is None or step < self.lr_decay_from or end - 1 <= self.lr_decay_from:
+            return 1.0
+        frac = min((step - self.lr_decay_from) / (end - 1 - self.lr_decay_from), 1.0)
+        return 1.0 + frac * (self.lr_final_factor - 1.0)
 
 
 def _autocast(device: torch.device, dtype: torch.dtype | None):
@@ -82,7 +94,8 @@ def train_refiner(
         progress: show a tqdm bar.
         on_step: called after every step with ``(step, losses)`` (e.g. to checkpoint).
         optimizers: ``(opt_g, opt_d)`` to continue with (default: fresh Adam).
-        start_step: index of the first step (for resumed runs; affects ``adv_start``).
+        start_step: index of the first step (for resumed runs; affects ``adv_start`` and the
+            learning-rate decay, which ends at step ``start_step + settings.steps - 1``).
 
     Returns:
         Per-step loss dicts (floats: ``l1``, ``ssim``, ``g_adv``, ``fm``, ``d``, ``seconds``).
@@ -100,8 +113,10 @@ def train_refiner(
         opt_d = torch.optim.Adam(discriminator.parameters(), lr=settings.lr_d, betas=(0.5, 0.999))
     else:
         opt_g, opt_d = optimizers
+    base_lrs = [[g["lr"] for g in opt.param_groups] for opt in (opt_g, opt_d)]
+    end_step = start_step + settings.steps
     history: list[dict] = []
-    bar = tqdm(range(start_step, start_step + settings.steps), desc=progress_desc, disable=not progress,
+    bar = tqdm(range(start_step, end_step), desc=progress_desc, disable=not progress,
                unit="step", leave=False)
     for step in bar:
         t0 = time.perf_counter()
@@ -110,6 +125,10 @@ def train_refiner(
         batch = {k: v.to(device).contiguous(memory_format=fmt) for k, v in batch.items()}
         x, target, weight, dcond = batch["input"], batch["target"], batch["weight"], batch["dcond"]
         use_adv = step >= settings.adv_start and (settings.w_adv > 0 or settings.w_fm > 0)
+        factor = settings.lr_factor(step, end_step)
+        for opt, lrs in zip((opt_g, opt_d), base_lrs):
+            for group, lr in zip(opt.param_groups, lrs):
+                group["lr"] = lr * factor
 
         with _autocast(device, amp_dtype):
             pred = generator(x)
@@ -152,6 +171,7 @@ def train_refiner(
             "g_adv": float(g_adv.detach()),
             "fm": float(fm.detach()),
             "d": float(d_loss.detach()),
+            "lr_factor": factor,
             "seconds": time.perf_counter() - t0,
         }
         history.append(rec)
