@@ -8,7 +8,8 @@ frames. The refined crop is composited through the feathered blend mask and comp
 crop on the mouth region (from just above the upper lip to the chin, :func:`eval_box`): PSNR (dB)
 and SSIM (scikit-image, RGB, data range 255). Both the generic weights and, with
 ``--finetune-steps N`` > 0, weights fine-tuned on the first 75% of each clip (``prepare_face``) are
-measured. Also reported: inference ms/frame (batch 8) and preparation time.
+measured. Also reported: flicker (the frame-to-frame change of the rebuilt mouth region relative
+to the real one's, :func:`evaluate`), inference ms/frame (batch 8) and preparation time.
 
 Prints a Markdown table and writes JSON (``benchmarks/results/refine.json`` by default).
 
@@ -66,16 +67,42 @@ def rendered_from_clip(clip, rows) -> RenderedFrames:
     )
 
 
+def temporal_change(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Mean absolute change between consecutive crops inside the later crop's evaluation box.
+
+    Args:
+        frames: ``(N, R, R, 3)`` uint8 crops of consecutive frames (face-anchored, so head motion
+            is mostly compensated).
+        boxes: ``(N, 4)`` evaluation boxes ``x0, y0, x1, y1`` (pixels).
+
+    Returns:
+        ``(N - 1,)`` float64, grey levels (0-255) per pixel and channel.
+    """
+    out = []
+    for k in range(1, len(frames)):
+        x0, y0, x1, y1 = boxes[k]
+        d = frames[k, y0:y1, x0:x1].astype(np.float64) - frames[k - 1, y0:y1, x0:x1]
+        out.append(np.abs(d).mean())
+    return np.asarray(out)
+
+
 def evaluate(refiner: Refiner, clip, refs: np.ndarray, png: Path | None = None) -> dict:
-    """Reconstruct every row of ``clip``; mean PSNR/SSIM on the evaluation boxes."""
+    """Reconstruct every row of ``clip``; mean PSNR/SSIM on the evaluation boxes, and flicker.
+
+    Flicker: the mean frame-to-frame change of the rebuilt mouth region divided by that of the
+    real frames (``temporal_ratio``; 1 = as much change as the real video, > 1 = the rebuilt mouth
+    flickers) and the mean absolute difference between the two changes (``temporal_error``, grey
+    levels). The held-out rows are consecutive frames.
+    """
     r = clip.resolution
     rows = np.arange(len(clip))
     holes = np.stack([clip.hole(k, None, HOLE_DILATE * r) for k in rows])
     out = refiner.refine(clip.crops, rendered_from_clip(clip, rows), refs, holes)
-    ps, ss = [], []
+    ps, ss, comps = [], [], []
     for k in rows:
         a = blend_alpha(holes[k], FEATHER * r)[..., None]
         comp = np.clip(np.rint(clip.crops[k] * (1 - a) + out[k] * a), 0, 255).astype(np.uint8)
+        comps.append(comp)
         x0, y0, x1, y1 = clip.eval_box[k]
         ps.append(psnr(comp[y0:y1, x0:x1], clip.crops[k][y0:y1, x0:x1]))
         ss.append(ssim(comp[y0:y1, x0:x1], clip.crops[k][y0:y1, x0:x1]))
@@ -85,7 +112,16 @@ def evaluate(refiner: Refiner, clip, refs: np.ndarray, png: Path | None = None) 
             masked = (clip.crops[k] * (1 - holes[k][..., None])).astype(np.uint8)
             row = np.concatenate([masked, clip.cond[k, ..., :3], comp, clip.crops[k], refs[0]], 1)
             cv2.imwrite(str(png.with_name(f"{png.stem}_{k}.png")), cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
-    return {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "frames": int(len(rows))}
+    comps = np.stack(comps)
+    d_out = temporal_change(comps, clip.eval_box)
+    d_real = temporal_change(clip.crops, clip.eval_box)
+    boxes = clip.eval_box
+    d_err = [np.abs((comps[k, y0:y1, x0:x1].astype(np.float64) - comps[k - 1, y0:y1, x0:x1])
+                    - (clip.crops[k, y0:y1, x0:x1].astype(np.float64) - clip.crops[k - 1, y0:y1, x0:x1])).mean()
+             for k, (x0, y0, x1, y1) in zip(range(1, len(rows)), boxes[1:])]
+    return {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "frames": int(len(rows)),
+            "temporal_ratio": float(d_out.mean() / max(d_real.mean(), 1e-9)),
+            "temporal_error": float(np.mean(d_err)) if d_err else 0.0}
 
 
 def main(argv=None) -> int:
@@ -170,7 +206,8 @@ def main(argv=None) -> int:
         "machine": f"{platform.processor() or platform.machine()}, torch threads {args.threads}, "
                    f"{os.cpu_count()} CPUs visible",
         "clips": results,
-        "mean": {k: {m: mean(k, m) for m in ("psnr", "ssim")} for k in ("generic", "finetuned")},
+        "mean": {k: {m: mean(k, m) for m in ("psnr", "ssim", "temporal_ratio", "temporal_error")}
+                 for k in ("generic", "finetuned")},
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(summary, indent=2))
@@ -178,19 +215,26 @@ def main(argv=None) -> int:
     print(f"Refiner reconstruction on held-out frames (last 25%), {r}x{r} crops, mouth region; "
           f"generic weights: {generic.meta.get('steps')} steps; fine-tune: {args.finetune_steps} steps")
     print()
-    print("| clip | frames | generic PSNR | generic SSIM | fine-tuned PSNR | fine-tuned SSIM | prepare (s) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| clip | frames | generic PSNR | generic SSIM | fine-tuned PSNR | fine-tuned SSIM | change vs real "
+          "(generic / fine-tuned) | prepare (s) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 
     def fmt(x, k, m, p):
         return f"{x[k][m]:.{p}f}" if k in x else "-"
 
     for x in results:
         print(f"| {x['clip']} | {x['held_out_frames']} | {fmt(x, 'generic', 'psnr', 2)} | {fmt(x, 'generic', 'ssim', 3)} "
-              f"| {fmt(x, 'finetuned', 'psnr', 2)} | {fmt(x, 'finetuned', 'ssim', 3)} | {x.get('prepare_seconds', '-')} |")
+              f"| {fmt(x, 'finetuned', 'psnr', 2)} | {fmt(x, 'finetuned', 'ssim', 3)} "
+              f"| {fmt(x, 'generic', 'temporal_ratio', 2)} / {fmt(x, 'finetuned', 'temporal_ratio', 2)} "
+              f"| {x.get('prepare_seconds', '-')} |")
     g, ft = summary["mean"]["generic"], summary["mean"]["finetuned"]
     ft_p = "-" if ft["psnr"] is None else f"{ft['psnr']:.2f}"
     ft_s = "-" if ft["ssim"] is None else f"{ft['ssim']:.3f}"
-    print(f"| **mean** | | {g['psnr']:.2f} | {g['ssim']:.3f} | {ft_p} | {ft_s} | |")
+    ft_t = "-" if ft["temporal_ratio"] is None else f"{ft['temporal_ratio']:.2f}"
+    print(f"| **mean** | | {g['psnr']:.2f} | {g['ssim']:.3f} | {ft_p} | {ft_s} | {g['temporal_ratio']:.2f} / {ft_t} | |")
+    print()
+    print("change vs real: mean frame-to-frame change of the rebuilt mouth region / that of the real frames "
+          "(> 1 = flicker)")
     print()
     print(f"Inference: {inf_ms:.1f} ms/frame (batch 8, {summary['machine']})")
     return 0
