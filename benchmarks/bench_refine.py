@@ -129,6 +129,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     ap.add_argument("--weights", default=str(GENERIC_WEIGHTS))
     ap.add_argument("--finetune-steps", type=int, default=150, help="0 = generic weights only")
+    ap.add_argument("--finetune-lr", type=float, default=PrepareSettings.lr, help="fine-tuning learning rate")
     ap.add_argument("--finetune-lr-final", type=float, default=PrepareSettings.lr_final_factor,
                     help="fine-tuning learning-rate factor at the last step (1 = constant)")
     ap.add_argument("--finetune-clips", nargs="*", default=None, help="fine-tune only these clips (default: all)")
@@ -175,7 +176,7 @@ def main(argv=None) -> int:
             inf_ms = (time.perf_counter() - t) / (3 * len(crops)) * 1000
         if args.finetune_steps > 0 and (args.finetune_clips is None or f.stem in args.finetune_clips):
             s = PrepareSettings(steps=args.finetune_steps, train_fraction=HOLDOUT,
-                                lr_final_factor=args.finetune_lr_final)
+                                lr=args.finetune_lr, lr_final_factor=args.finetune_lr_final)
             t0 = time.perf_counter()
             track_nc = None
             if "track_seconds_uncached" not in json.dumps(results):  # time one full preparation, uncached tracking
@@ -201,6 +202,7 @@ def main(argv=None) -> int:
         "weights_meta_steps": generic.meta.get("steps"),
         "resolution": r,
         "finetune_steps": args.finetune_steps,
+        "finetune_lr": args.finetune_lr,
         "finetune_lr_final_factor": args.finetune_lr_final,
         "inference_ms_per_frame": round(inf_ms, 1),
         "machine": f"{platform.processor() or platform.machine()}, torch threads {args.threads}, "
