@@ -14,7 +14,7 @@ from talkinghead.render.fast_backend import rasterize_fast
 from talkinghead.render.pytorch3d_backend import rasterize
 from talkinghead.visemes.types import MOUTH_PARAMS, P
 
-from test_mesh import astronaut_landmarks, rotated_track
+from test_mesh import astronaut_landmarks, params, rotated_track
 
 torch.set_num_threads(2)
 
@@ -22,13 +22,6 @@ torch.set_num_threads(2)
 @pytest.fixture(scope="module")
 def track():
     return track_from_landmarks(astronaut_landmarks(), 512, 512)
-
-
-def params(n: int = 1, **kw) -> np.ndarray:
-    p = np.zeros((n, len(MOUTH_PARAMS)))
-    for k, v in kw.items():
-        p[:, P[k]] = v
-    return p
 
 
 def mixed_params() -> np.ndarray:
