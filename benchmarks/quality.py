@@ -159,6 +159,26 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / den) if den > 0 else float("nan")
 
 
+def partial_correlation(a: np.ndarray, b: np.ndarray, given: np.ndarray) -> float:
+    """Pearson correlation of ``a`` and ``b`` after removing from each its least-squares linear fit
+    on ``given`` (samples where all three are finite; NaN if < 4).
+
+    Used for the leak of the source mouth: the output follows the plan, so the raw correlation of
+    source and output openings is mostly the (chance) correlation of source and plan; what is
+    left once the plan is removed is what the original mouth adds.
+    """
+    a, b, c = (np.asarray(x, np.float64) for x in (a, b, given))
+    ok = np.isfinite(a) & np.isfinite(b) & np.isfinite(c)
+    if ok.sum() < 4:
+        return float("nan")
+    x = np.stack([c[ok], np.ones(int(ok.sum()))], 1)
+
+    def residual(y: np.ndarray) -> np.ndarray:
+        return y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
+
+    return pearson(residual(a[ok]), residual(b[ok]))
+
+
 def lagged_correlations(planned: np.ndarray, measured: np.ndarray, max_lag: int = MAX_LAG) -> dict[int, float]:
     """``{lag: pearson(planned[t], measured[t + lag])}`` for lags ``-max_lag..max_lag``
     (overlapping part only)."""
@@ -364,6 +384,8 @@ def output_metrics(output: Path, face: Path, src_index: np.ndarray, params: np.n
             "bilabial_frames": int((close >= CLOSED_AT).sum()),
             "open_vowel_frames": int((jaw > OPEN_AT).sum()),
             "corr_source_mouth": pearson(source_open, measured),
+            "corr_source_planned": pearson(source_open, planned),
+            "leak_partial_corr": partial_correlation(source_open, measured, planned),
         },
         "stability": {},
         "identity": {},
@@ -425,6 +447,8 @@ def quality_table(name: str, rec: dict | None, out: dict | None) -> str:
             ("lip-sync: opening at p/b/m / at open vowels", f"{fmt(ls['bilabial_open_ratio'], 3)} "
              f"({ls['bilabial_frames']} / {ls['open_vowel_frames']} frames)", "lower is better (0 = shut)"),
             ("lip-sync: corr(source video's mouth, measured)", fmt(ls["corr_source_mouth"], 3),
+             f"source vs plan {fmt(ls.get('corr_source_planned'), 3)} (chance)"),
+            ("lip-sync: leak, corr(source, measured) with the plan removed", fmt(ls.get("leak_partial_corr"), 3),
              "near 0 = no leak of the original mouth"),
         ]
         if "skipped" in idn:
@@ -455,7 +479,7 @@ def mean_table(records: list[tuple[str, dict | None, dict | None]]) -> str:
             ("sync corr", lambda r, o: g(o, "lipsync", "corr_planned"), 3),
             ("lag", lambda r, o: g(o, "lipsync", "best_lag_frames"), 0),
             ("p/b/m ratio", lambda r, o: g(o, "lipsync", "bilabial_open_ratio"), 3),
-            ("source leak corr", lambda r, o: g(o, "lipsync", "corr_source_mouth"), 3),
+            ("source leak (partial corr)", lambda r, o: g(o, "lipsync", "leak_partial_corr"), 3),
             ("identity dist", lambda r, o: g(o, "identity", "mean_distance"), 3),
             ("jitter ratio", lambda r, o: g(o, "stability", "ratio"), 2)]
     rows, vals = [], {c[0]: [] for c in cols}

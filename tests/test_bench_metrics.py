@@ -162,6 +162,18 @@ def test_pearson():
     assert math.isnan(q.pearson(a[:2], a[:2]))
 
 
+def test_partial_correlation_separates_leak_from_chance():
+    rng = np.random.default_rng(0)
+    plan = rng.uniform(0, 0.5, 400)
+    source = 0.6 * plan + rng.normal(0, 0.1, 400)  # correlated with the plan by chance
+    follows_plan = plan + rng.normal(0, 0.02, 400)
+    leaks = plan + 0.5 * (source - 0.6 * plan) + rng.normal(0, 0.02, 400)
+    assert q.pearson(source, follows_plan) > 0.5  # the raw correlation sees a "leak" ...
+    assert abs(q.partial_correlation(source, follows_plan, plan)) < 0.15  # ... that is not there
+    assert q.partial_correlation(source, leaks, plan) > 0.8
+    assert math.isnan(q.partial_correlation(plan[:3], plan[:3], plan[:3]))
+
+
 def test_opening_ratio():
     jaw = np.array([0.0, 0.1, 0.8, 0.9, 0.3, 0.7])
     close = np.array([1.0, 1.0, 0.0, 0.0, 0.5, 0.0])
