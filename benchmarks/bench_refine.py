@@ -67,8 +67,8 @@ def rendered_from_clip(clip, rows) -> RenderedFrames:
     )
 
 
-def temporal_change(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Mean absolute change between consecutive crops inside the later crop's evaluation box.
+def consecutive_differences(frames: np.ndarray, boxes: np.ndarray) -> list[np.ndarray]:
+    """Signed change between consecutive crops inside the later crop's evaluation box.
 
     Args:
         frames: ``(N, R, R, 3)`` uint8 crops of consecutive frames (face-anchored, so head motion
@@ -76,14 +76,10 @@ def temporal_change(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         boxes: ``(N, 4)`` evaluation boxes ``x0, y0, x1, y1`` (pixels).
 
     Returns:
-        ``(N - 1,)`` float64, grey levels (0-255) per pixel and channel.
+        ``N - 1`` float64 arrays ``(h_k, w_k, 3)``, grey levels (-255..255).
     """
-    out = []
-    for k in range(1, len(frames)):
-        x0, y0, x1, y1 = boxes[k]
-        d = frames[k, y0:y1, x0:x1].astype(np.float64) - frames[k - 1, y0:y1, x0:x1]
-        out.append(np.abs(d).mean())
-    return np.asarray(out)
+    return [frames[k, y0:y1, x0:x1].astype(np.float64) - frames[k - 1, y0:y1, x0:x1]
+            for k, (x0, y0, x1, y1) in zip(range(1, len(frames)), boxes[1:])]
 
 
 def evaluate(refiner: Refiner, clip, refs: np.ndarray, png: Path | None = None) -> dict:
@@ -112,16 +108,13 @@ def evaluate(refiner: Refiner, clip, refs: np.ndarray, png: Path | None = None) 
             masked = (clip.crops[k] * (1 - holes[k][..., None])).astype(np.uint8)
             row = np.concatenate([masked, clip.cond[k, ..., :3], comp, clip.crops[k], refs[0]], 1)
             cv2.imwrite(str(png.with_name(f"{png.stem}_{k}.png")), cv2.cvtColor(row, cv2.COLOR_RGB2BGR))
-    comps = np.stack(comps)
-    d_out = temporal_change(comps, clip.eval_box)
-    d_real = temporal_change(clip.crops, clip.eval_box)
-    boxes = clip.eval_box
-    d_err = [np.abs((comps[k, y0:y1, x0:x1].astype(np.float64) - comps[k - 1, y0:y1, x0:x1])
-                    - (clip.crops[k, y0:y1, x0:x1].astype(np.float64) - clip.crops[k - 1, y0:y1, x0:x1])).mean()
-             for k, (x0, y0, x1, y1) in zip(range(1, len(rows)), boxes[1:])]
+    d_out = consecutive_differences(np.stack(comps), clip.eval_box)
+    d_real = consecutive_differences(clip.crops, clip.eval_box)
+    change_out = np.mean([np.abs(d).mean() for d in d_out]) if d_out else 0.0
+    change_real = np.mean([np.abs(d).mean() for d in d_real]) if d_real else 0.0
     return {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "frames": int(len(rows)),
-            "temporal_ratio": float(d_out.mean() / max(d_real.mean(), 1e-9)),
-            "temporal_error": float(np.mean(d_err)) if d_err else 0.0}
+            "temporal_ratio": float(change_out / max(change_real, 1e-9)),
+            "temporal_error": float(np.mean([np.abs(o - r).mean() for o, r in zip(d_out, d_real)])) if d_out else 0.0}
 
 
 def main(argv=None) -> int:

@@ -275,8 +275,7 @@ def prepare_face(
         aug = Augment(ref_shift=0.10, ref_scale=0.12) if single else Augment()
         sampler = PairSampler([clip], ref.config.n_refs, augment=aug, seed=s.seed, min_gap=8)
         ts = TrainSettings(steps=s.steps, batch_size=s.batch_size, lr_g=s.lr, lr_d=s.lr, seed=s.seed,
-                           lr_decay_from=0 if s.lr_final_factor != 1.0 else None,
-                           lr_final_factor=s.lr_final_factor)
+                           lr_decay_from=0, lr_final_factor=s.lr_final_factor)
         torch.manual_seed(s.seed)
         history = train_refiner(ref.generator, ref.discriminator, sampler, ts, device=dev, progress=progress,
                                 progress_desc=f"fine-tuning refiner on {p.name}")
