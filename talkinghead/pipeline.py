@@ -175,7 +175,8 @@ class Pipeline:
             device: ``"auto"`` (GPU if present), ``"cpu"`` or ``"cuda"``.
             face_index: which face when there are several (0 = the largest; a portrait showing
                 several faces needs it).
-            steps: fine-tuning steps (default: :class:`~talkinghead.refine.prepare.PrepareSettings`).
+            steps: fine-tuning steps (default: :class:`~talkinghead.refine.prepare.PrepareSettings`'s
+                for a video, :data:`~talkinghead.refine.prepare.PORTRAIT_STEPS` for a portrait).
             cache: use the caches.
             progress: show progress bars.
             idle_seed: seed of a portrait's idle motion and blinks.
@@ -186,14 +187,13 @@ class Pipeline:
         path = Path(face)
         if not path.exists():
             raise InputError(f"face file {path} does not exist")
-        if is_image_path(path):
+        portrait = is_image_path(path)
+        if portrait:
             from .portrait import animate_portrait
 
             path = animate_portrait(path, face_index=face_index, seed=idle_seed, cache=cache, progress=progress)
             face_index = 0 if face_index is None else face_index
-        settings = PrepareSettings(face_index=face_index or 0)
-        if steps is not None:
-            settings.steps = int(steps)
+        settings = PrepareSettings.for_face(portrait, steps, face_index=face_index or 0)
         prepared = prepare_face(path, settings=settings, device=device, cache=cache, progress=progress)
         return cls(prepared, path, device=device, progress=progress)
 

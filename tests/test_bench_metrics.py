@@ -65,6 +65,31 @@ def test_ssim_identical_is_one_and_noise_lowers_it():
     assert q.ssim(a[:6, :6], a[:6, :6]) == pytest.approx(1.0)
 
 
+def test_detail_ratio_sees_blur_and_ignores_unmasked_pixels():
+    import cv2
+    from bench_refine import detail_ratio
+
+    rng = np.random.default_rng(3)
+    # "teeth": bright blocks separated by dark gaps, on a mid-grey mouth
+    real = np.full((48, 48, 3), 90, np.uint8)
+    for x in range(8, 40, 6):
+        real[18:30, x:x + 4] = 230
+    real = np.clip(real.astype(int) + rng.integers(-3, 4, real.shape), 0, 255).astype(np.uint8)
+    mask = np.zeros((48, 48), bool)
+    mask[14:34, 4:44] = True
+    assert detail_ratio([real], [real], [mask]) == pytest.approx(1.0)
+    band = cv2.GaussianBlur(real, (0, 0), 2.5)  # the white band a blurry refiner draws
+    flat = np.full_like(real, 120)
+    r_band = detail_ratio([band], [real], [mask])
+    r_flat = detail_ratio([flat], [real], [mask])
+    assert r_flat < r_band < 0.8
+    # pixels outside the mask do not count
+    noisy_out = real.copy()
+    noisy_out[:10] = rng.integers(0, 256, (10, 48, 3))
+    assert detail_ratio([noisy_out], [real], [mask]) == pytest.approx(1.0)
+    assert detail_ratio([real], [real], [np.zeros_like(mask)]) is None
+
+
 def test_color_shift():
     rng = np.random.default_rng(2)
     a = rng.integers(50, 200, (500, 3), dtype=np.uint8)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from talkinghead.errors import InputError
-from talkinghead.refine.dataset import ClipData, PairSampler, choose_references, eval_box, network_input
+from talkinghead.refine.dataset import Augment, ClipData, PairSampler, choose_references, eval_box, network_input
 from talkinghead.refine.infer import GENERIC_WEIGHTS, Refiner, autocast_dtype
 from talkinghead.refine.losses import ssim_map, weighted_l1
 from talkinghead.refine.model import RENDER_CHANNELS, Discriminator, Generator, RefinerConfig
@@ -103,6 +103,21 @@ def test_sampler_batch_contents():
     # the masked crop channel is zero inside the hole: the target cannot leak through
     assert float((b["input"][:, :3] * hole).abs().max()) == 0
     assert float(b["weight"].min()) > 0
+
+
+def test_teeth_reference_dropout_draws_a_closed_mouth_first_reference():
+    clip = synthetic_clip(n=40)
+    open_pool, closed_pool, _ = PairSampler([clip], 2).pools[0]
+    assert not set(open_pool) & set(closed_pool)
+
+    def first_refs(dropout: float) -> set[int]:
+        s = PairSampler([clip], 2, augment=Augment(teeth_ref_dropout=dropout), seed=3)
+        return {s._refs(0, row)[0] for row in range(40) for _ in range(3)}
+
+    assert first_refs(0.0) <= set(open_pool)
+    assert first_refs(1.0) <= set(closed_pool)
+    mixed = first_refs(0.5)
+    assert mixed & set(open_pool) and mixed & set(closed_pool)
 
 
 @pytest.fixture
@@ -306,3 +321,14 @@ def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path):
         ys, xs = np.nonzero(changed)
         assert xs.min() >= box.x0 - 1 and xs.max() <= box.x0 + box.size + 1
         assert ys.min() >= box.y0 - 1 and ys.max() <= box.y0 + box.size + 1
+
+
+def test_portraits_use_the_generic_weights_unless_steps_are_given():
+    from talkinghead.refine.prepare import PORTRAIT_STEPS, PrepareSettings
+
+    video, portrait = PrepareSettings.for_face(False), PrepareSettings.for_face(True)
+    assert video.steps == PrepareSettings().steps > 0
+    assert portrait.steps == PORTRAIT_STEPS == 0
+    assert PrepareSettings.for_face(True, 40).steps == 40
+    assert PrepareSettings.for_face(False, 0, face_index=2).steps == 0
+    assert PrepareSettings.for_face(True, face_index=2).face_index == 2

@@ -11,7 +11,8 @@ For every clip matched by ``data.clips`` the face is tracked (:func:`track_face`
 cropped (:func:`build_clip_data`), and the result is cached as ``.npz`` under ``cache_dir`` (so a
 restart does not re-render). Clips matched by ``data.holdout_globs`` contribute only their first
 ``data.train_fraction`` of frames (tracked on those frames alone), the rest being reserved for
-measuring reconstruction (benchmarks/bench_refine.py).
+measuring reconstruction (benchmarks/bench_refine.py). The optional ``augment`` section sets
+fields of :class:`talkinghead.refine.dataset.Augment` (e.g. ``teeth_ref_dropout``).
 
 Training resumes from ``--output`` if it exists and was written by this tool with the same
 architecture; a checkpoint is written atomically every ``checkpoint_every`` steps and at the end,
@@ -36,7 +37,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from talkinghead.errors import TalkingHeadError  # noqa: E402
-from talkinghead.refine.dataset import DATA_VERSION, ClipData, PairSampler, build_clip_data  # noqa: E402
+from talkinghead.refine.dataset import DATA_VERSION, Augment, ClipData, PairSampler, build_clip_data  # noqa: E402
 from talkinghead.refine.infer import Refiner, resolve_device  # noqa: E402
 from talkinghead.refine.model import RefinerConfig, count_parameters  # noqa: E402
 from talkinghead.refine.train import TrainSettings, train_refiner  # noqa: E402
@@ -136,7 +137,7 @@ def main(argv=None) -> int:
         ref = Refiner.new(mcfg, device, seed=ts.seed)
     log.info("generator %.2fM params, discriminator %.2fM", count_parameters(ref.generator) / 1e6,
              count_parameters(ref.discriminator) / 1e6)
-    sampler = PairSampler(clips, mcfg.n_refs, seed=ts.seed + start)
+    sampler = PairSampler(clips, mcfg.n_refs, augment=Augment(**cfg.get("augment", {})), seed=ts.seed + start)
     remaining = max(ts.steps - start, 0)
     logf = open(args.log, "a")
     deadline = t_start + args.max_minutes * 60 if args.max_minutes else None

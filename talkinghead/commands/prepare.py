@@ -12,7 +12,7 @@ EPILOG = """\
 examples:
   talkinghead prepare speaker.mp4                      track + fine-tune (a few minutes on a CPU)
   talkinghead prepare speaker.mp4 --steps 300          longer fine-tuning, better likeness
-  talkinghead prepare portrait.png                     a single image works too
+  talkinghead prepare portrait.png                     a single image works too (animated, not fine-tuned)
   talkinghead prepare speaker.mp4 -o speaker.refiner.pt   also keep a copy of the weights
 
 'talkinghead say --face speaker.mp4 ...' prepares the face itself when needed; running 'prepare'
@@ -36,7 +36,8 @@ def register(subparsers) -> None:
     p.add_argument("face", help="video or image file with the face")
     p.add_argument("-o", "--output", metavar="PT", help="also write the fine-tuned refiner to this file")
     p.add_argument("--steps", type=int, default=None, metavar="N",
-                   help="fine-tuning steps (default 150; 0 = use the generic weights)")
+                   help="fine-tuning steps (default 150 for a video; 0 for a portrait, whose one mouth "
+                   "state fine-tuning would overfit; 0 = use the generic weights)")
     p.add_argument("--max-frames", type=int, default=None, metavar="N",
                    help="at most this many frames are used for fine-tuning (default 200)")
     p.add_argument("--face-index", type=int, default=None, metavar="N",
@@ -52,11 +53,12 @@ def run(args) -> int:
     from ..fileio import check_writable
     from ..refine.prepare import PrepareSettings, prepare_face
 
-    s = PrepareSettings()
-    if args.steps is not None:
-        if args.steps < 0:
-            raise InputError(f"--steps must be >= 0, got {args.steps}")
-        s.steps = args.steps
+    from ..media import is_image_path
+
+    if args.steps is not None and args.steps < 0:
+        raise InputError(f"--steps must be >= 0, got {args.steps}")
+    portrait = is_image_path(args.face)
+    s = PrepareSettings.for_face(portrait, args.steps)
     if args.max_frames is not None:
         if args.max_frames < 1:
             raise InputError(f"--max-frames must be >= 1, got {args.max_frames}")
@@ -67,9 +69,7 @@ def run(args) -> int:
     if args.output:
         check_writable(args.output)
     face = args.face
-    from ..media import is_image_path
-
-    if is_image_path(face):
+    if portrait:
         # the same idle clip that `say` animates from a portrait, so the cache is shared
         from ..portrait import animate_portrait
 

@@ -35,7 +35,8 @@ def register(sub) -> None:
     p.add_argument("--idle-seed", type=int, default=0, metavar="N", help="seed of a portrait's idle motion")
     p.add_argument("--fps", type=float, help="output frame rate (default: the face video's)")
     p.add_argument("--crf", type=int, default=18, help="x264 quality, lower = better (default 18)")
-    p.add_argument("--steps", type=int, help="fine-tuning steps when preparing a new face")
+    p.add_argument("--steps", type=int, help="fine-tuning steps when preparing a new face (default 150 for a "
+                   "video, 0 for a portrait)")
     p.add_argument("--no-cache", action="store_true", help="ignore and do not write the caches")
     p.add_argument("--sidecars", action="store_true", help="also write OUT.json (timeline) and OUT.srt")
     add_provenance_options(p)

@@ -335,6 +335,11 @@ class Augment:
         ref_shift, ref_scale: extra independent jitter of each reference (so that they are not
             pixel-aligned with the target; essential when the references are the frame itself).
         flip: probability of a horizontal flip (of everything together).
+        teeth_ref_dropout: probability that the teeth reference (the first, normally one of the
+            widest-open frames) is replaced by a closed-mouth frame, as a portrait or a video
+            that never opens the mouth gives: the generator must then draw the teeth from their
+            rendered proxies alone instead of copying them (generic training only; 0 keeps the
+            random stream of the sampler unchanged).
     """
 
     shift: float = 0.04
@@ -344,6 +349,7 @@ class Augment:
     ref_shift: float = 0.06
     ref_scale: float = 0.08
     flip: float = 0.5
+    teeth_ref_dropout: float = 0.0
 
 
 def _jitter_affine(rng: np.random.Generator, r: int, shift: float, scale: float, flip: bool) -> np.ndarray:
@@ -371,7 +377,8 @@ class PairSampler:
 
     References: one of the widest-open 10% of the clip's training frames (teeth) and one of the
     most closed 30%, each at least ``min_gap`` frames away from the target when possible, as
-    :func:`choose_references` picks them at inference.
+    :func:`choose_references` picks them at inference (with probability
+    ``augment.teeth_ref_dropout`` the first is a closed-mouth one too).
     """
 
     def __init__(self, clips: list[ClipData], n_refs: int, *, augment: Augment | None = None,
@@ -398,8 +405,9 @@ class PairSampler:
         c = self.clips[ci]
         open_pool, closed_pool, all_rows = self.pools[ci]
         picks = []
+        no_teeth = self.augment.teeth_ref_dropout > 0 and self.rng.random() < self.augment.teeth_ref_dropout
         for j in range(self.n_refs):
-            pool = open_pool if j == 0 else closed_pool if j == 1 else all_rows
+            pool = (closed_pool if no_teeth else open_pool) if j == 0 else closed_pool if j == 1 else all_rows
             far = pool[np.abs(c.frame_ids[pool] - c.frame_ids[row]) >= self.min_gap]
             pool = far if len(far) else pool
             picks.append(int(self.rng.choice(pool)))

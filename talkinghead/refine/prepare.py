@@ -8,7 +8,8 @@ weights and references are cached under ``$TALKINGHEAD_CACHE/refiners`` (default
 weights, so a second ``prepare`` (or ``say``) of the same face is instant.
 
 A single image is a one-frame video: its one reconstruction pair is augmented (shifts, zoom,
-flips, colour) and serves as its own reference (with independent jitter).
+flips, colour) and serves as its own reference (with independent jitter). The pipeline does not
+fine-tune on portraits by default, though (:data:`PORTRAIT_STEPS`): a still shows one mouth state.
 
 Per output chunk the pipeline then calls :meth:`PreparedFace.refine_frames` with the source
 frames, the deformed meshes and their rendering.
@@ -51,6 +52,13 @@ log = logging.getLogger(__name__)
 #: Bumped whenever preparation changes its output for the same inputs (cache key).
 PREPARE_VERSION = 1
 
+#: Default fine-tuning steps for a portrait (a still, animated into an idle clip). A still shows
+#: one mouth state only; fine-tuning on it teaches the refiner to paste that mouth whatever the
+#: rendering asks for, so every other mouth gets worse (``benchmarks/bench_portrait.py``: frame
+#: 0 of each development clip used as the portrait, the clip's held-out frames rebuilt; see
+#: ``models/README.md``). The generic weights are used as they are.
+PORTRAIT_STEPS = 0
+
 
 @dataclass
 class PrepareSettings:
@@ -82,6 +90,18 @@ class PrepareSettings:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def for_face(cls, portrait: bool, steps: int | None = None, **kwargs) -> "PrepareSettings":
+        """Settings for a face video (``portrait=False``) or a portrait image: the default
+        fine-tuning steps are ``steps``'s default and :data:`PORTRAIT_STEPS` respectively; an
+        explicit ``steps`` wins. ``kwargs``: other fields."""
+        s = cls(**kwargs)
+        if steps is not None:
+            s.steps = int(steps)
+        elif portrait:
+            s.steps = PORTRAIT_STEPS
+        return s
 
 
 @dataclass

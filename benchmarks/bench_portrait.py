@@ -1,0 +1,146 @@
+#!/usr/bin/env python
+"""Portrait mode measured: rebuild a video's held-out frames from one still of the person.
+
+A portrait gives the refiner one mouth state only. This benchmark asks what that costs and
+whether fine-tuning on the portrait helps or hurts the mouths it never showed. For every
+512x512 clip of ``--data/faces``:
+
+1. frame 0 of the video is saved as a PNG (the "photo") and animated into the idle clip the
+   pipeline makes of any portrait (:func:`talkinghead.portrait.animate_portrait`);
+2. :func:`prepare_face` tracks that idle clip and fine-tunes the refiner on it for each of
+   ``--finetune-steps`` (0 = the generic weights), exactly as ``talkinghead say --face
+   photo.png --steps N`` does; its references come from the idle clip;
+3. the held-out last 25% of the *real* video's frames are rebuilt from their own tracked meshes
+   (render and masked crop, as :mod:`bench_refine` does) with the portrait's references and
+   refiner, and compared with the real frames: PSNR/SSIM of the mouth region, flicker, and the
+   detail of the mouth and the teeth (:func:`bench_refine.detail_ratio`).
+
+Prints a Markdown table and writes JSON (``benchmarks/results/portrait.json`` by default).
+
+    python benchmarks/bench_portrait.py --finetune-steps 0 150
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_refine import HOLDOUT, evaluate  # noqa: E402
+from talkinghead.face.deform import build_rig  # noqa: E402
+from talkinghead.face.tracking import track_face  # noqa: E402
+from talkinghead.media import load_frames, probe  # noqa: E402
+from talkinghead.refine.dataset import build_clip_data, mouth_openness  # noqa: E402
+from talkinghead.refine.infer import GENERIC_WEIGHTS, Refiner  # noqa: E402
+from talkinghead.refine.prepare import PrepareSettings, prepare_face  # noqa: E402
+
+METRICS = ("psnr", "ssim", "temporal_ratio", "detail_mouth", "detail_teeth")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    ap.add_argument("--weights", default=str(GENERIC_WEIGHTS))
+    ap.add_argument("--finetune-steps", type=int, nargs="+", default=[0, PrepareSettings.steps],
+                    help="fine-tuning steps to compare (0 = generic weights)")
+    ap.add_argument("--clips", nargs="*", help="clip names (default: all 512x512 clips)")
+    ap.add_argument("--output", default=str(Path(__file__).resolve().parent / "results" / "portrait.json"))
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    import cv2
+
+    from talkinghead.portrait import animate_portrait
+
+    faces = sorted(Path(args.data, "faces").glob("*.mp4"))
+    if args.clips:
+        faces = [f for f in faces if f.stem in args.clips]
+    faces = [f for f in faces if (lambda i: (i.width, i.height) == (512, 512))(probe(f))]
+    if not faces:
+        print("no 512x512 clips found under", args.data)
+        return 1
+    r = Refiner.load(args.weights, "cpu").resolution
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for f in faces:
+            frames = load_frames(f)
+            track = track_face(f, progress=False)
+            n = min(len(frames), track.n_frames)
+            held = np.arange(int(np.floor(n * HOLDOUT)), n)
+            clip = build_clip_data(frames, track, held, r, name=f.stem)
+            photo = Path(tmp) / f"{f.stem}_frame0.png"
+            cv2.imwrite(str(photo), cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))
+            rig = build_rig(track)
+            rec = {"clip": f.stem, "held_out_frames": int(len(held)),
+                   "photo_openness": float(mouth_openness(track, rig)[0]),
+                   "held_out_openness_max": float(mouth_openness(track, rig)[held].max())}
+            # the portrait's idle clip and its track go to a throw-away cache
+            user_cache = os.environ.get("TALKINGHEAD_CACHE")
+            os.environ["TALKINGHEAD_CACHE"] = str(Path(tmp) / "cache")
+            try:
+                t0 = time.perf_counter()
+                idle = animate_portrait(photo, cache=False, progress=False)
+                rec["animate_seconds"] = round(time.perf_counter() - t0, 1)
+                for steps in args.finetune_steps:
+                    t0 = time.perf_counter()
+                    prepared = prepare_face(idle, settings=PrepareSettings(steps=steps), base_weights=args.weights,
+                                            device="cpu", cache=False, progress=False)
+                    m = evaluate(prepared.refiner, clip, prepared.references)
+                    m["prepare_seconds"] = round(time.perf_counter() - t0, 1)
+                    rec[f"steps_{steps}"] = m
+            finally:
+                if user_cache is None:
+                    os.environ.pop("TALKINGHEAD_CACHE", None)
+                else:
+                    os.environ["TALKINGHEAD_CACHE"] = user_cache
+            results.append(rec)
+            print(json.dumps(rec), flush=True)
+
+    summary = {
+        "weights": args.weights,
+        "weights_meta_steps": Refiner.load(args.weights, "cpu").meta.get("steps"),
+        "finetune_steps": args.finetune_steps,
+        "machine": f"{platform.processor() or platform.machine()}, torch threads {args.threads}, "
+                   f"{os.cpu_count()} CPUs visible",
+        "clips": results,
+        "mean": {f"steps_{s}": {m: float(np.mean([x[f"steps_{s}"][m] for x in results
+                                                  if x[f"steps_{s}"].get(m) is not None] or [np.nan]))
+                                for m in METRICS} for s in args.finetune_steps},
+    }
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(summary, indent=2))
+
+    print()
+    print(f"Portrait mode: held-out frames (last 25%) rebuilt from frame 0 animated as a portrait, {r}x{r} "
+          f"crops, mouth region; generic weights: {summary['weights_meta_steps']} steps")
+    print()
+    print("| clip | fine-tuning steps | PSNR | SSIM | change vs real | detail mouth / teeth | prepare (s) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+
+    def fmt(v, p):
+        return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{p}f}"
+
+    for name, x in [(x["clip"], x) for x in results] + [("**mean**", summary["mean"])]:
+        for s in args.finetune_steps:
+            m = x[f"steps_{s}"]
+            print(f"| {name} | {s} | {fmt(m['psnr'], 2)} | {fmt(m['ssim'], 3)} | {fmt(m['temporal_ratio'], 2)} "
+                  f"| {fmt(m['detail_mouth'], 2)} / {fmt(m['detail_teeth'], 2)} | {m.get('prepare_seconds', '')} |")
+    print()
+    print("detail: gradient energy of the rebuilt lips and opening / visible teeth relative to the real "
+          "frames' (< 1 = blurrier)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
