@@ -1,8 +1,8 @@
 """The talking painting: turn one portrait (photo or painting) into an idle face video.
 
 :func:`animate_portrait` makes a short clip of the portrait with natural idle motion, which the
-rest of the pipeline then uses as the face video (tracked, refiner fine-tuned, mouth driven by the
-speech):
+rest of the pipeline then uses as the face video (tracked, mouth driven by the speech; the
+refiner is not fine-tuned on it, see :data:`talkinghead.refine.prepare.PORTRAIT_STEPS`):
 
 1. **Find** the face (:func:`find_portrait_face`): MediaPipe's detector + face mesh (478 3D
    landmarks, pixels); a portrait that shows several faces of comparable size needs an explicit

@@ -6,7 +6,6 @@ A config is a YAML mapping with two keys::
       face: ../assets/face/astronaut.png
       voice: joe
       rate: 1.0
-      steps: 150
       output_dir: ../out/narration
     jobs:
       - name: intro
@@ -74,7 +73,8 @@ class JobSpec:
         voice, tts, rate, sentence_pause, paragraph_pause: TTS settings.
         fps: output frame rate (``None`` = the face video's).
         crf: x264 quality (lower is better).
-        steps: refiner fine-tuning steps when preparing the face (``None`` = the default).
+        steps: refiner fine-tuning steps when preparing the face (``None`` = the default: 150
+            for a video, 0 for a portrait).
         face_index: which face in the video (0 = largest; ``None``: the pipeline's default).
         idle_seed: seed of a portrait image's idle motion and blinks.
         seed: seed of the voice's sampling noise (Piper; ``None`` = a fresh draw).
