@@ -37,10 +37,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_refine import HOLDOUT, evaluate  # noqa: E402
+from bench_refine import HOLDOUT, dev_clips, evaluate  # noqa: E402
 from talkinghead.face.deform import build_rig  # noqa: E402
 from talkinghead.face.tracking import track_face  # noqa: E402
-from talkinghead.media import load_frames, probe  # noqa: E402
+from talkinghead.media import load_frames  # noqa: E402
 from talkinghead.refine.dataset import build_clip_data, mouth_openness  # noqa: E402
 from talkinghead.refine.infer import GENERIC_WEIGHTS, Refiner  # noqa: E402
 from talkinghead.refine.prepare import PrepareSettings, prepare_face  # noqa: E402
@@ -63,14 +63,12 @@ def main(argv=None) -> int:
 
     from talkinghead.portrait import animate_portrait
 
-    faces = sorted(Path(args.data, "faces").glob("*.mp4"))
-    if args.clips:
-        faces = [f for f in faces if f.stem in args.clips]
-    faces = [f for f in faces if (lambda i: (i.width, i.height) == (512, 512))(probe(f))]
+    faces = dev_clips(args.data, args.clips)
     if not faces:
         print("no 512x512 clips found under", args.data)
         return 1
-    r = Refiner.load(args.weights, "cpu").resolution
+    generic = Refiner.load(args.weights, "cpu")
+    r = generic.resolution
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for f in faces:
@@ -81,10 +79,9 @@ def main(argv=None) -> int:
             clip = build_clip_data(frames, track, held, r, name=f.stem)
             photo = Path(tmp) / f"{f.stem}_frame0.png"
             cv2.imwrite(str(photo), cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))
-            rig = build_rig(track)
+            openness = mouth_openness(track, build_rig(track))
             rec = {"clip": f.stem, "held_out_frames": int(len(held)),
-                   "photo_openness": float(mouth_openness(track, rig)[0]),
-                   "held_out_openness_max": float(mouth_openness(track, rig)[held].max())}
+                   "photo_openness": float(openness[0]), "held_out_openness_max": float(openness[held].max())}
             # the portrait's idle clip and its track go to a throw-away cache
             user_cache = os.environ.get("TALKINGHEAD_CACHE")
             os.environ["TALKINGHEAD_CACHE"] = str(Path(tmp) / "cache")
@@ -109,7 +106,7 @@ def main(argv=None) -> int:
 
     summary = {
         "weights": args.weights,
-        "weights_meta_steps": Refiner.load(args.weights, "cpu").meta.get("steps"),
+        "weights_meta_steps": generic.meta.get("steps"),
         "finetune_steps": args.finetune_steps,
         "machine": f"{platform.processor() or platform.machine()}, torch threads {args.threads}, "
                    f"{os.cpu_count()} CPUs visible",

@@ -45,6 +45,14 @@ from talkinghead.render.types import CropBox, RenderedFrames  # noqa: E402
 HOLDOUT = 0.75
 
 
+def dev_clips(data: str | Path, names: list[str] | None = None) -> list[Path]:
+    """The 512x512 clips of ``data/faces`` (sorted), only those named ``names`` if given."""
+    faces = sorted(Path(data, "faces").glob("*.mp4"))
+    if names:
+        faces = [f for f in faces if f.stem in names]
+    return [f for f in faces if (lambda i: (i.width, i.height) == (512, 512))(probe(f))]
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
@@ -177,10 +185,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    faces = sorted(Path(args.data, "faces").glob("*.mp4"))
-    if args.clips:
-        faces = [f for f in faces if f.stem in args.clips]
-    faces = [f for f in faces if (lambda i: (i.width, i.height) == (512, 512))(probe(f))]
+    faces = dev_clips(args.data, args.clips)
     if not faces:
         print("no 512x512 clips found under", args.data)
         return 1

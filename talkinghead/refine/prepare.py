@@ -93,9 +93,9 @@ class PrepareSettings:
 
     @classmethod
     def for_face(cls, portrait: bool, steps: int | None = None, **kwargs) -> "PrepareSettings":
-        """Settings for a face video (``portrait=False``) or a portrait image: the default
-        fine-tuning steps are ``steps``'s default and :data:`PORTRAIT_STEPS` respectively; an
-        explicit ``steps`` wins. ``kwargs``: other fields."""
+        """Settings for a face video (``portrait=False``) or a portrait image: fine-tuning steps
+        default to the field's default and to :data:`PORTRAIT_STEPS` respectively; an explicit
+        ``steps`` wins. ``kwargs``: other fields."""
         s = cls(**kwargs)
         if steps is not None:
             s.steps = int(steps)
