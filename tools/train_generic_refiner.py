@@ -17,6 +17,14 @@ fields of :class:`talkinghead.refine.dataset.Augment` (e.g. ``teeth_ref_dropout`
 Training resumes from ``--output`` if it exists and was written by this tool with the same
 architecture; a checkpoint is written atomically every ``checkpoint_every`` steps and at the end,
 so an interrupted run leaves usable weights. Per-step losses go to ``--log`` (JSON lines).
+
+On a GPU machine (``--device cuda``) the per-sample augmentation runs in ``--workers`` processes,
+and ``--plan-minutes M`` fits the run to a time budget: after ``PROBE_STEPS`` steps at constant
+learning rates it measures the speed and sets ``train.steps`` so that training ends after about
+M minutes, with the learning-rate decay ending at the last step. Such a machine need not have the
+tracking/rendering stack: ``--export-pack DIR`` writes the prepared clips as a compact data pack
+(:mod:`talkinghead.refine.datapack`, ~2% of the cache's size) here, and ``--data-pack DIR``
+trains from it there (NumPy, OpenCV and PyTorch suffice).
 """
 
 from __future__ import annotations
@@ -37,12 +45,22 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from talkinghead.errors import TalkingHeadError  # noqa: E402
-from talkinghead.refine.dataset import DATA_VERSION, Augment, ClipData, PairSampler, build_clip_data  # noqa: E402
-from talkinghead.refine.infer import Refiner, resolve_device  # noqa: E402
+from talkinghead.refine.dataset import (  # noqa: E402
+    DATA_VERSION,
+    Augment,
+    BatchPrefetcher,
+    ClipData,
+    PairSampler,
+    build_clip_data,
+)
+from talkinghead.refine.infer import Refiner, autocast_dtype, resolve_device  # noqa: E402
 from talkinghead.refine.model import RefinerConfig, count_parameters  # noqa: E402
 from talkinghead.refine.train import TrainSettings, train_refiner  # noqa: E402
 
 log = logging.getLogger("train_generic_refiner")
+
+#: Steps run at constant learning rates before ``--plan-minutes`` measures the speed.
+PROBE_STEPS = 60
 
 
 def clip_cache(path: str, cfg: dict) -> ClipData | None:
@@ -101,21 +119,40 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--log", default="/tmp/train_generic_refiner.log.jsonl", help="per-step losses (JSON lines)")
     ap.add_argument("--prepare-only", action="store_true", help="build the clip caches and exit")
+    ap.add_argument("--export-pack", metavar="DIR", help="write the prepared clips as a data pack and exit")
+    ap.add_argument("--data-pack", metavar="DIR", help="train from a data pack instead of the clips")
+    ap.add_argument("--workers", type=int, default=0, help="augmentation worker processes (0: in this one)")
+    ap.add_argument("--plan-minutes", type=float, default=None,
+                    help="set train.steps so that the run ends after about this many minutes")
+    ap.add_argument("--checkpoint-every", type=int, default=None, help="override checkpoint_every")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = resolve_paths(json.loads(Path(args.config).read_text()), Path(args.config).resolve().parent)
     torch.set_num_threads(int(cfg.get("threads", 2)))
+    if args.checkpoint_every is not None:
+        cfg["checkpoint_every"] = args.checkpoint_every
     t_start = time.time()
 
-    paths = sorted({p for g in cfg["data"]["clips"] for p in glob.glob(g)})
     clips = []
-    for p in paths:
-        t0 = time.time()
-        c = clip_cache(p, cfg)
-        if c is not None and c.n_train > 0:
-            clips.append(c)
-            log.info("clip %s: %d frames (%.1fs)", c.name, len(c), time.time() - t0)
+    if args.data_pack:
+        from talkinghead.refine.datapack import load_pack
+
+        clips = [c for c in load_pack(args.data_pack) if c.n_train > 0]
+    else:
+        paths = sorted({p for g in cfg["data"]["clips"] for p in glob.glob(g)})
+        for p in paths:
+            t0 = time.time()
+            c = clip_cache(p, cfg)
+            if c is not None and c.n_train > 0:
+                clips.append(c)
+                log.info("clip %s: %d frames (%.1fs)", c.name, len(c), time.time() - t0)
     log.info("%d clips, %d frames, data ready in %.0fs", len(clips), sum(len(c) for c in clips), time.time() - t_start)
+    if args.export_pack:
+        from talkinghead.refine.datapack import save_pack
+
+        save_pack(clips, args.export_pack)
+        log.info("data pack written to %s", args.export_pack)
+        return 0
     if args.prepare_only:
         return 0
 
@@ -124,6 +161,9 @@ def main(argv=None) -> int:
     if args.steps is not None:
         ts.steps = args.steps
     device = resolve_device(args.device)
+    amp = autocast_dtype(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     out = Path(args.output)
     start = 0
     if out.exists():
@@ -137,7 +177,12 @@ def main(argv=None) -> int:
         ref = Refiner.new(mcfg, device, seed=ts.seed)
     log.info("generator %.2fM params, discriminator %.2fM", count_parameters(ref.generator) / 1e6,
              count_parameters(ref.discriminator) / 1e6)
-    sampler = PairSampler(clips, mcfg.n_refs, augment=Augment(**cfg.get("augment", {})), seed=ts.seed + start)
+    augment = Augment(**cfg.get("augment", {}))
+    if args.workers > 0:
+        sampler = BatchPrefetcher(clips, mcfg.n_refs, batch_size=ts.batch_size, workers=args.workers,
+                                  augment=augment, seed=ts.seed + start, device=device)
+    else:
+        sampler = PairSampler(clips, mcfg.n_refs, augment=augment, seed=ts.seed + start)
     remaining = max(ts.steps - start, 0)
     logf = open(args.log, "a")
     deadline = t_start + args.max_minutes * 60 if args.max_minutes else None
@@ -171,9 +216,27 @@ def main(argv=None) -> int:
 
     opt_g = torch.optim.Adam(ref.generator.parameters(), lr=ts.lr_g, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(ref.discriminator.parameters(), lr=ts.lr_d, betas=(0.5, 0.999))
+    log.info("device %s, autocast %s, batch %d, %d workers", device, amp, ts.batch_size, args.workers)
+
+    def run(settings: TrainSettings, first: int) -> list[dict]:
+        return train_refiner(ref.generator, ref.discriminator, sampler, settings, device=device, amp_dtype=amp,
+                             on_step=on_step, optimizers=(opt_g, opt_d), start_step=first)
+
     try:
-        train_refiner(ref.generator, ref.discriminator, sampler, ts.__class__(**{**ts.to_dict(), "steps": remaining}),
-                      device=device, on_step=on_step, optimizers=(opt_g, opt_d), start_step=start)
+        if args.plan_minutes is not None:
+            # Probe at constant rates, then fit the step count (and the decay) to the budget.
+            probe = run(TrainSettings(**{**ts.to_dict(), "steps": PROBE_STEPS, "lr_decay_from": None}), start)
+            per_step = float(np.median([h["seconds"] for h in probe[PROBE_STEPS // 2:]]))
+            left = args.plan_minutes * 60 - (time.time() - t_start)
+            start = start + PROBE_STEPS
+            ts.steps = start + max(int(0.97 * left / per_step), 1)
+            if ts.lr_decay_from is not None:
+                ts.lr_decay_from = max(ts.lr_decay_from, start)
+            cfg["train"].update(steps=ts.steps, lr_decay_from=ts.lr_decay_from)
+            log.info("%.1f ms/step: planned %d steps in all (decay from %s)", per_step * 1e3, ts.steps,
+                     ts.lr_decay_from)
+            remaining = ts.steps - start
+        run(TrainSettings(**{**ts.to_dict(), "steps": remaining}), start)
     except Stop:
         log.info("time limit reached at step %d", state["done"])
     ref.generator.eval()
