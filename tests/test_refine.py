@@ -283,7 +283,7 @@ def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path):
     from talkinghead.face.deform import deform_lower_face
     from talkinghead.refine.blend import crop_affine
     from talkinghead.refine.dataset import build_clip_data
-    from talkinghead.refine.prepare import PrepareSettings, prepare_face
+    from talkinghead.refine.prepare import STILL_MOUTH_RANGE, PrepareSettings, prepare_face
     from talkinghead.render.renderer import render_frames
 
     frames, track = astronaut_track
@@ -305,6 +305,14 @@ def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path):
     again = prepare_face(video, settings=s, base_weights=wpath, device="cpu", progress=False)
     assert again.stats["from_cache"]
     assert np.array_equal(again.references, prepared.references)
+    # this clip is one still photo moved about: its mouth never moves, so by default (for_face)
+    # it is used with the base weights, as a portrait is; an explicit step count still fine-tunes
+    still = PrepareSettings.for_face(False, batch_size=2)
+    assert still.min_mouth_range == STILL_MOUTH_RANGE and still.steps > 0
+    skipped = prepare_face(video, settings=still, base_weights=wpath, device="cpu", progress=False, cache=False)
+    assert skipped.stats["steps"] == 0 and skipped.stats["mouth_range"] < STILL_MOUTH_RANGE
+    assert skipped.stats["final_l1"] is None and skipped.references.shape == (2, 64, 64, 3)
+    assert PrepareSettings.for_face(False, 3).min_mouth_range == 0.0
 
     params = np.zeros((2, 7))
     params[:, 0] = 1.0  # jaw open

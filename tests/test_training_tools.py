@@ -73,8 +73,18 @@ def test_compact_batches_assemble_to_the_network_batch():
 
 
 def test_prefetcher_workers_draw_distinct_valid_batches():
+    import cv2
+
     clip = synthetic_clip()
-    prefetcher = BatchPrefetcher([clip], 2, batch_size=3, workers=2, seed=0)
+    # OpenCV's thread pool busy in this process before the workers are forked: a forked worker
+    # that touched it used to wait forever (seen in the full test suite)
+    n_cv = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    for _ in range(5):
+        cv2.GaussianBlur(np.random.default_rng(0).random((512, 512), np.float32), (15, 15), 3)
+    prefetcher = BatchPrefetcher([clip], 2, batch_size=3, workers=2, seed=0, timeout=120)
+    assert cv2.getNumThreads() == 2  # restored once the workers are forked
+    cv2.setNumThreads(n_cv)
     batches = [prefetcher.sample(3) for _ in range(4)]
     cfg_in = 12 + 3 * 2
     for b in batches:

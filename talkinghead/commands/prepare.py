@@ -36,8 +36,8 @@ def register(subparsers) -> None:
     p.add_argument("face", help="video or image file with the face")
     p.add_argument("-o", "--output", metavar="PT", help="also write the fine-tuned refiner to this file")
     p.add_argument("--steps", type=int, default=None, metavar="N",
-                   help="fine-tuning steps (default 150 for a video; 0 for a portrait, whose one mouth "
-                   "state fine-tuning would overfit; 0 = use the generic weights)")
+                   help="fine-tuning steps (default 150 for a video, or 0 when its mouth barely moves; 0 for "
+                   "a portrait, whose one mouth state fine-tuning would overfit; 0 = use the generic weights)")
     p.add_argument("--max-frames", type=int, default=None, metavar="N",
                    help="at most this many frames are used for fine-tuning (default 200)")
     p.add_argument("--face-index", type=int, default=None, metavar="N",
@@ -87,6 +87,9 @@ def run(args) -> int:
             print(f"{args.face}: prepared in {st['track_seconds'] + st['data_seconds'] + st['finetune_seconds']:.0f} s "
                   f"({st['frames']} frames, {st['steps']} steps)"
                   + (f", cached in {prepared.cache_file}" if prepared.cache_file else ""))
+            if st["steps"] == 0 and s.steps > 0:
+                print(f"the mouth barely moves in this video (opening spread {st['mouth_range']:.3f} mouth "
+                      "widths): the generic refiner is used as for a portrait; --steps N fine-tunes anyway")
         if args.output:
             print(f"refiner written to {args.output}")
     return 0

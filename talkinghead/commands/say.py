@@ -36,7 +36,7 @@ def register(sub) -> None:
     p.add_argument("--fps", type=float, help="output frame rate (default: the face video's)")
     p.add_argument("--crf", type=int, default=18, help="x264 quality, lower = better (default 18)")
     p.add_argument("--steps", type=int, help="fine-tuning steps when preparing a new face (default 150 for a "
-                   "video, 0 for a portrait)")
+                   "video, 0 for a portrait or a video whose mouth barely moves)")
     p.add_argument("--no-cache", action="store_true", help="ignore and do not write the caches")
     p.add_argument("--sidecars", action="store_true", help="also write OUT.json (timeline) and OUT.srt")
     add_provenance_options(p)

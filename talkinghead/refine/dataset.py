@@ -504,7 +504,8 @@ class _CompactBatches(torch.utils.data.IterableDataset):
         info = torch.utils.data.get_worker_info()
         wid = info.id if info is not None else 0
         torch.set_num_threads(1)
-        cv2.setNumThreads(1)
+        if cv2.getNumThreads() != 1:  # a spawned worker (a forked one inherits 1: see BatchPrefetcher)
+            cv2.setNumThreads(1)
         sampler = PairSampler(self.clips, self.n_refs, augment=self.augment, seed=self.seed + 100_003 * (wid + 1))
         while True:
             yield sampler.sample_compact(self.batch_size)
@@ -519,7 +520,9 @@ class BatchPrefetcher:
     """
 
     def __init__(self, clips: list[ClipData], n_refs: int, *, batch_size: int, workers: int,
-                 augment: Augment | None = None, seed: int = 0, device: str | torch.device = "cpu"):
+                 augment: Augment | None = None, seed: int = 0, device: str | torch.device = "cpu",
+                 timeout: float = 0):
+        """``timeout``: seconds to wait for a worker's batch before raising (0 = no limit)."""
         import multiprocessing
 
         self.batch_size = batch_size
@@ -528,8 +531,17 @@ class BatchPrefetcher:
         self.loader = torch.utils.data.DataLoader(
             _CompactBatches(clips, n_refs, augment or Augment(), seed, batch_size), batch_size=None,
             num_workers=workers, pin_memory=self.device.type == "cuda", multiprocessing_context=ctx,
-            prefetch_factor=4 if workers > 0 else None, persistent_workers=workers > 0)
-        self._it = iter(self.loader)
+            prefetch_factor=4 if workers > 0 else None, persistent_workers=workers > 0,
+            timeout=timeout if workers > 0 else 0)
+        # OpenCV's thread pool does not survive fork(): a forked worker that touches it (even
+        # cv2.setNumThreads) can wait forever on threads that only exist in this process. So the
+        # pool is shut down (1 thread) while the workers are forked, and they inherit that.
+        n_cv = cv2.getNumThreads()
+        cv2.setNumThreads(1)
+        try:
+            self._it = iter(self.loader)
+        finally:
+            cv2.setNumThreads(n_cv)
 
     def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
         if batch_size != self.batch_size:

@@ -59,6 +59,14 @@ PREPARE_VERSION = 1
 #: ``models/README.md``). The generic weights are used as they are.
 PORTRAIT_STEPS = 0
 
+#: A face *video* whose mouth barely moves (a silent listener, a still) is in a portrait's
+#: situation: one mouth state to learn. By default (:meth:`PrepareSettings.for_face`) it is not
+#: fine-tuned either when the spread of its inner-lip opening (95th minus 5th percentile, in
+#: mouth widths, :func:`~talkinghead.refine.dataset.mouth_openness`) is below this. Measured on
+#: the 21 development clips: 0.006-0.030 for the four where nobody speaks, 0.18-1.05 for the 17
+#: talking ones (a portrait's idle clip: ~0), so the threshold sits in a wide gap.
+STILL_MOUTH_RANGE = 0.08
+
 
 @dataclass
 class PrepareSettings:
@@ -77,6 +85,10 @@ class PrepareSettings:
             the rest; 1.0 for real use).
         face_index: which face in the video (0 = largest).
         seed: sampling seed.
+        min_mouth_range: fine-tune only if the spread of the video's mouth opening (95th minus
+            5th percentile of :func:`~talkinghead.refine.dataset.mouth_openness`, mouth widths)
+            is at least this; below it the base weights are used as they are (0 = always
+            fine-tune; :meth:`for_face` sets :data:`STILL_MOUTH_RANGE`).
     """
 
     steps: int = 150
@@ -87,6 +99,7 @@ class PrepareSettings:
     train_fraction: float = 1.0
     face_index: int = 0
     seed: int = 0
+    min_mouth_range: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -94,13 +107,16 @@ class PrepareSettings:
     @classmethod
     def for_face(cls, portrait: bool, steps: int | None = None, **kwargs) -> "PrepareSettings":
         """Settings for a face video (``portrait=False``) or a portrait image: fine-tuning steps
-        default to the field's default and to :data:`PORTRAIT_STEPS` respectively; an explicit
-        ``steps`` wins. ``kwargs``: other fields."""
+        default to the field's default and to :data:`PORTRAIT_STEPS` respectively, and a video
+        whose mouth barely moves is not fine-tuned (:data:`STILL_MOUTH_RANGE`); an explicit
+        ``steps`` wins over both. ``kwargs``: other fields."""
         s = cls(**kwargs)
         if steps is not None:
             s.steps = int(steps)
         elif portrait:
             s.steps = PORTRAIT_STEPS
+        elif "min_mouth_range" not in kwargs:
+            s.min_mouth_range = STILL_MOUTH_RANGE
         return s
 
 
@@ -275,8 +291,16 @@ def prepare_face(
     openness = mouth_openness(track, rig)
     rframes = choose_references(openness, ref.config.n_refs, np.arange(n_fit))
     wanted |= set(rframes.tolist())
+    lo, hi = np.percentile(openness[:n_fit], [5, 95])
+    mouth_range = float(hi - lo)
+    steps = s.steps
+    if steps > 0 and mouth_range < s.min_mouth_range:
+        log.info("the mouth barely moves in %s (opening spread %.3f mouth widths < %.3f): using the "
+                 "generic refiner as for a portrait, not fine-tuning (give a step count to force it)",
+                 p.name, mouth_range, s.min_mouth_range)
+        steps = 0
     frames: dict[int, np.ndarray] = {}
-    if s.steps == 0:
+    if steps == 0:
         wanted = set(rframes.tolist())
     for i, f in enumerate(read_frames(p, info=info, max_frames=max(wanted) + 1)):
         if i in wanted:
@@ -284,7 +308,7 @@ def prepare_face(
     t1 = time.perf_counter()
     refs = extract_crops([frames[int(i)] for i in rframes], _boxes_for(track, rig, rframes, r), r)
     clip = None
-    if s.steps > 0:
+    if steps > 0:
         clip = build_clip_data(frames, track, ids, r, name=p.stem, render_device=str(dev), seed=s.seed)
     t_data = time.perf_counter() - t1
 
@@ -294,7 +318,7 @@ def prepare_face(
         single = len(ids) == 1
         aug = Augment(ref_shift=0.10, ref_scale=0.12) if single else Augment()
         sampler = PairSampler([clip], ref.config.n_refs, augment=aug, seed=s.seed, min_gap=8)
-        ts = TrainSettings(steps=s.steps, batch_size=s.batch_size, lr_g=s.lr, lr_d=s.lr, seed=s.seed,
+        ts = TrainSettings(steps=steps, batch_size=s.batch_size, lr_g=s.lr, lr_d=s.lr, seed=s.seed,
                            lr_decay_from=0, lr_final_factor=s.lr_final_factor)
         torch.manual_seed(s.seed)
         history = train_refiner(ref.generator, ref.discriminator, sampler, ts, device=dev, progress=progress,
@@ -306,7 +330,8 @@ def prepare_face(
         "data_seconds": round(t_data, 2),
         "finetune_seconds": round(t_fit, 2),
         "frames": int(len(ids)),
-        "steps": int(s.steps),
+        "steps": int(steps),
+        "mouth_range": round(mouth_range, 4),
         "final_l1": float(np.mean([h["l1"] for h in history[-20:]])) if history else None,
     }
     ref.meta.update({"reference_frames": rframes.tolist(), "source": str(p), "prepare": s.to_dict(),
