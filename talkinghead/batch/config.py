@@ -74,7 +74,7 @@ class JobSpec:
         fps: output frame rate (``None`` = the face video's).
         crf: x264 quality (lower is better).
         steps: refiner fine-tuning steps when preparing the face (``None`` = the default: 150
-            for a video, 0 for a portrait).
+            for a video, 0 for a portrait or a video whose mouth barely moves).
         face_index: which face in the video (0 = largest; ``None``: the pipeline's default).
         idle_seed: seed of a portrait image's idle motion and blinks.
         seed: seed of the voice's sampling noise (Piper; ``None`` = a fresh draw).

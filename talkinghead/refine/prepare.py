@@ -329,7 +329,7 @@ def prepare_face(
         "track_seconds": round(t_track, 2),
         "data_seconds": round(t_data, 2),
         "finetune_seconds": round(t_fit, 2),
-        "frames": int(len(ids)),
+        "frames": int(len(ids)) if steps > 0 else 0,  # frames fine-tuned on
         "steps": int(steps),
         "mouth_range": round(mouth_range, 4),
         "final_l1": float(np.mean([h["l1"] for h in history[-20:]])) if history else None,
