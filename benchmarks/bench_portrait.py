@@ -37,12 +37,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_refine import HOLDOUT, dev_clips, evaluate  # noqa: E402
+from bench_refine import add_common_arguments, dev_clips, evaluate, held_out_clip  # noqa: E402
 from talkinghead.face.deform import build_rig  # noqa: E402
-from talkinghead.face.tracking import track_face  # noqa: E402
-from talkinghead.media import load_frames  # noqa: E402
-from talkinghead.refine.dataset import build_clip_data, mouth_openness  # noqa: E402
-from talkinghead.refine.infer import GENERIC_WEIGHTS, Refiner  # noqa: E402
+from talkinghead.refine.dataset import mouth_openness  # noqa: E402
+from talkinghead.refine.infer import Refiner  # noqa: E402
 from talkinghead.refine.prepare import PrepareSettings, prepare_face  # noqa: E402
 
 METRICS = ("psnr", "ssim", "temporal_ratio", "detail_mouth", "detail_teeth")
@@ -50,13 +48,9 @@ METRICS = ("psnr", "ssim", "temporal_ratio", "detail_mouth", "detail_teeth")
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
-    ap.add_argument("--weights", default=str(GENERIC_WEIGHTS))
+    add_common_arguments(ap, "portrait.json")
     ap.add_argument("--finetune-steps", type=int, nargs="+", default=[0, PrepareSettings.steps],
                     help="fine-tuning steps to compare (0 = generic weights)")
-    ap.add_argument("--clips", nargs="*", help="clip names (default: all 512x512 clips)")
-    ap.add_argument("--output", default=str(Path(__file__).resolve().parent / "results" / "portrait.json"))
-    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     import cv2
@@ -72,16 +66,12 @@ def main(argv=None) -> int:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for f in faces:
-            frames = load_frames(f)
-            track = track_face(f, progress=False)
-            n = min(len(frames), track.n_frames)
-            held = np.arange(int(np.floor(n * HOLDOUT)), n)
-            clip = build_clip_data(frames, track, held, r, name=f.stem)
+            frames, track, _, clip = held_out_clip(f, r)
             photo = Path(tmp) / f"{f.stem}_frame0.png"
             cv2.imwrite(str(photo), cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR))
             openness = mouth_openness(track, build_rig(track))
-            rec = {"clip": f.stem, "held_out_frames": int(len(held)),
-                   "photo_openness": float(openness[0]), "held_out_openness_max": float(openness[held].max())}
+            rec = {"clip": f.stem, "held_out_frames": len(clip), "photo_openness": float(openness[0]),
+                   "held_out_openness_max": float(openness[clip.frame_ids].max())}
             # the portrait's idle clip and its track go to a throw-away cache
             user_cache = os.environ.get("TALKINGHEAD_CACHE")
             os.environ["TALKINGHEAD_CACHE"] = str(Path(tmp) / "cache")

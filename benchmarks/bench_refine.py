@@ -53,6 +53,30 @@ def dev_clips(data: str | Path, names: list[str] | None = None) -> list[Path]:
     return [f for f in faces if (lambda i: (i.width, i.height) == (512, 512))(probe(f))]
 
 
+def held_out_clip(path: Path, resolution: int):
+    """A development clip split as every benchmark here splits it.
+
+    Returns:
+        ``(frames, track, n_fit, clip)``: the decoded frames, the clip's track, the number of
+        leading frames that may be fitted on (:data:`HOLDOUT`), and the held-out rest rendered
+        and cropped at ``resolution`` (:func:`build_clip_data`), to be rebuilt and compared.
+    """
+    frames = load_frames(path)
+    track = track_face(path, progress=False)
+    n = min(len(frames), track.n_frames)
+    n_fit = int(np.floor(n * HOLDOUT))
+    return frames, track, n_fit, build_clip_data(frames, track, np.arange(n_fit, n), resolution, name=path.stem)
+
+
+def add_common_arguments(ap: argparse.ArgumentParser, output: str) -> None:
+    """``--data``, ``--weights``, ``--clips``, ``--output`` (default ``results/OUTPUT``), ``--threads``."""
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    ap.add_argument("--weights", default=str(GENERIC_WEIGHTS))
+    ap.add_argument("--clips", nargs="*", help="clip names (default: all 512x512 clips)")
+    ap.add_argument("--output", default=str(Path(__file__).resolve().parent / "results" / output))
+    ap.add_argument("--threads", type=int, default=2)
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
@@ -172,17 +196,13 @@ def evaluate(refiner: Refiner, clip, refs: np.ndarray, png: Path | None = None) 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
-    ap.add_argument("--weights", default=str(GENERIC_WEIGHTS))
+    add_common_arguments(ap, "refine.json")
     ap.add_argument("--finetune-steps", type=int, default=150, help="0 = generic weights only")
     ap.add_argument("--finetune-lr", type=float, default=PrepareSettings.lr, help="fine-tuning learning rate")
     ap.add_argument("--finetune-lr-final", type=float, default=PrepareSettings.lr_final_factor,
                     help="fine-tuning learning-rate factor at the last step (1 = constant)")
     ap.add_argument("--finetune-clips", nargs="*", default=None, help="fine-tune only these clips (default: all)")
-    ap.add_argument("--clips", nargs="*", help="clip names (default: all 512x512 clips)")
     ap.add_argument("--png-dir", default=None, help="write example crops (masked | render | output | real | ref)")
-    ap.add_argument("--output", default=str(Path(__file__).resolve().parent / "results" / "refine.json"))
-    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     faces = dev_clips(args.data, args.clips)
@@ -197,16 +217,11 @@ def main(argv=None) -> int:
     results = []
     inf_ms = None
     for ci, f in enumerate(faces):
-        frames = load_frames(f)
-        track = track_face(f, progress=False)
-        n = min(len(frames), track.n_frames)
-        n_fit = int(np.floor(n * HOLDOUT))
-        held = np.arange(n_fit, n)
-        clip = build_clip_data(frames, track, held, r, name=f.stem)
+        frames, track, n_fit, clip = held_out_clip(f, r)
         rig = build_rig(track)
         rframes = choose_references(mouth_openness(track, rig), generic.config.n_refs, np.arange(n_fit))
         refs = extract_crops([frames[i] for i in rframes], _boxes_for(track, rig, rframes, r), r)
-        rec = {"clip": f.stem, "held_out_frames": int(len(held)), "reference_frames": rframes.tolist()}
+        rec = {"clip": f.stem, "held_out_frames": len(clip), "reference_frames": rframes.tolist()}
         rec["generic"] = evaluate(generic, clip, refs, pngdir / f"{f.stem}_generic.png" if pngdir else None)
         if inf_ms is None:
             crops = clip.crops[:8]

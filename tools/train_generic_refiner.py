@@ -30,6 +30,7 @@ trains from it there (NumPy, OpenCV and PyTorch suffice).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fnmatch
 import glob
 import json
@@ -227,7 +228,7 @@ def main(argv=None) -> int:
     try:
         if args.plan_minutes is not None:
             # Probe at constant rates, then fit the step count (and the decay) to the budget.
-            probe = run(TrainSettings(**{**ts.to_dict(), "steps": PROBE_STEPS, "lr_decay_from": None}), start)
+            probe = run(dataclasses.replace(ts, steps=PROBE_STEPS, lr_decay_from=None), start)
             per_step = float(np.median([h["seconds"] for h in probe[PROBE_STEPS // 2:]]))
             left = args.plan_minutes * 60 - (time.time() - t_start)
             start = start + PROBE_STEPS
@@ -238,7 +239,7 @@ def main(argv=None) -> int:
             log.info("%.1f ms/step: planned %d steps in all (decay from %s)", per_step * 1e3, ts.steps,
                      ts.lr_decay_from)
             remaining = ts.steps - start
-        run(TrainSettings(**{**ts.to_dict(), "steps": remaining}), start)
+        run(dataclasses.replace(ts, steps=remaining), start)
     except Stop:
         log.info("time limit reached at step %d", state["done"])
     ref.generator.eval()

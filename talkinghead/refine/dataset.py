@@ -484,14 +484,11 @@ def assemble_batch(compact: dict[str, torch.Tensor], device: str | torch.device 
         return v.to(device, non_blocking=True) if device is not None else v
 
     imgs = get("images").float() / 127.5 - 1
-    cond = get("cond").float() / 255.0
     h = (get("hole") > 127).float()
     mw = get("mouth").float() / 255.0
-    masked = imgs[:, :3] * (1 - h)
-    cond2 = cond * 2 - 1
-    dcond = torch.cat([masked, h, cond2], 1)
-    return {"input": torch.cat([dcond, imgs[:, 3:]], 1), "target": imgs[:, :3], "hole": h,
-            "weight": 0.25 + h + 3.0 * mw * h, "dcond": dcond}
+    x = network_input(imgs[:, :3], h, get("cond").float() / 255.0, imgs[:, 3:])
+    return {"input": x, "target": imgs[:, :3], "hole": h, "weight": 0.25 + h + 3.0 * mw * h,
+            "dcond": x[:, :4 + RENDER_CHANNELS]}
 
 
 class _CompactBatches(torch.utils.data.IterableDataset):
