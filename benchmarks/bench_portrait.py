@@ -32,15 +32,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_refine import add_common_arguments, dev_clips, evaluate, held_out_clip  # noqa: E402
+from bench_refine import add_common_arguments, common_inputs, evaluate, held_out_clip  # noqa: E402
 from talkinghead.face.deform import build_rig  # noqa: E402
 from talkinghead.refine.dataset import mouth_openness  # noqa: E402
-from talkinghead.refine.infer import Refiner  # noqa: E402
 from talkinghead.refine.prepare import PrepareSettings, prepare_face  # noqa: E402
 
 METRICS = ("psnr", "ssim", "temporal_ratio", "detail_mouth", "detail_teeth")
@@ -52,16 +50,14 @@ def main(argv=None) -> int:
     ap.add_argument("--finetune-steps", type=int, nargs="+", default=[0, PrepareSettings.steps],
                     help="fine-tuning steps to compare (0 = generic weights)")
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
     import cv2
 
     from talkinghead.portrait import animate_portrait
 
-    faces = dev_clips(args.data, args.clips)
-    if not faces:
-        print("no 512x512 clips found under", args.data)
+    inputs = common_inputs(args)
+    if inputs is None:
         return 1
-    generic = Refiner.load(args.weights, "cpu")
+    faces, generic = inputs
     r = generic.resolution
     results = []
     with tempfile.TemporaryDirectory() as tmp:

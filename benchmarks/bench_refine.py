@@ -77,6 +77,17 @@ def add_common_arguments(ap: argparse.ArgumentParser, output: str) -> None:
     ap.add_argument("--threads", type=int, default=2)
 
 
+def common_inputs(args) -> tuple[list[Path], Refiner] | None:
+    """After :func:`add_common_arguments`: set the thread count, list the clips and load the
+    weights; ``None`` (having said why) when no clip is found."""
+    torch.set_num_threads(args.threads)
+    faces = dev_clips(args.data, args.clips)
+    if not faces:
+        print("no 512x512 clips found under", args.data)
+        return None
+    return faces, Refiner.load(args.weights, "cpu")
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
@@ -204,12 +215,10 @@ def main(argv=None) -> int:
     ap.add_argument("--finetune-clips", nargs="*", default=None, help="fine-tune only these clips (default: all)")
     ap.add_argument("--png-dir", default=None, help="write example crops (masked | render | output | real | ref)")
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    faces = dev_clips(args.data, args.clips)
-    if not faces:
-        print("no 512x512 clips found under", args.data)
+    inputs = common_inputs(args)
+    if inputs is None:
         return 1
-    generic = Refiner.load(args.weights, "cpu")
+    faces, generic = inputs
     r = generic.resolution
     pngdir = Path(args.png_dir) if args.png_dir else None
     if pngdir:
