@@ -129,13 +129,15 @@ def one_thread():
     torch.set_num_threads(n)
 
 
-def test_tiny_refiner_training_reduces_loss(one_thread):
+@pytest.mark.parametrize("amp", [None, torch.bfloat16], ids=["float32", "bfloat16"])
+def test_tiny_refiner_training_reduces_loss(one_thread, amp):
+    # bfloat16: what fine-tuning uses on a CPU with native bf16 (prepare.finetune_dtype)
     torch.manual_seed(0)
     clip = synthetic_clip(n=12)
     ref = Refiner.new(RefinerConfig(**TINY), "cpu", seed=0)
     sampler = PairSampler([clip], 2, seed=0)
     hist = train_refiner(ref.generator, ref.discriminator, sampler,
-                         TrainSettings(steps=60, batch_size=4, lr_g=2e-3, lr_d=2e-3, adv_start=30))
+                         TrainSettings(steps=60, batch_size=4, lr_g=2e-3, lr_d=2e-3, adv_start=30), amp_dtype=amp)
     first = np.mean([h["l1"] for h in hist[:5]])
     last = np.mean([h["l1"] for h in hist[-5:]])
     assert last < 0.6 * first, (first, last)
@@ -204,10 +206,14 @@ def test_load_rejects_bad_files(tmp_path):
 
 
 def test_autocast_choice(monkeypatch):
+    from talkinghead.refine.prepare import finetune_dtype
+
     monkeypatch.setenv("TALKINGHEAD_BF16", "0")
     assert autocast_dtype(torch.device("cpu")) is None
+    assert finetune_dtype(torch.device("cpu")) is None
     monkeypatch.setenv("TALKINGHEAD_BF16", "1")
     assert autocast_dtype(torch.device("cpu")) == torch.bfloat16
+    assert finetune_dtype(torch.device("cpu")) == torch.bfloat16
 
 
 def test_choose_references_widest_and_most_closed():
@@ -283,7 +289,7 @@ def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path):
     from talkinghead.face.deform import deform_lower_face
     from talkinghead.refine.blend import crop_affine
     from talkinghead.refine.dataset import build_clip_data
-    from talkinghead.refine.prepare import STILL_MOUTH_RANGE, PrepareSettings, prepare_face
+    from talkinghead.refine.prepare import STILL_MOUTH_RANGE, PrepareSettings, finetune_dtype, prepare_face
     from talkinghead.render.renderer import render_frames
 
     frames, track = astronaut_track
@@ -302,6 +308,7 @@ def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path):
     prepared = prepare_face(video, settings=s, base_weights=wpath, device="cpu", progress=False)
     assert prepared.references.shape == (2, 64, 64, 3)
     assert prepared.stats["steps"] == 3 and prepared.cache_file.exists()
+    assert prepared.stats["precision"] == ("bfloat16" if finetune_dtype(torch.device("cpu")) else "float32")
     again = prepare_face(video, settings=s, base_weights=wpath, device="cpu", progress=False)
     assert again.stats["from_cache"]
     assert np.array_equal(again.references, prepared.references)
