@@ -79,7 +79,7 @@ def main(argv=None) -> int:
                     t0 = time.perf_counter()
                     prepared = prepare_face(idle, settings=PrepareSettings(steps=steps), base_weights=args.weights,
                                             device="cpu", cache=False, progress=False)
-                    m = evaluate(prepared.refiner, clip, prepared.references)
+                    m = evaluate(prepared.refiner, clip, prepared.references, mirror_average=args.mirror)
                     m["prepare_seconds"] = round(time.perf_counter() - t0, 1)
                     rec[f"steps_{steps}"] = m
             finally:
@@ -94,6 +94,7 @@ def main(argv=None) -> int:
         "weights": args.weights,
         "weights_meta_steps": generic.meta.get("steps"),
         "finetune_steps": args.finetune_steps,
+        "mirror_average": args.mirror,
         "machine": f"{platform.processor() or platform.machine()}, torch threads {args.threads}, "
                    f"{os.cpu_count()} CPUs visible",
         "clips": results,

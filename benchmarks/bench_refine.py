@@ -39,7 +39,7 @@ from talkinghead.media import load_frames, probe  # noqa: E402
 from talkinghead.refine.blend import blend_alpha, extract_crops  # noqa: E402
 from talkinghead.refine.dataset import FEATHER, HOLE_DILATE, build_clip_data, choose_references, mouth_openness  # noqa: E402
 from talkinghead.refine.infer import GENERIC_WEIGHTS, Refiner  # noqa: E402
-from talkinghead.refine.prepare import PrepareSettings, _boxes_for, prepare_face  # noqa: E402
+from talkinghead.refine.prepare import MIRROR_AVERAGE, PrepareSettings, _boxes_for, prepare_face  # noqa: E402
 from talkinghead.render.types import CropBox, RenderedFrames  # noqa: E402
 
 HOLDOUT = 0.75
@@ -69,12 +69,16 @@ def held_out_clip(path: Path, resolution: int):
 
 
 def add_common_arguments(ap: argparse.ArgumentParser, output: str) -> None:
-    """``--data``, ``--weights``, ``--clips``, ``--output`` (default ``results/OUTPUT``), ``--threads``."""
+    """``--data``, ``--weights``, ``--clips``, ``--output`` (default ``results/OUTPUT``), ``--threads``,
+    ``--no-mirror``."""
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     ap.add_argument("--weights", default=str(GENERIC_WEIGHTS))
     ap.add_argument("--clips", nargs="*", help="clip names (default: all 512x512 clips)")
     ap.add_argument("--output", default=str(Path(__file__).resolve().parent / "results" / output))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-mirror", dest="mirror", action="store_false",
+                    help="one generator pass per frame (talkinghead say --fast) instead of averaging it with "
+                         "the mirrored frame's (the default)")
 
 
 def common_inputs(args) -> tuple[list[Path], Refiner] | None:
@@ -158,7 +162,8 @@ def consecutive_differences(frames: np.ndarray, boxes: np.ndarray) -> list[np.nd
             for k, (x0, y0, x1, y1) in zip(range(1, len(frames)), boxes[1:])]
 
 
-def evaluate(refiner: Refiner, clip, refs: np.ndarray, png: Path | None = None) -> dict:
+def evaluate(refiner: Refiner, clip, refs: np.ndarray, png: Path | None = None, *,
+             mirror_average: bool = MIRROR_AVERAGE) -> dict:
     """Reconstruct every row of ``clip``; mean PSNR/SSIM on the evaluation boxes, and flicker.
 
     Flicker: the mean frame-to-frame change of the rebuilt mouth region divided by that of the
@@ -174,7 +179,7 @@ def evaluate(refiner: Refiner, clip, refs: np.ndarray, png: Path | None = None) 
     r = clip.resolution
     rows = np.arange(len(clip))
     holes = np.stack([clip.hole(k, None, HOLE_DILATE * r) for k in rows])
-    out = refiner.refine(clip.crops, rendered_from_clip(clip, rows), refs, holes)
+    out = refiner.refine(clip.crops, rendered_from_clip(clip, rows), refs, holes, mirror_average=mirror_average)
     ps, ss, comps, mouth_masks, teeth_masks = [], [], [], [], []
     for k in rows:
         a = blend_alpha(holes[k], FEATHER * r)[..., None]
@@ -231,15 +236,16 @@ def main(argv=None) -> int:
         rframes = choose_references(mouth_openness(track, rig), generic.config.n_refs, np.arange(n_fit))
         refs = extract_crops([frames[i] for i in rframes], _boxes_for(track, rig, rframes, r), r)
         rec = {"clip": f.stem, "held_out_frames": len(clip), "reference_frames": rframes.tolist()}
-        rec["generic"] = evaluate(generic, clip, refs, pngdir / f"{f.stem}_generic.png" if pngdir else None)
+        rec["generic"] = evaluate(generic, clip, refs, pngdir / f"{f.stem}_generic.png" if pngdir else None,
+                                  mirror_average=args.mirror)
         if inf_ms is None:
             crops = clip.crops[:8]
             rend = rendered_from_clip(clip, np.arange(len(crops)))
             holes = np.stack([clip.hole(k, None, HOLE_DILATE * r) for k in range(len(crops))])
-            generic.refine(crops, rend, refs, holes)
+            generic.refine(crops, rend, refs, holes, mirror_average=args.mirror)
             t = time.perf_counter()
             for _ in range(3):
-                generic.refine(crops, rend, refs, holes, batch_size=8)
+                generic.refine(crops, rend, refs, holes, batch_size=8, mirror_average=args.mirror)
             inf_ms = (time.perf_counter() - t) / (3 * len(crops)) * 1000
         if args.finetune_steps > 0 and (args.finetune_clips is None or f.stem in args.finetune_clips):
             s = PrepareSettings(steps=args.finetune_steps, train_fraction=HOLDOUT,
@@ -256,7 +262,8 @@ def main(argv=None) -> int:
             rec["prepare_stats"] = prepared.stats
             assert np.array_equal(prepared.reference_frames, rframes)
             rec["finetuned"] = evaluate(prepared.refiner, clip, refs,
-                                        pngdir / f"{f.stem}_finetuned.png" if pngdir else None)
+                                        pngdir / f"{f.stem}_finetuned.png" if pngdir else None,
+                                        mirror_average=args.mirror)
         results.append(rec)
         print(json.dumps(rec), flush=True)
 
@@ -271,6 +278,7 @@ def main(argv=None) -> int:
         "finetune_steps": args.finetune_steps,
         "finetune_lr": args.finetune_lr,
         "finetune_lr_final_factor": args.finetune_lr_final,
+        "mirror_average": args.mirror,
         "inference_ms_per_frame": round(inf_ms, 1),
         "machine": f"{platform.processor() or platform.machine()}, torch threads {args.threads}, "
                    f"{os.cpu_count()} CPUs visible",
@@ -306,7 +314,8 @@ def main(argv=None) -> int:
           "(> 1 = flicker); detail: gradient energy of the rebuilt lips and opening / visible teeth relative "
           "to the real frames' (< 1 = blurrier)")
     print()
-    print(f"Inference: {inf_ms:.1f} ms/frame (batch 8, {summary['machine']})")
+    print(f"Inference: {inf_ms:.1f} ms/frame (batch 8, {'mirror-averaged' if args.mirror else 'one pass'}, "
+          f"{summary['machine']})")
     return 0
 
 

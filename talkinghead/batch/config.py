@@ -37,7 +37,7 @@ from ..fileio import file_sha256, read_text_file
 
 #: Settings that may appear under ``defaults:`` and be overridden by a job.
 SETTINGS = ("face", "voice", "tts", "rate", "sentence_pause", "paragraph_pause", "fps", "crf", "steps",
-            "face_index", "idle_seed", "seed", "align", "language", "sidecars")
+            "face_index", "idle_seed", "seed", "align", "language", "sidecars", "fast")
 #: Keys only a job may have.
 JOB_ONLY = ("name", "text", "script", "audio", "transcript", "output")
 #: Keys only ``defaults:`` may have.
@@ -80,6 +80,7 @@ class JobSpec:
         seed: seed of the voice's sampling noise (Piper; ``None`` = a fresh draw).
         align, language: recording alignment settings.
         sidecars: also write the timeline ``.json`` and ``.srt`` beside the mp4.
+        fast: one refiner pass per frame (``talkinghead say --fast``).
     """
 
     name: str
@@ -104,6 +105,7 @@ class JobSpec:
     align: str = "auto"
     language: str = "en-us"
     sidecars: bool = False
+    fast: bool = False
 
     @property
     def label(self) -> str:
@@ -269,7 +271,7 @@ class _Validator:
             if key in ("steps", "face_index", "idle_seed", "seed") and v < 0:
                 return bad(f"{v} must not be negative")
             return v
-        if key == "sidecars":
+        if key in ("sidecars", "fast"):
             if not isinstance(v, bool):
                 return bad(f"expected true or false, got {_type_name(v)} {v!r}")
             return v

@@ -145,6 +145,7 @@ class Refiner:
         holes: np.ndarray | None = None,
         *,
         batch_size: int = 8,
+        mirror_average: bool = False,
     ) -> np.ndarray:
         """Synthesise the lower-face crops.
 
@@ -160,6 +161,11 @@ class Refiner:
                 default: the rendered face mask, dilated (the original jaw may then leak where the
                 new jaw is smaller: prefer passing the holes).
             batch_size: frames per forward pass.
+            mirror_average: also run the generator on the mirrored input (crop, conditioning,
+                holes and references flipped left-right, the normals' x negated, as the training
+                augmentation mirrors them) and average the two predictions (test-time
+                augmentation: twice the generator time; the measured gain is in the note of
+                :data:`talkinghead.refine.prepare.MIRROR_AVERAGE`).
 
         Returns:
             The generator's crops ``(n, R, R, 3)`` uint8 RGB (the whole crop; blend them through
@@ -191,12 +197,29 @@ class Refiner:
             crop = torch.from_numpy(crops[s:e]).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(dev)
             c = torch.from_numpy(cond[s:e]).permute(0, 3, 1, 2).float().div(255).to(dev)
             h = torch.from_numpy((holes[s:e] > 0.5).astype(np.float32))[:, None].to(dev)
-            x = network_input(crop, h, c, ref_t.expand(e - s, -1, -1, -1)).contiguous(memory_format=fmt)
-            if amp is not None:
-                with torch.autocast(dev.type, dtype=amp):
-                    y = self.generator(x)
-            else:
-                y = self.generator(x)
-            y = ((y.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+            x = network_input(crop, h, c, ref_t.expand(e - s, -1, -1, -1))
+            y = self._generate(x, fmt, amp)
+            if mirror_average:
+                y = 0.5 * (y + self._generate(mirror_input(x), fmt, amp).flip(-1))
+            y = ((y.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
             out[s:e] = y.permute(0, 2, 3, 1).cpu().numpy()
         return out
+
+    def _generate(self, x: torch.Tensor, fmt: torch.memory_format, amp: torch.dtype | None) -> torch.Tensor:
+        """Generator output (float32) of the network input ``x``, under ``amp`` autocast."""
+        x = x.contiguous(memory_format=fmt)
+        if amp is None:
+            return self.generator(x).float()
+        with torch.autocast(x.device.type, dtype=amp):
+            return self.generator(x).float()
+
+
+def mirror_input(x: torch.Tensor) -> torch.Tensor:
+    """The generator input of the left-right mirrored frame (:func:`network_input` layout
+    ``(B, 12 + 3K, R, R)``): every channel flipped, and the x component of the rendered normals
+    (channel 4, in [-1, 1]) negated where the face is rendered (channel 7 > -1), as
+    :class:`~talkinghead.refine.dataset.PairSampler` mirrors its training samples."""
+    m = x.flip(-1).clone()
+    face = m[:, 7] > -1
+    m[:, 4] = torch.where(face, -m[:, 4], m[:, 4])
+    return m
