@@ -137,6 +137,7 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
     from talkinghead.pipeline import CHUNK, Pipeline, Provenance, _source_index
     from talkinghead.refine.blend import blend, blend_alpha, extract_crops
     from talkinghead.refine.dataset import FEATHER
+    from talkinghead.refine.prepare import MIRROR_AVERAGE
     from talkinghead.render.renderer import render_frames
     from talkinghead.speech.select import make_speech
     from talkinghead.visemes import visemes_from_speech
@@ -185,7 +186,8 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
                 with tm("refine"):
                     crops = extract_crops(frames, boxes, r)
                     holes = prepared.holes(meshes, boxes)
-                    out_crops = prepared.refiner.refine(crops, rendered, prepared.references, holes, batch_size=8)
+                    out_crops = prepared.refiner.refine(crops, rendered, prepared.references, holes, batch_size=8,
+                                                        mirror_average=MIRROR_AVERAGE)
                 with tm("blend"):
                     out = [blend(frames[k], out_crops[k], boxes[k], blend_alpha(holes[k], FEATHER * r))
                            for k in range(len(idx))]

@@ -299,6 +299,7 @@ def reconstruction_metrics(prepared, clip: Path, holdout: float) -> dict:
     from talkinghead.media import load_frames
     from talkinghead.refine.blend import blend, blend_alpha
     from talkinghead.refine.dataset import FEATHER, HOLE_DILATE, build_clip_data
+    from talkinghead.refine.prepare import MIRROR_AVERAGE
     from talkinghead.render.types import CropBox
 
     frames = load_frames(clip)
@@ -309,7 +310,8 @@ def reconstruction_metrics(prepared, clip: Path, holdout: float) -> dict:
     cd = build_clip_data(frames, track, held, r, name=clip.stem)
     rows = np.arange(len(cd))
     holes = np.stack([cd.hole(k, None, HOLE_DILATE * r) for k in rows])
-    out = prepared.refiner.refine(cd.crops, rendered_from_clip(cd, rows), prepared.references, holes)
+    out = prepared.refiner.refine(cd.crops, rendered_from_clip(cd, rows), prepared.references, holes,
+                                  mirror_average=MIRROR_AVERAGE)
     ps, ss, ps_region, de, rebuilt = [], [], [], [], []
     for k in rows:
         a = blend_alpha(holes[k], FEATHER * r)

@@ -140,3 +140,18 @@ def test_training_tool_fits_its_steps_to_a_time_budget(tmp_path, restore_threads
     assert meta["config"]["train"]["lr_decay_from"] == tool.PROBE_STEPS
     if len(steps) > tool.PROBE_STEPS + 1:  # the decay ends at the planned last step
         assert steps[-1]["lr_factor"] == pytest.approx(0.1)
+
+
+def test_max_openness_leaves_out_the_widest_open_frames():
+    tool = _training_tool()
+    clip = synthetic_clip(n=12)
+    clip.n_train = 9
+    (kept,) = tool.limit_openness([clip], 0.6)
+    rows = np.flatnonzero(clip.openness <= 0.6)
+    assert 0 < len(rows) < len(clip) and len(kept) == len(rows)
+    assert (kept.openness <= 0.6).all()
+    assert np.array_equal(kept.crops, clip.crops[rows]) and np.array_equal(kept.cond, clip.cond[rows])
+    assert np.array_equal(kept.frame_ids, clip.frame_ids[rows]) and kept.boxes.shape == (len(rows), 3)
+    assert kept.n_train == int((rows < 9).sum())
+    # a clip left with no training frame is dropped
+    assert tool.limit_openness([clip], -1.0) == []

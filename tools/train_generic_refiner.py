@@ -12,7 +12,10 @@ cropped (:func:`build_clip_data`), and the result is cached as ``.npz`` under ``
 restart does not re-render). Clips matched by ``data.holdout_globs`` contribute only their first
 ``data.train_fraction`` of frames (tracked on those frames alone), the rest being reserved for
 measuring reconstruction (benchmarks/bench_refine.py). The optional ``augment`` section sets
-fields of :class:`talkinghead.refine.dataset.Augment` (e.g. ``teeth_ref_dropout``).
+fields of :class:`talkinghead.refine.dataset.Augment` (e.g. ``teeth_ref_dropout``). The optional
+``data.max_openness`` (mouth widths) leaves out the frames whose inner-lip opening is wider (the
+widest-open training frames are expressions, not speech: e.g. a tongue stuck out), both as
+targets and as references; the caches and data packs keep every frame.
 
 Training resumes from ``--output`` if it exists and was written by this tool with the same
 architecture; a checkpoint is written atomically every ``checkpoint_every`` steps and at the end,
@@ -54,8 +57,9 @@ from talkinghead.refine.dataset import (  # noqa: E402
     PairSampler,
     build_clip_data,
 )
-from talkinghead.refine.infer import Refiner, autocast_dtype, resolve_device  # noqa: E402
+from talkinghead.refine.infer import Refiner, resolve_device  # noqa: E402
 from talkinghead.refine.model import RefinerConfig, count_parameters  # noqa: E402
+from talkinghead.refine.prepare import finetune_dtype  # noqa: E402
 from talkinghead.refine.train import TrainSettings, train_refiner  # noqa: E402
 
 log = logging.getLogger("train_generic_refiner")
@@ -96,6 +100,21 @@ def clip_cache(path: str, cfg: dict) -> ClipData | None:
     clip.save(tmp)
     os.replace(tmp, out)
     return clip
+
+
+def limit_openness(clips: list[ClipData], max_openness: float) -> list[ClipData]:
+    """The clips without their frames opened wider than ``max_openness`` mouth widths (clips left
+    with no training frame are dropped)."""
+    out = []
+    for c in clips:
+        keep = np.flatnonzero(c.openness <= max_openness)
+        if len(keep) < len(c):
+            log.info("clip %s: %d of %d frames opened wider than %.2f mouth widths left out", c.name,
+                     len(c) - len(keep), len(c), max_openness)
+        c = c.select(keep)
+        if c.n_train > 0:
+            out.append(c)
+    return out
 
 
 def resolve_paths(cfg: dict, base: Path) -> dict:
@@ -156,15 +175,20 @@ def main(argv=None) -> int:
         return 0
     if args.prepare_only:
         return 0
+    max_open = cfg["data"].get("max_openness")
+    if max_open is not None:
+        clips = limit_openness(clips, float(max_open))
+        log.info("%d clips, %d frames after data.max_openness", len(clips), sum(len(c) for c in clips))
 
     mcfg = RefinerConfig.from_dict(cfg["model"])
     ts = TrainSettings(**cfg["train"])
     if args.steps is not None:
         ts.steps = args.steps
     device = resolve_device(args.device)
-    # bf16 autocast on a GPU (as runs 6-7 trained); float32 on a CPU, as runs 1-5 and `prepare`'s
-    # fine-tuning do (bf16 CPU training was never measured for quality).
-    amp = autocast_dtype(device) if device.type == "cuda" else None
+    # bf16 autocast where `prepare`'s fine-tuning uses it (finetune_dtype): a GPU with bf16 (as
+    # runs 6-7 trained) or a CPU with native bf16 (fine-tuning measured the same quality there);
+    # float32 elsewhere (runs 1-5 on a CPU without it; float16 would need loss scaling).
+    amp = finetune_dtype(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     out = Path(args.output)

@@ -217,6 +217,13 @@ class ClipData:
         kw["n_train"] = int(kw["n_train"])
         return cls(**kw)
 
+    def select(self, rows: np.ndarray) -> "ClipData":
+        """The clip restricted to ``rows`` (increasing row indices); training rows stay first."""
+        rows = np.asarray(rows, np.int64)
+        per_row = {f.name: getattr(self, f.name)[rows] for f in dataclasses.fields(self)
+                   if f.name not in ("name", "n_train")}
+        return ClipData(name=self.name, n_train=int((rows < self.n_train).sum()), **per_row)
+
     def hole(self, row: int, alt: int | None, dilate_px: float) -> np.ndarray:
         """Hole mask ``(R, R)`` of row ``row``: own region, united with alternative ``alt``."""
         sets = [self.own_pts[row]]
