@@ -1,4 +1,5 @@
-"""Running a trained refiner: :class:`Refiner` (load/save checkpoints, batched inference).
+"""Running a trained refiner: :class:`Refiner` (load/save checkpoints, batched inference, optionally
+averaged with the mirrored frame's prediction: :func:`mirror_input`).
 
 Checkpoint format (``torch.save`` of a dict, loaded with ``weights_only=True``)::
 
