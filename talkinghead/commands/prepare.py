@@ -85,7 +85,8 @@ def run(args) -> int:
             print(f"{args.face}: prepared (from cache {prepared.cache_file})")
         else:
             print(f"{args.face}: prepared in {st['track_seconds'] + st['data_seconds'] + st['finetune_seconds']:.0f} s "
-                  f"({st['frames']} frames, {st['steps']} steps)"
+                  f"({st['frames']} frames, {st['steps']} steps"
+                  + (f" in {st['precision']}" if st["steps"] else "") + ")"
                   + (f", cached in {prepared.cache_file}" if prepared.cache_file else ""))
             if st["steps"] == 0 and s.steps > 0:
                 print(f"the mouth barely moves in this video (opening spread {st['mouth_range']:.3f} mouth "
