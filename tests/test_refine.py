@@ -131,7 +131,7 @@ def one_thread():
 
 @pytest.mark.parametrize("amp", [None, torch.bfloat16], ids=["float32", "bfloat16"])
 def test_tiny_refiner_training_reduces_loss(one_thread, amp):
-    # bfloat16: what fine-tuning uses on a CPU with native bf16 (prepare.finetune_dtype)
+    # bfloat16: what fine-tuning uses on a CPU with native bf16 (infer.finetune_dtype)
     torch.manual_seed(0)
     clip = synthetic_clip(n=12)
     ref = Refiner.new(RefinerConfig(**TINY), "cpu", seed=0)
@@ -234,7 +234,7 @@ def test_load_rejects_bad_files(tmp_path):
 
 
 def test_autocast_choice(monkeypatch):
-    from talkinghead.refine.prepare import finetune_dtype
+    from talkinghead.refine.infer import finetune_dtype
 
     monkeypatch.setenv("TALKINGHEAD_BF16", "0")
     assert autocast_dtype(torch.device("cpu")) is None
@@ -315,9 +315,9 @@ def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path):
     from face_fixtures import write_clip
 
     from talkinghead.face.deform import deform_lower_face
-    from talkinghead.refine.blend import crop_affine
     from talkinghead.refine.dataset import build_clip_data
-    from talkinghead.refine.prepare import STILL_MOUTH_RANGE, PrepareSettings, finetune_dtype, prepare_face
+    from talkinghead.refine.infer import finetune_dtype
+    from talkinghead.refine.prepare import STILL_MOUTH_RANGE, PrepareSettings, prepare_face
     from talkinghead.render.renderer import render_frames
 
     frames, track = astronaut_track

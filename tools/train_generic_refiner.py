@@ -57,9 +57,8 @@ from talkinghead.refine.dataset import (  # noqa: E402
     PairSampler,
     build_clip_data,
 )
-from talkinghead.refine.infer import Refiner, resolve_device  # noqa: E402
+from talkinghead.refine.infer import Refiner, finetune_dtype, resolve_device  # noqa: E402
 from talkinghead.refine.model import RefinerConfig, count_parameters  # noqa: E402
-from talkinghead.refine.prepare import finetune_dtype  # noqa: E402
 from talkinghead.refine.train import TrainSettings, train_refiner  # noqa: E402
 
 log = logging.getLogger("train_generic_refiner")

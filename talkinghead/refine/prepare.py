@@ -44,7 +44,7 @@ from .dataset import (
     choose_references,
     mouth_openness,
 )
-from .infer import GENERIC_WEIGHTS, Refiner, autocast_dtype, resolve_device
+from .infer import GENERIC_WEIGHTS, Refiner, finetune_dtype, resolve_device
 from .train import TrainSettings, train_refiner
 
 log = logging.getLogger(__name__)
@@ -126,18 +126,6 @@ class PrepareSettings:
         elif "min_mouth_range" not in kwargs:
             s.min_mouth_range = STILL_MOUTH_RANGE
         return s
-
-
-def finetune_dtype(device: torch.device) -> torch.dtype | None:
-    """Autocast dtype of fine-tuning: bfloat16 where inference uses it too (a CPU with native
-    bf16, AVX512-BF16 or AMX, or a CUDA GPU with bf16; :func:`~talkinghead.refine.infer.autocast_dtype`),
-    else ``None`` (float32; float16 would need loss scaling). Measured on a 2-core AMD EPYC with
-    native bf16, batch 6 on WDA_KatieHill_000: 0.63 s/step instead of 0.91-1.02 in float32; and
-    the same quality on held-out frames after 150 steps (``benchmarks/bench_refine.py``:
-    RD_Radio34_000 24.19 dB / 0.805 SSIM vs 24.22 / 0.805 in float32, WDA_KatieHill_000 23.43 /
-    0.828 vs 23.44 / 0.829). A CPU without native bf16 fine-tunes in float32 as before."""
-    dt = autocast_dtype(device)
-    return dt if dt == torch.bfloat16 else None
 
 
 @dataclass
