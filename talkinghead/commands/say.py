@@ -41,7 +41,7 @@ def register(sub) -> None:
     p.add_argument("--sidecars", action="store_true", help="also write OUT.json (timeline) and OUT.srt")
     p.add_argument("--fast", action="store_true",
                    help="one refiner pass per frame instead of averaging it with the mirrored frame's: "
-                        "half the refiner's time, slightly lower quality")
+                        "about half the refiner's time, slightly lower quality")
     add_provenance_options(p)
     p.set_defaults(func=run)
 
