@@ -235,8 +235,8 @@ class Pipeline:
         the watermark on); with ``Provenance(watermark=False)`` and no label, pixels outside
         the blended mouth region are the source frame's, bit for bit. ``fast``: one refiner pass
         per frame instead of averaging it with the mirrored frame's
-        (:data:`~talkinghead.refine.prepare.MIRROR_AVERAGE`): half the refiner's time, slightly
-        lower quality.
+        (:data:`~talkinghead.refine.prepare.MIRROR_AVERAGE`): about half the refiner's time,
+        slightly lower quality.
         """
         provenance = provenance if provenance is not None else Provenance()
         from .face.deform import deform_lower_face

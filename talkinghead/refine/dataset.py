@@ -109,6 +109,16 @@ def posed_points(track: FaceTrack, pose_frames: np.ndarray, shape_frames: np.nda
 # Conditioning packing
 
 
+#: Packed-conditioning channels that mirroring treats specially: the x component of the surface
+#: normals (negated by a left-right mirror) and the face coverage (where normals exist).
+COND_NORMAL_X = 0
+COND_FACE = 3
+#: First conditioning channel in the generator input (after the masked crop and the hole:
+#: :func:`network_input`); the discriminator's condition is the input's first
+#: ``INPUT_COND + RENDER_CHANNELS`` channels.
+INPUT_COND = 4
+
+
 def pack_condition(rendered: RenderedFrames) -> np.ndarray:
     """Rendered frames -> ``(n, R, R, 8)`` uint8: surface (3), face, lips, mouth, teeth (2)."""
     n, r = len(rendered.boxes), rendered.resolution
@@ -461,7 +471,7 @@ class PairSampler:
             imgs[i, ..., :3] = w[..., :3].astype(np.float32) / 255.0
             cond = w[..., 3:3 + RENDER_CHANNELS]
             if flip:  # mirrored normals: n_x -> -n_x, i.e. 1 - value where the face is
-                cond[..., 0] = np.where(cond[..., 3] > 0, 255 - cond[..., 0], 0)
+                cond[..., COND_NORMAL_X] = np.where(cond[..., COND_FACE] > 0, 255 - cond[..., COND_NORMAL_X], 0)
             conds[i] = cond
             holes[i, ..., 0] = np.where(w[..., 3 + RENDER_CHANNELS] > 127, 255, 0)
             mws[i, ..., 0] = w[..., 4 + RENDER_CHANNELS]
@@ -495,7 +505,7 @@ def assemble_batch(compact: dict[str, torch.Tensor], device: str | torch.device 
     mw = get("mouth").float() / 255.0
     x = network_input(imgs[:, :3], h, get("cond").float() / 255.0, imgs[:, 3:])
     return {"input": x, "target": imgs[:, :3], "hole": h, "weight": 0.25 + h + 3.0 * mw * h,
-            "dcond": x[:, :4 + RENDER_CHANNELS]}
+            "dcond": x[:, :INPUT_COND + RENDER_CHANNELS]}
 
 
 class _CompactBatches(torch.utils.data.IterableDataset):

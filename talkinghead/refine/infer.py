@@ -21,7 +21,7 @@ import torch
 from ..errors import InputError
 from ..fileio import atomic_path, bundled_file
 from ..render.types import RenderedFrames
-from .dataset import network_input, pack_condition, resize_condition
+from .dataset import COND_FACE, COND_NORMAL_X, INPUT_COND, network_input, pack_condition, resize_condition
 from .model import Discriminator, Generator, RefinerConfig
 
 log = logging.getLogger(__name__)
@@ -230,9 +230,9 @@ class Refiner:
 def mirror_input(x: torch.Tensor) -> torch.Tensor:
     """The generator input of the left-right mirrored frame (:func:`network_input` layout
     ``(B, 12 + 3K, R, R)``): every channel flipped, and the x component of the rendered normals
-    (channel 4, in [-1, 1]) negated where the face is rendered (channel 7 > -1), as
+    (in [-1, 1]) negated where the face is rendered, as
     :class:`~talkinghead.refine.dataset.PairSampler` mirrors its training samples."""
+    nx, face = INPUT_COND + COND_NORMAL_X, INPUT_COND + COND_FACE
     m = x.flip(-1).clone()
-    face = m[:, 7] > -1
-    m[:, 4] = torch.where(face, -m[:, 4], m[:, 4])
+    m[:, nx] = torch.where(m[:, face] > -1, -m[:, nx], m[:, nx])
     return m
