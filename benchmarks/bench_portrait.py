@@ -13,7 +13,7 @@ whether fine-tuning on the portrait helps or hurts the mouths it never showed. F
 3. the held-out last 25% of the *real* video's frames are rebuilt from their own tracked meshes
    (render and masked crop, as :mod:`bench_refine` does) with the portrait's references and
    refiner, and compared with the real frames: PSNR/SSIM of the mouth region, flicker, and the
-   detail of the mouth and the teeth (:func:`bench_refine.detail_ratio`).
+   detail of the mouth and the teeth (:func:`bench_refine.detail_ratios`).
 
 Prints a Markdown table and writes JSON (``benchmarks/results/portrait.json`` by default).
 

@@ -115,24 +115,32 @@ def gradient_magnitude(img: np.ndarray) -> np.ndarray:
     return np.hypot(gx, gy) / 8.0
 
 
-def detail_ratio(outputs: list[np.ndarray], reals: list[np.ndarray], masks: list[np.ndarray]) -> float | None:
+def detail_ratios(outputs: list[np.ndarray], reals: list[np.ndarray],
+                  masks: dict[str, list[np.ndarray]]) -> dict[str, float | None]:
     """How much fine detail (edges: teeth gaps, lip lines, folds) the output keeps, relative to
-    the real frames: the summed gradient magnitude of the outputs over the masked pixels divided
-    by that of the real images (1 = as detailed as real, < 1 = blurrier, > 1 = more edges).
+    the real frames, in each of several regions: the summed gradient magnitude of the outputs over
+    a region's pixels divided by that of the real images (1 = as detailed as real, < 1 = blurrier,
+    > 1 = more edges). Each image's gradients are computed once for all regions.
 
     Args:
         outputs, reals: same-sized ``(H, W, 3)`` uint8 images, pairwise.
-        masks: ``(H, W)`` bool, the pixels that count.
+        masks: region name -> one ``(H, W)`` bool mask per image pair, the pixels that count.
 
     Returns:
-        The ratio, or ``None`` when no pixel is masked.
+        Region name -> the ratio, or ``None`` when no pixel of that region is masked.
     """
-    num = den = 0.0
-    for o, r, m in zip(outputs, reals, masks):
-        if m.any():
-            num += gradient_magnitude(o)[m].sum()
-            den += gradient_magnitude(r)[m].sum()
-    return float(num / den) if den > 0 else None
+    num = dict.fromkeys(masks, 0.0)
+    den = dict.fromkeys(masks, 0.0)
+    for i, (o, r) in enumerate(zip(outputs, reals)):
+        g_out = g_real = None
+        for name, ms in masks.items():
+            m = ms[i]
+            if m.any():
+                if g_out is None:
+                    g_out, g_real = gradient_magnitude(o), gradient_magnitude(r)
+                num[name] += g_out[m].sum()
+                den[name] += g_real[m].sum()
+    return {name: float(num[name] / den[name]) if den[name] > 0 else None for name in masks}
 
 
 def rendered_from_clip(clip, rows) -> RenderedFrames:
@@ -171,7 +179,7 @@ def evaluate(refiner: Refiner, clip, refs: np.ndarray, png: Path | None = None, 
     flickers) and the mean absolute difference between the two changes (``temporal_error``, grey
     levels). The held-out rows are consecutive frames.
 
-    Detail (:func:`detail_ratio`, output / real gradient energy): ``detail_mouth`` over the lips
+    Detail (:func:`detail_ratios`, output / real gradient energy): ``detail_mouth`` over the lips
     and the mouth opening, ``detail_teeth`` over the visible teeth proxies inside the opening
     (``None`` when no teeth are visible): a white band instead of separate teeth reads well
     below 1.
@@ -205,8 +213,8 @@ def evaluate(refiner: Refiner, clip, refs: np.ndarray, png: Path | None = None, 
     return {"psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "frames": int(len(rows)),
             "temporal_ratio": float(change_out / max(change_real, 1e-9)),
             "temporal_error": float(np.mean([np.abs(o - r).mean() for o, r in zip(d_out, d_real)])) if d_out else 0.0,
-            "detail_mouth": detail_ratio(comps, list(clip.crops), mouth_masks),
-            "detail_teeth": detail_ratio(comps, list(clip.crops), teeth_masks),
+            **{f"detail_{k}": v for k, v in detail_ratios(comps, list(clip.crops),
+                                                          {"mouth": mouth_masks, "teeth": teeth_masks}).items()},
             "teeth_pixels": int(sum(m.sum() for m in teeth_masks))}
 
 

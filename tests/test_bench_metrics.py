@@ -65,9 +65,12 @@ def test_ssim_identical_is_one_and_noise_lowers_it():
     assert q.ssim(a[:6, :6], a[:6, :6]) == pytest.approx(1.0)
 
 
-def test_detail_ratio_sees_blur_and_ignores_unmasked_pixels():
+def test_detail_ratios_see_blur_and_ignore_unmasked_pixels():
     import cv2
-    from bench_refine import detail_ratio
+    from bench_refine import detail_ratios, gradient_magnitude
+
+    def ratio(out, real, mask):
+        return detail_ratios([out], [real], {"m": [mask]})["m"]
 
     rng = np.random.default_rng(3)
     # "teeth": bright blocks separated by dark gaps, on a mid-grey mouth
@@ -77,17 +80,28 @@ def test_detail_ratio_sees_blur_and_ignores_unmasked_pixels():
     real = np.clip(real.astype(int) + rng.integers(-3, 4, real.shape), 0, 255).astype(np.uint8)
     mask = np.zeros((48, 48), bool)
     mask[14:34, 4:44] = True
-    assert detail_ratio([real], [real], [mask]) == pytest.approx(1.0)
+    assert ratio(real, real, mask) == pytest.approx(1.0)
     band = cv2.GaussianBlur(real, (0, 0), 2.5)  # the white band a blurry refiner draws
     flat = np.full_like(real, 120)
-    r_band = detail_ratio([band], [real], [mask])
-    r_flat = detail_ratio([flat], [real], [mask])
+    r_band = ratio(band, real, mask)
+    r_flat = ratio(flat, real, mask)
     assert r_flat < r_band < 0.8
     # pixels outside the mask do not count
     noisy_out = real.copy()
     noisy_out[:10] = rng.integers(0, 256, (10, 48, 3))
-    assert detail_ratio([noisy_out], [real], [mask]) == pytest.approx(1.0)
-    assert detail_ratio([real], [real], [np.zeros_like(mask)]) is None
+    assert ratio(noisy_out, real, mask) == pytest.approx(1.0)
+    assert ratio(real, real, np.zeros_like(mask)) is None
+    # several regions at once, each over its own pixels and frames (the second frame's mask of
+    # region "top" is empty, so only the blurred first frame counts there)
+    top = np.zeros_like(mask)
+    top[:10] = True
+    both = detail_ratios([band, noisy_out], [real, real],
+                         {"teeth": [mask, mask], "top": [top, np.zeros_like(mask)], "none": [top & False] * 2})
+    g_real = gradient_magnitude(real)
+    expect_teeth = (gradient_magnitude(band)[mask].sum() + gradient_magnitude(noisy_out)[mask].sum()) / (2 * g_real[mask].sum())
+    assert both["teeth"] == pytest.approx(expect_teeth)
+    assert both["top"] == pytest.approx(ratio(band, real, top))
+    assert both["none"] is None
 
 
 def test_color_shift():

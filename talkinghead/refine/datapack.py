@@ -111,10 +111,11 @@ def load_clip(folder: str | Path) -> ClipData:
     with np.load(folder / "arrays.npz") as d:
         kw = {k: d[k] for k in d.files}
     n = len(kw["frame_ids"])
-    crops = _read_video(folder / "crops.mp4", n, 3)
-    cond = np.concatenate([_read_video(folder / name, n, ch.stop - ch.start)
-                           for name, field, ch in _STREAMS if field == "cond"], -1)
-    kw.update(crops=crops, cond=cond, name=str(kw["name"]), n_train=int(kw["n_train"]))
+    parts: dict[str, list[np.ndarray]] = {field: [] for field in _IMAGE_FIELDS}
+    for name, field, ch in _STREAMS:  # each field's channels in stream order
+        parts[field].append(_read_video(folder / name, n, ch.stop - ch.start))
+    kw.update({field: np.concatenate(p, -1) for field, p in parts.items()})
+    kw.update(name=str(kw["name"]), n_train=int(kw["n_train"]))
     return ClipData(**kw)
 
 
