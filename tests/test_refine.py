@@ -144,6 +144,29 @@ def test_tiny_refiner_training_reduces_loss(one_thread, amp):
     assert hist[-1]["d"] > 0  # the adversarial part ran
 
 
+@pytest.mark.parametrize("freeze", [False, True], ids=["batch-stats", "frozen-norm"])
+def test_freeze_norm_trains_the_inference_network(one_thread, freeze):
+    # freeze_norm: batch norm normalises with (and keeps) its running statistics while the
+    # convolutions and the norm's affine parameters still learn; otherwise the statistics move.
+    torch.manual_seed(0)
+    clip = synthetic_clip(n=12)
+    ref = Refiner.new(RefinerConfig(**TINY), "cpu", seed=0)
+    norms = [m for m in ref.generator.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms
+    before = {k: v.clone() for k, v in ref.generator.state_dict().items()}
+    train_refiner(ref.generator, ref.discriminator, PairSampler([clip], 2, seed=0),
+                  TrainSettings(steps=3, batch_size=2, adv_start=0, freeze_norm=freeze))
+    after = ref.generator.state_dict()
+    stats = [k for k in before if k.endswith(("running_mean", "running_var"))]
+    moved = [k for k in stats if not torch.equal(before[k], after[k])]
+    assert moved == [] if freeze else len(moved) == len(stats)
+    modules = dict(ref.generator.named_modules())
+    trainable = [k for k in before if k.endswith((".weight", ".bias"))
+                 and isinstance(modules[k.rsplit(".", 1)[0]], (torch.nn.Conv2d, torch.nn.BatchNorm2d))]
+    unchanged = [k for k in trainable if torch.equal(before[k], after[k])]
+    assert unchanged == []  # convolutions and the norms' affine parameters learned
+
+
 def test_learning_rate_decays_linearly_to_the_final_factor(one_thread):
     s = TrainSettings(steps=10, lr_decay_from=4, lr_final_factor=0.1)
     assert [s.lr_factor(k, 10) for k in (0, 3, 4)] == [1.0, 1.0, 1.0]

@@ -97,6 +97,12 @@ class PrepareSettings:
             5th percentile of :func:`~talkinghead.refine.dataset.mouth_openness`, mouth widths)
             is at least this; below it the base weights are used as they are (0 = always
             fine-tune; :meth:`for_face` sets :data:`STILL_MOUTH_RANGE`).
+        freeze_norm: fine-tune with the generator's batch-norm layers in inference mode
+            (:attr:`~talkinghead.refine.train.TrainSettings.freeze_norm`): a batch of 6 crops of
+            one face gives noisy statistics that are not the generic training set's. Off: with
+            the 24093-step weights, frozen gave RD_Radio34 24.43 dB / 0.813 SSIM and KatieHill
+            23.60 / 0.832 against 24.34 / 0.812 and 23.64 / 0.836 with batch statistics
+            (``benchmarks/bench_refine.py --finetune-norm``), a mixed result.
     """
 
     steps: int = 150
@@ -108,6 +114,7 @@ class PrepareSettings:
     face_index: int = 0
     seed: int = 0
     min_mouth_range: float = 0.0
+    freeze_norm: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -332,7 +339,7 @@ def prepare_face(
         aug = Augment(ref_shift=0.10, ref_scale=0.12) if single else Augment()
         sampler = PairSampler([clip], ref.config.n_refs, augment=aug, seed=s.seed, min_gap=8)
         ts = TrainSettings(steps=steps, batch_size=s.batch_size, lr_g=s.lr, lr_d=s.lr, seed=s.seed,
-                           lr_decay_from=0, lr_final_factor=s.lr_final_factor)
+                           lr_decay_from=0, lr_final_factor=s.lr_final_factor, freeze_norm=s.freeze_norm)
         torch.manual_seed(s.seed)
         history = train_refiner(ref.generator, ref.discriminator, sampler, ts, device=dev, progress=progress,
                                 amp_dtype=amp, progress_desc=f"fine-tuning refiner on {p.name}")

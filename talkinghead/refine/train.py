@@ -39,6 +39,13 @@ class TrainSettings:
         lr_decay_from: step from which both learning rates fall linearly, reaching
             ``lr_final_factor`` times their value at the last step (``None`` = constant rates).
         lr_final_factor: learning-rate factor at the last step when decaying.
+        freeze_norm: keep the generator's batch-norm layers in inference mode (normalising with,
+            and not updating, their running statistics) while everything else trains, so that
+            the network being optimised is exactly the one that runs at inference. For
+            fine-tuning at small batches of one face, whose batch statistics are noisy and not
+            the training set's: the 24093-step weights' L1 on the same training batches was
+            0.038 in inference mode but 0.050 / 0.043 / 0.040 with batch statistics of 8 / 16 /
+            32 crops.
     """
 
     steps: int = 300
@@ -53,6 +60,7 @@ class TrainSettings:
     seed: int = 0
     lr_decay_from: int | None = None
     lr_final_factor: float = 0.1
+    freeze_norm: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -105,6 +113,10 @@ def train_refiner(
     device = torch.device(device)
     generator.to(device).train()
     discriminator.to(device).train()
+    if settings.freeze_norm:
+        for m in generator.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
     # Channels-last: faster on the CPU and for reduced-precision convolutions on a GPU.
     fmt = torch.channels_last if device.type == "cpu" or amp_dtype is not None else torch.contiguous_format
     generator.to(memory_format=fmt)
