@@ -24,7 +24,9 @@ so an interrupted run leaves usable weights. Per-step losses go to ``--log`` (JS
 On a GPU machine (``--device cuda``) the per-sample augmentation runs in ``--workers`` processes,
 and ``--plan-minutes M`` fits the run to a time budget: after ``PROBE_STEPS`` steps at constant
 learning rates it measures the speed and sets ``train.steps`` so that training ends after about
-M minutes, with the learning-rate decay ending at the last step. Such a machine need not have the
+M minutes, with the learning-rate decay ending at the last step (the probe times the machine as
+it is: on a shared CPU, plan while nothing else runs, or give ``--steps``; a probe taken while other
+work ran made run 8 end after 69 of 95 minutes). A GPU machine need not have the
 tracking/rendering stack: ``--export-pack DIR`` writes the prepared clips as a compact data pack
 (:mod:`talkinghead.refine.datapack`, ~2% of the cache's size) here, and ``--data-pack DIR``
 trains from it there (NumPy, OpenCV and PyTorch suffice).
@@ -142,7 +144,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data-pack", metavar="DIR", help="train from a data pack instead of the clips")
     ap.add_argument("--workers", type=int, default=0, help="augmentation worker processes (0: in this one)")
     ap.add_argument("--plan-minutes", type=float, default=None,
-                    help="set train.steps so that the run ends after about this many minutes")
+                    help="set train.steps so that the run ends after about this many minutes "
+                         "(timed by a probe of the first steps: plan on an otherwise idle machine)")
     ap.add_argument("--checkpoint-every", type=int, default=None, help="override checkpoint_every")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
