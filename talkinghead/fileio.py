@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -15,12 +16,16 @@ from pathlib import Path
 
 from .errors import InputError, OutputError
 
+log = logging.getLogger(__name__)
+
 
 def check_writable(path: str | os.PathLike) -> Path:
     """Fail early, with a clear message, if ``path`` cannot be created.
 
     Returns the path as a :class:`~pathlib.Path`. Raises :class:`OutputError` if its folder does
-    not exist, is not a folder, is not writable, or ``path`` itself is a folder.
+    not exist, is not a folder, is not writable, or ``path`` itself is a folder. Writability is
+    tried, not inferred from permission bits (which a superuser bypasses and which say nothing of
+    read-only or special file systems): an empty file is created in the folder and removed.
     """
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
@@ -32,6 +37,12 @@ def check_writable(path: str | os.PathLike) -> Path:
         raise OutputError(f"cannot write {p}: {parent} is not a folder")
     if not os.access(parent, os.W_OK):
         raise OutputError(f"cannot write {p}: no permission to write in {parent}")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".probe", dir=parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {p}: cannot create files in {parent} ({exc.strerror or exc})") from exc
+    os.close(fd)
+    os.unlink(probe)
     return p
 
 
@@ -46,7 +57,10 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     """
     final = check_writable(path)
     sfx = suffix if suffix is not None else final.suffix
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".part{sfx}", dir=final.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".part{sfx}", dir=final.parent)
+    except OSError as exc:  # e.g. the folder went away or became read-only since the check
+        raise OutputError(f"cannot write {final}: {exc.strerror or exc}") from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -110,3 +124,29 @@ def bundled_file(name: str, repo_folder: str) -> Path:
     package = Path(__file__).resolve().parent
     candidates = (package / "data" / name, package.parent / repo_folder / name)
     return next((p for p in candidates if p.exists()), candidates[-1])
+
+
+def cache_root() -> Path:
+    """Folder of the caches (tracks, prepared refiners, portrait clips): ``$TALKINGHEAD_CACHE``,
+    or ``~/.cache/talkinghead``."""
+    root = os.environ.get("TALKINGHEAD_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "talkinghead"
+
+
+def cache_folder_usable(folder: str | os.PathLike) -> bool:
+    """Create a cache ``folder`` if needed and check that files can be written in it.
+
+    The caches only save time, so a folder that cannot be used is not an error: it logs a
+    warning naming the folder and the cause, and returns ``False`` (the caller then works
+    without caching).
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        check_writable(folder / "entry")
+    except (OSError, OutputError) as exc:
+        cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        log.warning("cannot use the cache folder %s (%s): working without caching; set "
+                    "TALKINGHEAD_CACHE to a writable folder", folder, cause)
+        return False
+    return True

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import FaceError, InputError
+from .fileio import cache_root
 
 log = logging.getLogger(__name__)
 
@@ -578,9 +579,7 @@ def _signed_area(pts: np.ndarray, tri: np.ndarray) -> np.ndarray:
 
 def cache_dir() -> Path:
     """``$TALKINGHEAD_CACHE/portraits`` or ``~/.cache/talkinghead/portraits``."""
-    root = os.environ.get("TALKINGHEAD_CACHE")
-    base = Path(root) if root else Path.home() / ".cache" / "talkinghead"
-    return base / "portraits"
+    return cache_root() / "portraits"
 
 
 def portrait_frames(image: np.ndarray, motion: IdleMotion, *, face_index: int | None = None,
@@ -592,6 +591,18 @@ def portrait_frames(image: np.ndarray, motion: IdleMotion, *, face_index: int | 
     rig = PortraitRig(image, face, settings)
     for i in tqdm(range(motion.n_frames), disable=not progress, desc="animating portrait", unit="frame"):
         yield rig.render(motion.angles[i], motion.shift[i], float(motion.blink[i]))
+
+
+def _scratch_folder() -> Path:
+    """A private temporary folder, removed when the process exits (for the idle clip when the
+    cache folder cannot be used)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="talkinghead-portrait-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
 def animate_portrait(
@@ -625,7 +636,7 @@ def animate_portrait(
         MediaError: the image cannot be read.
         FaceError: no face, or several faces without ``face_index``.
     """
-    from .face.cache import file_sha256
+    from .fileio import cache_folder_usable, file_sha256
     from .media import VideoWriter, load_frames, probe
 
     s = settings or PortraitSettings()
@@ -643,7 +654,8 @@ def animate_portrait(
     if cache and out.exists():
         log.info("idle clip of %s loaded from the cache (%s)", path, out)
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if not cache_folder_usable(out.parent):
+        out = _scratch_folder() / out.name
     image = load_frames(path)[0]
     motion = idle_motion(n_frames, fps, seed, s)
     frames = portrait_frames(image, motion, face_index=face_index, settings=s, name=path.name,

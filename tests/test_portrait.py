@@ -204,3 +204,17 @@ def test_no_face_is_a_clear_error(tmp_path):
     png = _write_png(np.full((200, 200, 3), 128, np.uint8), tmp_path / "grey.png")
     with pytest.raises(FaceError, match="no face found in grey.png"):
         animate_portrait(png, seconds=1.0, progress=False)
+
+
+def test_unusable_cache_folder_still_animates(tmp_path, monkeypatch, caplog):
+    # The idle clip is written to the cache; a cache folder that cannot be created (inside /proc)
+    # sends it to a private temporary folder instead, with a warning, not a traceback.
+    if not Path("/proc/self").is_dir():
+        pytest.skip("needs Linux /proc")
+    monkeypatch.setenv("TALKINGHEAD_CACHE", "/proc/talkinghead-cache")
+    png = _write_png(_portrait(), tmp_path / "face.png")
+    with caplog.at_level("WARNING"):
+        path = animate_portrait(png, seconds=0.4, fps=25.0, progress=False)
+    assert path.exists() and not str(path).startswith("/proc")
+    assert probe(path).n_frames == 10
+    assert "cannot use the cache folder /proc/talkinghead-cache/portraits" in caplog.text

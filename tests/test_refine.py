@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -334,7 +336,7 @@ def test_reconstruction_meshes_follow_the_tracked_landmarks(astronaut_track):
 
 
 @pytest.mark.slow
-def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path):
+def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path, monkeypatch):
     from face_fixtures import write_clip
 
     from talkinghead.face.deform import deform_lower_face
@@ -387,6 +389,13 @@ def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path):
         ys, xs = np.nonzero(changed)
         assert xs.min() >= box.x0 - 1 and xs.max() <= box.x0 + box.size + 1
         assert ys.min() >= box.y0 - 1 and ys.max() <= box.y0 + box.size + 1
+    # A cache folder that cannot be written (here inside /proc) costs the cache, not the result.
+    if Path("/proc/self").is_dir():
+        monkeypatch.setenv("TALKINGHEAD_CACHE", "/proc/talkinghead-cache")
+        uncached = prepare_face(video, settings=PrepareSettings(steps=1, batch_size=2), base_weights=wpath,
+                                device="cpu", progress=False)
+        assert uncached.cache_file is None and uncached.stats["steps"] == 1
+        assert uncached.references.shape == (2, 64, 64, 3)
 
 
 def test_portraits_use_the_generic_weights_unless_steps_are_given():

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..fileio import atomic_path, file_sha256  # noqa: F401  (file_sha256 re-exported)
+from ..fileio import atomic_path, cache_folder_usable, cache_root, file_sha256  # noqa: F401  (file_sha256 re-exported)
 from .types import FaceTrack
 
 log = logging.getLogger(__name__)
@@ -30,9 +30,7 @@ FORMAT_VERSION = 1
 
 def cache_dir() -> Path:
     """Folder of cached tracks: ``$TALKINGHEAD_CACHE/tracks`` or ``~/.cache/talkinghead/tracks``."""
-    root = os.environ.get("TALKINGHEAD_CACHE")
-    base = Path(root) if root else Path.home() / ".cache" / "talkinghead"
-    return base / "tracks"
+    return cache_root() / "tracks"
 
 
 def cache_key(path: str | os.PathLike, settings: dict, face_index: int) -> str:
@@ -103,8 +101,9 @@ def load_cached(key: str) -> FaceTrack | None:
 def store(key: str, track: FaceTrack) -> Path | None:
     """Store ``track`` under ``key``; a cache that cannot be written only logs a warning."""
     f = cache_file(key)
+    if not cache_folder_usable(f.parent):
+        return None
     try:
-        f.parent.mkdir(parents=True, exist_ok=True)
         save_track(track, f)
     except Exception as e:  # noqa: BLE001 - the cache is an optimisation, never fatal
         log.warning("could not write the track cache %s: %s", f, e)

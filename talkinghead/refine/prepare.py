@@ -31,7 +31,8 @@ import torch
 
 from ..face.deform import DeformedMeshes, MouthRig, build_rig
 from ..face.types import FaceTrack
-from ..fileio import atomic_path, file_sha256
+from ..errors import OutputError
+from ..fileio import atomic_path, cache_folder_usable, cache_root, file_sha256
 from ..render.types import CropBox, RenderedFrames
 from .blend import blend, blend_alpha, extract_crops, hole_mask, to_crop_points
 from .dataset import (
@@ -231,9 +232,7 @@ class PreparedFace:
 
 def cache_dir() -> Path:
     """``$TALKINGHEAD_CACHE/refiners`` or ``~/.cache/talkinghead/refiners``."""
-    root = os.environ.get("TALKINGHEAD_CACHE")
-    base = Path(root) if root else Path.home() / ".cache" / "talkinghead"
-    return base / "refiners"
+    return cache_root() / "refiners"
 
 
 def cache_key(path: Path, settings: PrepareSettings, base_weights: Path) -> str:
@@ -358,11 +357,17 @@ def prepare_face(
     ref.meta.update({"reference_frames": rframes.tolist(), "source": str(p), "prepare": s.to_dict(),
                      "base_weights": str(base), "stats": stats})
     ref.discriminator = None
+    if cfile is not None and not cache_folder_usable(cfile.parent):
+        cfile = None
     if cfile is not None:
-        cfile.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(cfile.with_suffix(".refs.pt")) as tmp:
-            torch.save(torch.from_numpy(refs), tmp)
-        ref.save(cfile, with_discriminator=False)
+        try:
+            with atomic_path(cfile.with_suffix(".refs.pt")) as tmp:
+                torch.save(torch.from_numpy(refs), tmp)
+            ref.save(cfile, with_discriminator=False)
+        except OutputError as exc:  # e.g. the disk filled up: the prepared face is still good
+            log.warning("could not cache the prepared refiner: %s", exc)
+            cfile.with_suffix(".refs.pt").unlink(missing_ok=True)
+            cfile = None
     return PreparedFace(track, ref, refs, rframes, rig, str(p), cfile, stats)
 
 

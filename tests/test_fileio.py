@@ -1,0 +1,84 @@
+"""Output files: fail early on an unwritable destination, never leave partial files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from talkinghead import fileio
+from talkinghead.errors import OutputError
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+
+
+def test_check_writable_accepts_a_writable_folder_and_leaves_nothing(tmp_path):
+    assert fileio.check_writable(tmp_path / "out.mp4") == tmp_path / "out.mp4"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_writable_names_the_problem(tmp_path):
+    with pytest.raises(OutputError, match="does not exist"):
+        fileio.check_writable(tmp_path / "missing" / "out.mp4")
+    with pytest.raises(OutputError, match="is a folder"):
+        fileio.check_writable(tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="is not a folder"):
+        fileio.check_writable(tmp_path / "file" / "out.mp4")
+
+
+@needs_proc
+def test_check_writable_tries_instead_of_trusting_permission_bits():
+    # /proc looks writable to a superuser (os.access says yes) but no file can be created there.
+    with pytest.raises(OutputError, match="cannot create files in /proc"):
+        fileio.check_writable("/proc/out.mp4")
+
+
+@needs_proc
+def test_atomic_path_reports_a_folder_that_refuses_files(monkeypatch):
+    # The folder passed the early check but refuses the temporary file (e.g. it became read-only).
+    monkeypatch.setattr(fileio, "check_writable", Path)
+    with pytest.raises(OutputError, match="cannot write /proc/out.mp4"):
+        with fileio.atomic_path("/proc/out.mp4"):
+            pass
+
+
+def test_atomic_path_keeps_the_old_file_when_writing_fails(tmp_path):
+    out = tmp_path / "out.txt"
+    out.write_text("old")
+    with pytest.raises(RuntimeError):
+        with fileio.atomic_path(out) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert out.read_text() == "old"
+    assert sorted(os.listdir(tmp_path)) == ["out.txt"]
+    fileio.write_text_atomic(out, "new")
+    assert out.read_text() == "new" and sorted(os.listdir(tmp_path)) == ["out.txt"]
+
+
+@needs_proc
+def test_say_command_refuses_an_unwritable_output_before_any_work(capsys):
+    from talkinghead.cli import main
+
+    rc = main(["say", "--text", "Hi.", "--face", "x.mp4", "-o", "/proc/out.mp4"])
+    err = capsys.readouterr().err
+    assert rc == 5, err
+    assert "Traceback" not in err and "cannot create files in /proc" in err
+
+
+def test_cache_folder_usable_creates_the_folder_or_warns(tmp_path, caplog):
+    folder = tmp_path / "cache" / "tracks"
+    assert fileio.cache_folder_usable(folder) and folder.is_dir()
+    assert list(folder.iterdir()) == []
+    (tmp_path / "blocker").write_text("x")
+    with caplog.at_level("WARNING"):
+        assert not fileio.cache_folder_usable(tmp_path / "blocker" / "tracks")
+    assert "cannot use the cache folder" in caplog.text and "TALKINGHEAD_CACHE" in caplog.text
+
+
+def test_cache_root_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("TALKINGHEAD_CACHE", str(tmp_path))
+    assert fileio.cache_root() == tmp_path
+    monkeypatch.delenv("TALKINGHEAD_CACHE")
+    assert fileio.cache_root() == Path.home() / ".cache" / "talkinghead"
