@@ -11,7 +11,7 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from .errors import InputError, OutputError
@@ -44,6 +44,36 @@ def check_writable(path: str | os.PathLike) -> Path:
     os.close(fd)
     os.unlink(probe)
     return p
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_not_an_input(outputs: Iterable[str | os.PathLike],
+                       inputs: Mapping[str, str | os.PathLike | None]) -> None:
+    """Refuse to write an output over one of the command's own input files.
+
+    An atomic write would replace the input (the face video, a script, a recording) with the
+    result once it is done: the user's source would be gone.
+
+    Args:
+        outputs: the files about to be written (the video and any sidecars).
+        inputs: what each input is called in the message -> its path (``None``: not given).
+
+    Raises:
+        OutputError: naming the output and the input it would replace.
+    """
+    for o in outputs:
+        for label, i in inputs.items():
+            if i is not None and _same_file(Path(o), Path(i)):
+                raise OutputError(f"output {o} is the {label} ({i}): writing it would replace that input; "
+                                  "choose another output name")
 
 
 @contextlib.contextmanager

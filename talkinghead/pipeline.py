@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .fileio import check_writable
+from .fileio import check_not_an_input, check_writable
 from .frames import SourceFrames, pingpong_indices
 from .speech.types import Speech
 from .visemes import VisemeTrack, visemes_from_speech
@@ -313,9 +313,10 @@ class Pipeline:
         if output is None:
             raise InputError("say() needs an output path")
         out = check_writable(output)
-        if sidecars:
-            check_writable(out.with_suffix(".json"))
-            check_writable(out.with_suffix(".srt"))
+        written = [out, out.with_suffix(".json"), out.with_suffix(".srt")] if sidecars else [out]
+        for w in written[1:]:
+            check_writable(w)
+        check_not_an_input(written, {"face video": self.face_path, "recording": audio})
         timings: dict = {}
         t = time.perf_counter()
         if speech is None:

@@ -83,6 +83,26 @@ def test_validation_reports_every_error_with_job_and_field(media):
     assert len(errs) == len(expected)
 
 
+def test_validation_refuses_outputs_that_would_replace_an_input(media):
+    # An atomic write would replace the input with the result: the user's source would be gone.
+    (media / "notes.srt").write_text("Hello there.\n", encoding="utf-8")  # a script named like a sidecar
+    cfg = _write_yaml(media / "clobber.yaml", {
+        "defaults": {"face": "face.mp4", "output_dir": "."},
+        "jobs": [
+            {"name": "face", "text": "Hi."},                                     # -> ./face.mp4
+            {"name": "subs", "script": "notes.srt", "output": "notes.mp4", "sidecars": True},
+            {"name": "plain", "script": "notes.srt", "output": "notes2.mp4"},    # fine
+        ],
+    })
+    with pytest.raises(BatchConfigError) as ei:
+        load_config(cfg)
+    errs = ei.value.errors
+    assert len(errs) == 2, errs
+    assert errs[0].startswith("job 'face' (jobs[0]): field 'output': output ") and "is the face video" in errs[0]
+    assert errs[1].startswith("job 'subs' (jobs[1]): field 'output': output ") and "notes.srt is the script" in errs[1]
+    assert (media / "face.mp4").stat().st_size > 0
+
+
 def test_validation_missing_face_audio_without_transcript_and_duplicate_names(media):
     cfg = {"jobs": [
         {"name": "a", "text": "Hi."},                                   # no face anywhere

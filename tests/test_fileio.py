@@ -82,3 +82,37 @@ def test_cache_root_follows_the_environment(monkeypatch, tmp_path):
     assert fileio.cache_root() == tmp_path
     monkeypatch.delenv("TALKINGHEAD_CACHE")
     assert fileio.cache_root() == Path.home() / ".cache" / "talkinghead"
+
+
+def test_check_not_an_input_catches_the_same_file_under_any_name(tmp_path):
+    face = tmp_path / "face.mp4"
+    face.write_bytes(b"video")
+    link = tmp_path / "link.mp4"
+    link.symlink_to(face)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for same in (face, tmp_path / "sub" / ".." / "face.mp4", link):
+        with pytest.raises(OutputError, match=r"is the face video .* would replace that input"):
+            fileio.check_not_an_input([same], {"face video": face, "script": None})
+    fileio.check_not_an_input([tmp_path / "out.mp4", tmp_path / "out.srt"], {"face video": face, "script": None})
+    with pytest.raises(OutputError, match="is the script"):
+        fileio.check_not_an_input([tmp_path / "out.mp4", tmp_path / "out.srt"],
+                                  {"face video": face, "script": tmp_path / "out.srt"})
+
+
+def test_say_command_never_writes_over_its_inputs(tmp_path, capsys):
+    from talkinghead.cli import main
+
+    face = tmp_path / "face.mp4"
+    face.write_bytes(b"the user's only copy")
+    script = tmp_path / "talk.srt"
+    script.write_text("Hello.", encoding="utf-8")
+    assert main(["say", "--text", "Hi.", "--face", str(face), "-o", str(face)]) == 5
+    assert "is the face video" in capsys.readouterr().err
+    assert main(["say", "--script", str(script), "--face", str(face), "-o", str(tmp_path / "talk.mp4"),
+                 "--sidecars"]) == 5
+    assert "is the script" in capsys.readouterr().err
+    assert main(["say", "--text", "Hi.", "--face", str(face), "-o", str(tmp_path / "o.mp4"), "--crf", "99"]) == 2
+    assert "--crf 99 is out of range" in capsys.readouterr().err
+    assert face.read_bytes() == b"the user's only copy" and script.read_text() == "Hello."
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["face.mp4", "talk.srt"]

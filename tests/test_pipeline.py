@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from talkinghead.errors import OutputError
 from talkinghead.frames import pingpong_indices
 from talkinghead.media import load_frames, probe
 
@@ -130,6 +131,11 @@ def test_api_prepares_a_face_once(prepared, face_clip, tmp_path):
     cache_entries = sorted(p.name for p in cache_file.parent.iterdir())
     prepared.say("One.", tmp_path / "one.mp4")
     prepared.say("Two.", tmp_path / "two.mp4")
+    # the API, too, refuses to write the result over the face video it reads
+    before = face_clip.read_bytes()
+    with pytest.raises(OutputError, match="is the face video"):
+        prepared.say("Three.", face_clip)
+    assert face_clip.read_bytes() == before
     again = Pipeline.from_face(face_clip, steps=2, progress=False)
     assert again.prepared.stats["from_cache"] is True
     assert again.prepared.cache_file == cache_file

@@ -32,8 +32,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..fileio import file_sha256, read_text_file
+from ..errors import InputError, OutputError
+from ..fileio import check_not_an_input, file_sha256, read_text_file
 
 #: Settings that may appear under ``defaults:`` and be overridden by a job.
 SETTINGS = ("face", "voice", "tts", "rate", "sentence_pause", "paragraph_pause", "fps", "crf", "steps",
@@ -382,7 +382,7 @@ class _Validator:
 
         has = [k for k in ("text", "script", "audio") if k in raw]
         text = None
-        script = audio = None
+        script = audio = transcript_file = None
         transcript = None
         if not has:
             self.err(where, None, "nothing to say: give 'text', 'script' (a file) or 'audio' (a recording) "
@@ -406,7 +406,7 @@ class _Validator:
                 self.err(where, "transcript", "only a recording ('audio') takes a transcript")
             t = d["transcript"]
             if t.strip().lower().endswith(".txt"):
-                tp = self.file(where, "transcript", t, "transcript file")
+                tp = transcript_file = self.file(where, "transcript", t, "transcript file")
                 transcript = self.read_text(where, "transcript", tp) if tp is not None else None
             else:
                 transcript = t
@@ -435,6 +435,12 @@ class _Validator:
             out = (out if out.is_absolute() else out_dir / out).resolve()
             if out.suffix.lower() not in VIDEO_SUFFIXES:
                 self.err(where, "output", f"{out_name} should be an .mp4 file")
+            written = [out, out.with_suffix(".json"), out.with_suffix(".srt")] if s.get("sidecars") else [out]
+            try:
+                check_not_an_input(written, {"face video": face, "script": script, "recording": audio,
+                                             "transcript": transcript_file})
+            except OutputError as exc:
+                self.err(where, "output", str(exc))
         if len(self.errors) > n_before or face is None or out is None:
             return None, where, name, out
         settings = {k: s[k] for k in SETTINGS if k in s and k != "face"}
