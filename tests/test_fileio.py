@@ -116,3 +116,22 @@ def test_say_command_never_writes_over_its_inputs(tmp_path, capsys):
     assert "--crf 99 is out of range" in capsys.readouterr().err
     assert face.read_bytes() == b"the user's only copy" and script.read_text() == "Hello."
     assert sorted(p.name for p in tmp_path.iterdir()) == ["face.mp4", "talk.srt"]
+
+
+@pytest.mark.parametrize("argv, what", [
+    (["speak", "--script", "{d}/talk.srt", "-o", "{d}/talk.wav"], "is the script"),
+    (["track", "{d}/face.mp4", "-o", "{d}/t.npz", "--overlay", "{d}/face.mp4"], "is the face video"),
+    (["prepare", "{d}/face.mp4", "-o", "{d}/face.mp4"], "is the face video"),
+    (["mesh", "--text", "Hi.", "--face", "{d}/face.mp4", "-o", "{d}/face.mp4"], "is the face video"),
+], ids=["speak", "track", "prepare", "mesh"])
+def test_other_commands_never_write_over_their_inputs(tmp_path, capsys, argv, what):
+    from talkinghead.cli import main
+
+    (tmp_path / "face.mp4").write_bytes(b"the user's only copy")
+    (tmp_path / "talk.srt").write_text("Hello.", encoding="utf-8")
+    rc = main([a.format(d=tmp_path) for a in argv])
+    err = capsys.readouterr().err
+    assert rc == 5 and what in err and "Traceback" not in err, (rc, err)
+    assert (tmp_path / "face.mp4").read_bytes() == b"the user's only copy"
+    assert (tmp_path / "talk.srt").read_text() == "Hello."
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["face.mp4", "talk.srt"]

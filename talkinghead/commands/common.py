@@ -33,6 +33,14 @@ def add_script_options(p: argparse.ArgumentParser, positional: bool = False) -> 
     r.add_argument("--language", default="en-us", help="espeak language of the transcript (default: en-us)")
 
 
+def script_input_files(args: argparse.Namespace) -> dict[str, str | None]:
+    """The input files the script options name (for :func:`~talkinghead.fileio.check_not_an_input`):
+    ``script``, ``recording`` and a ``transcript`` given as a file (``None`` where not given)."""
+    t = getattr(args, "transcript", None)
+    return {"script": getattr(args, "script", None), "recording": getattr(args, "audio", None),
+            "transcript": t if t and Path(t).is_file() else None}
+
+
 def script_from_args(args: argparse.Namespace) -> str | None:
     """The script text from ``TEXT``/``--text`` or ``--script`` (exactly one unless --audio)."""
     from ..speech.script import read_script

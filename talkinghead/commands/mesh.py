@@ -12,8 +12,8 @@ import logging
 
 import numpy as np
 
-from ..fileio import check_writable
-from .common import add_script_options, speech_from_args
+from ..fileio import check_not_an_input, check_writable
+from .common import add_script_options, script_input_files, speech_from_args
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from ..visemes import visemes_from_speech
 
     out = check_writable(args.output)
+    check_not_an_input([out], {"face video": args.face, **script_input_files(args)})
     if not 0.0 <= args.opacity <= 1.0:
         raise InputError(f"--opacity must be between 0 and 1, got {args.opacity}")
     if args.fps is not None and not 1 <= args.fps <= 120:

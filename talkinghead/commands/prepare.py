@@ -50,7 +50,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..fileio import check_writable
+    from ..fileio import check_not_an_input, check_writable
     from ..refine.prepare import PrepareSettings, prepare_face
 
     from ..media import is_image_path
@@ -68,6 +68,7 @@ def run(args) -> int:
     s.face_index = args.face_index or 0
     if args.output:
         check_writable(args.output)
+        check_not_an_input([args.output], {"face video": args.face, "starting weights": args.weights})
     face = args.face
     if portrait:
         # the same idle clip that `say` animates from a portrait, so the cache is shared

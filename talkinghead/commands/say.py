@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..fileio import check_not_an_input, check_writable
-from .common import add_script_options, speech_from_args
+from .common import add_script_options, script_input_files, speech_from_args
 
 EPILOG = """\
 examples:
@@ -83,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.crf <= 51:
         raise InputError(f"--crf {args.crf} is out of range (0 to 51, lower = better)")
     written = [out, out.with_suffix(".json"), out.with_suffix(".srt")] if args.sidecars else [out]
-    check_not_an_input(written, {"face video": args.face, "script": args.script, "recording": args.audio,
-                                 "transcript": args.transcript if args.transcript and Path(args.transcript).is_file() else None})
+    check_not_an_input(written, {"face video": args.face, **script_input_files(args)})
     prov = provenance_from_args(args)
     speech = speech_from_args(args)  # fail fast on a bad script before the long preparation
     face = Pipeline.from_face(args.face, device=args.device, face_index=args.face_index, steps=args.steps,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..fileio import check_writable
-from .common import add_script_options, speech_from_args
+from ..fileio import check_not_an_input, check_writable
+from .common import add_script_options, script_input_files, speech_from_args
 
 EPILOG = """\
 examples:
@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_sidecars:
         check_writable(timeline)
         check_writable(srt)
+    check_not_an_input([out] if args.no_sidecars else [out, timeline, srt], script_input_files(args))
     speech = speech_from_args(args)
     speech.write_wav(out)
     if not args.no_sidecars:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..fileio import check_writable
+from ..fileio import check_not_an_input, check_writable
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,7 @@ def run(args) -> int:
         raise InputError(f"output {out} must end in .npz")
     if args.overlay:
         check_writable(args.overlay)
+    check_not_an_input([out, args.overlay] if args.overlay else [out], {"face video": src})
     if args.max_gap < 0:
         raise InputError(f"--max-gap must be >= 0, got {args.max_gap}")
     quiet = bool(getattr(args, "quiet", False))
