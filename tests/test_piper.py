@@ -102,3 +102,17 @@ def test_seed_makes_the_voice_reproducible():
     assert [p.end for p in a.phonemes] == [p.end for p in b.phonemes]
     c = PiperSpeaker(seed=6).speak(text)
     assert not (len(c.audio) == len(a.audio) and np.array_equal(c.audio, a.audio))
+
+
+def test_a_title_before_a_name_does_not_end_the_sentence(piper):
+    from talkinghead.speech.script import expand_titles
+
+    assert expand_titles("Dr. Smith met Mrs. Brown and Prof. Lee.") == "Doctor Smith met Missus Brown and Professor Lee."
+    assert expand_titles("Ask the Dr. about it. Mr. X!") == "Ask the Dr. about it. Mister X!"  # not before a name
+    assert expand_titles("Adr. Smith") == "Adr. Smith"
+    assert len(piper.phonemize("Dr. Smith paid.")) == 1  # espeak alone would make two sentences
+    text = "Dr. Smith paid Mrs. Brown."
+    s = piper.speak(text)
+    assert [w.text for w in s.words] == text.split()  # the written words keep their timings
+    gaps = [b.start - a.end for a, b in zip(s.words, s.words[1:])]
+    assert max(gaps) < 0.1, gaps  # no sentence pause after a title

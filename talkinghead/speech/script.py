@@ -5,6 +5,8 @@ A script is a string (or the contents of a UTF-8 text file). Rules:
 - One or more blank lines separate paragraphs; a paragraph break becomes a paragraph pause.
 - ``[pause 0.8s]``, ``[pause 800ms]`` or ``[pause 1]`` (seconds) inserts that much silence.
 - Line breaks inside a paragraph are ordinary spaces.
+- A title before a name ("Dr. Smith", "Mrs. Brown") is not the end of a sentence
+  (:func:`expand_titles`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ _ANY_MARKUP = re.compile(r"\[[^\]]*\]")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 #: Longest pause accepted from markup, in seconds.
 MAX_PAUSE = 60.0
+#: Titles that espeak (Piper's phonemizer) would otherwise end a sentence at ("Dr. Smith" ->
+#: "Doctor." + pause + "Smith"), and the words they are read as.
+TITLES = {"Dr": "Doctor", "Mr": "Mister", "Mrs": "Missus", "Ms": "Miz", "Prof": "Professor"}
+_TITLE = re.compile(r"\b(" + "|".join(TITLES) + r")\.(?=\s+[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -96,3 +102,15 @@ def script_text(parts: list[ScriptPart]) -> str:
         elif p.text:
             out.append((" " if out and not out[-1].endswith("\n") else "") + p.text)
     return "".join(out)
+
+
+def expand_titles(text: str) -> str:
+    """Spell out a title followed by a capitalised word: ``"Dr. Smith"`` -> ``"Doctor Smith"``.
+
+    espeak ends a sentence at the title's full stop, so the voice would say "Doctor." with a
+    falling tone, pause, and start "Smith" as a new sentence. Only the capitalised titles in
+    :data:`TITLES` directly before a capitalised word are changed, one word for one, so the
+    written words and their timings still match. "the Dr. He" (a title ending a sentence before
+    a capitalised word) is read as one sentence: rare, and the lesser fault.
+    """
+    return _TITLE.sub(lambda m: TITLES[m.group(1)], text)
