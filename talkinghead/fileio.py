@@ -19,13 +19,14 @@ from .errors import InputError, OutputError
 log = logging.getLogger(__name__)
 
 
-def check_writable(path: str | os.PathLike) -> Path:
+def check_writable(path: str | os.PathLike, *, try_create: bool = True) -> Path:
     """Fail early, with a clear message, if ``path`` cannot be created.
 
     Returns the path as a :class:`~pathlib.Path`. Raises :class:`OutputError` if its folder does
-    not exist, is not a folder, is not writable, or ``path`` itself is a folder. Writability is
-    tried, not inferred from permission bits (which a superuser bypasses and which say nothing of
-    read-only or special file systems): an empty file is created in the folder and removed.
+    not exist, is not a folder, is not writable, or ``path`` itself is a folder. With
+    ``try_create`` writability is tried, not inferred from permission bits (which a superuser
+    bypasses and which say nothing of read-only or special file systems): an empty file is created
+    in the folder and removed. (:func:`atomic_path` skips that: its own temporary file is the try.)
     """
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
@@ -37,13 +38,19 @@ def check_writable(path: str | os.PathLike) -> Path:
         raise OutputError(f"cannot write {p}: {parent} is not a folder")
     if not os.access(parent, os.W_OK):
         raise OutputError(f"cannot write {p}: no permission to write in {parent}")
-    try:
-        fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".probe", dir=parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write {p}: cannot create files in {parent} ({exc.strerror or exc})") from exc
-    os.close(fd)
-    os.unlink(probe)
+    if try_create:
+        fd, probe = _create_in(parent, p, ".probe")
+        os.close(fd)
+        os.unlink(probe)
     return p
+
+
+def _create_in(parent: Path, path: Path, suffix: str) -> tuple[int, str]:
+    """``tempfile.mkstemp`` beside ``path``; an :class:`OSError` becomes an :class:`OutputError`."""
+    try:
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: cannot create files in {parent} ({exc.strerror or exc})") from exc
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -85,12 +92,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     and the exception propagates; ``path`` is untouched. ``OSError`` while writing (e.g. disk
     full) is re-raised as :class:`OutputError`.
     """
-    final = check_writable(path)
+    final = check_writable(path, try_create=False)
     sfx = suffix if suffix is not None else final.suffix
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".part{sfx}", dir=final.parent)
-    except OSError as exc:  # e.g. the folder went away or became read-only since the check
-        raise OutputError(f"cannot write {final}: {exc.strerror or exc}") from exc
+    fd, tmp_name = _create_in(final.parent, final, f".part{sfx}")
     os.close(fd)
     tmp = Path(tmp_name)
     try:

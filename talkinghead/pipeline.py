@@ -32,6 +32,13 @@ log = logging.getLogger(__name__)
 CHUNK = 16
 
 
+def say_outputs(output: str | Path, sidecars: bool) -> list[Path]:
+    """The files :meth:`Pipeline.say` writes: ``output`` and, with ``sidecars``, its timeline
+    (``.json``) and subtitles (``.srt``) beside it, in that order."""
+    out = Path(output)
+    return [out, out.with_suffix(".json"), out.with_suffix(".srt")] if sidecars else [out]
+
+
 class Provenance:
     """How an output says that it is synthetic (see :mod:`talkinghead.provenance`).
 
@@ -313,7 +320,7 @@ class Pipeline:
         if output is None:
             raise InputError("say() needs an output path")
         out = check_writable(output)
-        written = [out, out.with_suffix(".json"), out.with_suffix(".srt")] if sidecars else [out]
+        written = say_outputs(out, sidecars)
         for w in written[1:]:
             check_writable(w)
         check_not_an_input(written, {"face video": self.face_path, "recording": audio})
@@ -341,8 +348,8 @@ class Pipeline:
         timings["total_video"] = time.perf_counter() - t
         prov.sign(out, speech.text)
         if sidecars:
-            speech.write_timeline(out.with_suffix(".json"))
-            speech.write_srt(out.with_suffix(".srt"))
+            speech.write_timeline(written[1])
+            speech.write_srt(written[2])
         return SayResult(out, speech, visemes_from_speech(speech, fps), fps, n, timings)
 
 

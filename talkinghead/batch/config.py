@@ -435,9 +435,10 @@ class _Validator:
             out = (out if out.is_absolute() else out_dir / out).resolve()
             if out.suffix.lower() not in VIDEO_SUFFIXES:
                 self.err(where, "output", f"{out_name} should be an .mp4 file")
-            written = [out, out.with_suffix(".json"), out.with_suffix(".srt")] if s.get("sidecars") else [out]
+            from ..pipeline import say_outputs
+
             try:
-                check_not_an_input(written, {"face video": face, "script": script, "recording": audio,
+                check_not_an_input(say_outputs(out, bool(s.get("sidecars"))), {"face video": face, "script": script, "recording": audio,
                                              "transcript": transcript_file})
             except OutputError as exc:
                 self.err(where, "output", str(exc))

@@ -69,7 +69,7 @@ def provenance_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import Pipeline
+    from ..pipeline import Pipeline, say_outputs
 
     out = check_writable(args.output)
     if out.suffix.lower() not in (".mp4", ".m4v", ".mov"):
@@ -82,8 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"face path {args.face} is a folder: give a video or an image")
     if not 0 <= args.crf <= 51:
         raise InputError(f"--crf {args.crf} is out of range (0 to 51, lower = better)")
-    written = [out, out.with_suffix(".json"), out.with_suffix(".srt")] if args.sidecars else [out]
-    check_not_an_input(written, {"face video": args.face, **script_input_files(args)})
+    check_not_an_input(say_outputs(out, args.sidecars), {"face video": args.face, **script_input_files(args)})
     prov = provenance_from_args(args)
     speech = speech_from_args(args)  # fail fast on a bad script before the long preparation
     face = Pipeline.from_face(args.face, device=args.device, face_index=args.face_index, steps=args.steps,
