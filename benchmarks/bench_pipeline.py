@@ -135,8 +135,7 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
     from talkinghead.frames import SourceFrames
     from talkinghead.media import VideoWriter
     from talkinghead.pipeline import CHUNK, Pipeline, Provenance, _source_index
-    from talkinghead.refine.blend import blend, blend_alpha, extract_crops
-    from talkinghead.refine.dataset import FEATHER
+    from talkinghead.refine.blend import blend, extract_crops
     from talkinghead.refine.prepare import MIRROR_AVERAGE
     from talkinghead.render.renderer import render_frames
     from talkinghead.speech.select import make_speech
@@ -189,7 +188,8 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
                     out_crops = prepared.refiner.refine(crops, rendered, prepared.references, holes, batch_size=8,
                                                         mirror_average=MIRROR_AVERAGE)
                 with tm("blend"):
-                    out = [blend(frames[k], out_crops[k], boxes[k], blend_alpha(holes[k], FEATHER * r))
+                    alphas, hole_alphas = prepared.blend_alphas(meshes, boxes, holes)
+                    out = [blend(frames[k], out_crops[k], boxes[k], alphas[k], ring_alpha=hole_alphas[k])
                            for k in range(len(idx))]
                 if check_first_chunk and s == 0:  # the split must not change the result
                     t_check = time.perf_counter()

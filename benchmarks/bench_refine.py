@@ -36,8 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from talkinghead.face.deform import build_rig  # noqa: E402
 from talkinghead.face.tracking import track_face  # noqa: E402
 from talkinghead.media import load_frames, probe  # noqa: E402
-from talkinghead.refine.blend import blend_alpha, extract_crops  # noqa: E402
-from talkinghead.refine.dataset import FEATHER, HOLE_DILATE, build_clip_data, choose_references, mouth_openness  # noqa: E402
+from talkinghead.refine.blend import blend_alpha, extract_crops, limit_alpha  # noqa: E402
+from talkinghead.refine.dataset import (  # noqa: E402
+    FEATHER, HOLE_DILATE, SILHOUETTE_MARGIN, build_clip_data, choose_references, mouth_openness,
+)
 from talkinghead.refine.infer import GENERIC_WEIGHTS, Refiner  # noqa: E402
 from talkinghead.refine.prepare import MIRROR_AVERAGE, PrepareSettings, _boxes_for, prepare_face  # noqa: E402
 from talkinghead.render.types import CropBox, RenderedFrames  # noqa: E402
@@ -190,7 +192,9 @@ def evaluate(refiner: Refiner, clip, refs: np.ndarray, png: Path | None = None, 
     out = refiner.refine(clip.crops, rendered_from_clip(clip, rows), refs, holes, mirror_average=mirror_average)
     ps, ss, comps, mouth_masks, teeth_masks = [], [], [], [], []
     for k in rows:
-        a = blend_alpha(holes[k], FEATHER * r)[..., None]
+        # as PreparedFace.blend_alphas: the hole's alpha kept to the face (here source and new
+        # mesh are the same, the frame's own, rendered into the conditioning's face channel)
+        a = limit_alpha(blend_alpha(holes[k], FEATHER * r), clip.cond[k, ..., 3] > 127, SILHOUETTE_MARGIN * r)[..., None]
         comp = np.clip(np.rint(clip.crops[k] * (1 - a) + out[k] * a), 0, 255).astype(np.uint8)
         comps.append(comp)
         x0, y0, x1, y1 = clip.eval_box[k]

@@ -337,10 +337,12 @@ def test_reconstruction_meshes_follow_the_tracked_landmarks(astronaut_track):
 
 @pytest.mark.slow
 def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path, monkeypatch):
+    import cv2
     from face_fixtures import write_clip
 
     from talkinghead.face.deform import deform_lower_face
-    from talkinghead.refine.dataset import build_clip_data
+    from talkinghead.refine.blend import to_crop_points
+    from talkinghead.refine.dataset import SILHOUETTE_MARGIN, build_clip_data
     from talkinghead.refine.infer import finetune_dtype
     from talkinghead.refine.prepare import STILL_MOUTH_RANGE, PrepareSettings, prepare_face
     from talkinghead.render.renderer import render_frames
@@ -380,6 +382,27 @@ def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path, monkeypatch
     rendered = render_frames(meshes, 64)
     src = [frames[1], frames[2]]
     out = prepared.refine_frames(src, meshes, rendered)
+    # the blend is kept to the face: the source's and the new lower face's silhouettes, united
+    holes = prepared.holes(meshes, rendered.boxes)
+    alphas, hole_alphas = prepared.blend_alphas(meshes, rendered.boxes, holes)
+    sil = prepared.silhouettes(meshes, rendered.boxes)
+    assert alphas.shape == hole_alphas.shape == sil.shape == (2, 64, 64)
+    assert (alphas <= hole_alphas + 1e-6).all()
+    far = np.stack([cv2.distanceTransform((m < 0.5).astype(np.uint8), cv2.DIST_L2, 3) for m in sil])
+    far = far > SILHOUETTE_MARGIN * 64 + 1
+    assert not alphas[far].any()
+    assert (alphas < hole_alphas - 1e-3).sum() > 50  # here ~10% of the hole: its ramp beside the face
+    np.testing.assert_allclose(alphas[sil > 0.5], hole_alphas[sil > 0.5])
+    for k in range(2):  # the open jaw reaches below the source chin: the new silhouette counts
+        chin_new = to_crop_points(meshes.vertices[k, : meshes.n_skin], rendered.boxes[k], 64)[:, 1].max()
+        chin_src = to_crop_points(prepared.track.landmarks[k + 1], rendered.boxes[k], 64)[:, 1].max()
+        assert chin_new > chin_src + 1
+        rows = np.flatnonzero(sil[k].any(1))
+        assert rows.max() >= int(chin_new) - 1
+        # the open mouth is part of the face (the source's closed lips must not show through it)
+        inner = np.concatenate([prepared.rig.mesh.inner_lip_upper, prepared.rig.mesh.inner_lip_lower])
+        x, y = to_crop_points(meshes.vertices[k, inner], rendered.boxes[k], 64).mean(0).astype(int)
+        assert sil[k, y, x] == 1 and alphas[k, y, x] == pytest.approx(hole_alphas[k, y, x])
     assert len(out) == 2 and out[0].shape == frames[1].shape
     for k in range(2):
         box = rendered.boxes[k]

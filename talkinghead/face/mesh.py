@@ -99,6 +99,13 @@ class LowerFaceMesh:
         """All outline vertices (jaw line and upper boundary), excluding the mouth hole."""
         return np.concatenate([self.jaw_line, self.upper_boundary])
 
+    @property
+    def solid_faces(self) -> np.ndarray:
+        """The skin/lip triangles and those filling the mouth hole, ``(F + M, 3)`` int64 local
+        vertex indices: the lower face without its hole (e.g. for its silhouette)."""
+        ring = np.concatenate([self.inner_lip_upper, self.inner_lip_lower])
+        return np.concatenate([self.faces, ring[self.mouth_faces]]).astype(np.int64)
+
     def face_regions(self) -> np.ndarray:
         """Region id of each skin/lip triangle, shape ``(F,)``, int64: lips where all three
         vertices are lip vertices, skin otherwise."""

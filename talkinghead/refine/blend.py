@@ -9,6 +9,9 @@ centre at continuous point ``(X + 0.5, Y + 0.5)``. Landmarks are continuous poin
 * :func:`hole_mask` - the region the refiner must synthesise: union of the convex hulls of the
   original and the deformed mouth/jaw region, dilated.
 * :func:`blend_alpha` - feathered alpha inside the hole (zero outside it and near the crop edge).
+* :func:`silhouette_mask` - the pixels a projected triangle mesh covers.
+* :func:`limit_alpha` - an alpha kept to a silhouette: falls to zero within a few pixels outside
+  it (the background beside the jaw stays the frame's).
 * :func:`blend` - warp a refined crop back into the frame, colour-match it (mean/std in Lab on a
   ring just outside the alpha), alpha-blend. Pixels where the alpha is zero are exactly the
   input frame's.
@@ -126,6 +129,54 @@ def blend_alpha(hole: np.ndarray, feather_px: float, edge_px: int = 2) -> np.nda
     return a
 
 
+def silhouette_mask(points: np.ndarray, triangles: np.ndarray, resolution: int) -> np.ndarray:
+    """The pixels a projected triangle mesh covers.
+
+    Args:
+        points: ``(V, >=2)`` vertex positions in crop pixels (continuous, see the module note).
+        triangles: ``(F, 3)`` vertex indices.
+        resolution: crop side.
+
+    Returns:
+        ``(resolution, resolution)`` float32 in {0, 1}: 1 where a triangle covers the pixel.
+    """
+    m = np.zeros((resolution, resolution), np.uint8)
+    tri = np.round((np.asarray(points, np.float64)[:, :2] - 0.5) * 16).astype(np.int32)[np.asarray(triangles)]
+    for t in tri:
+        cv2.fillConvexPoly(m, t, 1, lineType=cv2.LINE_8, shift=4)
+    return m.astype(np.float32)
+
+
+def limit_alpha(alpha: np.ndarray, silhouette: np.ndarray, margin_px: float) -> np.ndarray:
+    """Keep a blending alpha to a silhouette.
+
+    Inside the silhouette the alpha is unchanged; outside it is multiplied by a smooth ramp of the
+    distance to the silhouette, from 1 at its edge to 0 at ``margin_px`` and beyond. The hole a
+    refiner fills reaches past the face's outline (it is a dilated convex hull), and what the
+    generator paints there, background beside the jaw, is softer than the real one: limited to the
+    face's silhouette (the source's united with the new one's, so the old jaw still never shows),
+    the frame keeps its own background.
+
+    Args:
+        alpha: ``(R, R)`` float in [0, 1] (:func:`blend_alpha`).
+        silhouette: ``(R, R)``, > 0.5 = face (:func:`silhouette_mask`).
+        margin_px: width of the ramp outside the silhouette, in crop pixels (> 0).
+
+    Returns:
+        ``(R, R)`` float32 in [0, 1], <= ``alpha`` everywhere; 0 farther than ``margin_px`` from the
+        silhouette (all zeros when the silhouette is empty).
+    """
+    inside = np.asarray(silhouette) > 0.5
+    if not inside.any():
+        return np.zeros_like(alpha, dtype=np.float32)
+    dist = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    t = np.clip(1.0 - dist / max(float(margin_px), 1e-6), 0.0, 1.0)
+    t = t * t * (3 - 2 * t)
+    out = (np.asarray(alpha, np.float32) * t).astype(np.float32)
+    out[out < 1e-3] = 0.0
+    return out
+
+
 def _lab_stats(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
     sel = lab[mask.reshape(-1)]
@@ -141,6 +192,7 @@ def blend(
     color_match: bool = True,
     ring_px: int | None = None,
     max_gain: float = 1.25,
+    ring_alpha: np.ndarray | None = None,
 ) -> np.ndarray:
     """Warp a refined crop back into its frame and blend it through a feathered alpha.
 
@@ -153,6 +205,10 @@ def blend(
             outside the alpha match the frame's on the same ring (removes residual colour seams).
         ring_px: ring width in frame pixels (default: 4% of the box side).
         max_gain: clamp of the per-channel std ratio.
+        ring_alpha: the alpha whose outside ring gives the colour statistics (default ``alpha``).
+            With an alpha limited to the face (:func:`limit_alpha`), pass the hole's alpha here:
+            outside the hole the generator reproduces its input, so the ring measures only its
+            colour drift, not the background it painted inside the hole.
 
     Returns:
         A new frame ``(H, W, 3)`` uint8; pixels where the warped alpha is 0 are exactly ``frame``.
@@ -178,9 +234,15 @@ def blend(
     src = cv2.warpAffine(crop, m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
     roi = frame[ya:yb, xa:xb]
     if color_match:
+        if ring_alpha is not None:
+            ra = cv2.warpAffine(ring_alpha.astype(np.float32), m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT,
+                                borderValue=0)
+            ring_inside = ra >= 1e-3
+        else:
+            ring_inside = inside
         rp = ring_px if ring_px is not None else max(int(round(0.04 * box.size)), 2)
         ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rp + 1, 2 * rp + 1))
-        ring = (cv2.dilate(inside.astype(np.uint8), ker) > 0) & ~inside
+        ring = (cv2.dilate(ring_inside.astype(np.uint8), ker) > 0) & ~ring_inside
         if ring.sum() >= 20:
             mu_f, sd_f = _lab_stats(roi, ring)
             mu_c, sd_c = _lab_stats(src, ring)

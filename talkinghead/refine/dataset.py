@@ -41,6 +41,11 @@ CHANGE_WEIGHT = 0.25
 HOLE_DILATE = 0.035
 #: Width of the blending ramp, as a fraction of the crop side.
 FEATHER = 0.04
+#: How far outside the face's silhouette (source and new, united) the blend may reach, as a
+#: fraction of the crop side (:func:`~talkinghead.refine.blend.limit_alpha`): enough for the
+#: few pixels by which the tracked outline misses the real jaw edge, little enough that the
+#: background beside the jaw stays the frame's.
+SILHOUETTE_MARGIN = 0.02
 
 #: MediaPipe landmarks used for the evaluation box (upper-lip top, chin, mouth corners).
 LM_UPPER_LIP_TOP, LM_CHIN, LM_CORNERS = 0, 152, (61, 291)

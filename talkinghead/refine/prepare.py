@@ -34,10 +34,11 @@ from ..face.types import FaceTrack
 from ..errors import OutputError
 from ..fileio import atomic_path, cache_folder_usable, cache_root, file_sha256
 from ..render.types import CropBox, RenderedFrames
-from .blend import blend, blend_alpha, extract_crops, hole_mask, to_crop_points
+from .blend import blend, blend_alpha, extract_crops, hole_mask, limit_alpha, silhouette_mask, to_crop_points
 from .dataset import (
     FEATHER,
     HOLE_DILATE,
+    SILHOUETTE_MARGIN,
     Augment,
     PairSampler,
     build_clip_data,
@@ -185,6 +186,39 @@ class PreparedFace:
                                HOLE_DILATE * r)
         return out
 
+    def silhouettes(self, meshes: DeformedMeshes, boxes: Sequence[CropBox]) -> np.ndarray:
+        """The lower face's silhouette, source and new united, ``(n, R, R)`` float32 in {0, 1}.
+
+        The lower-face mesh's triangles, mouth hole included (:attr:`~talkinghead.face.mesh.LowerFaceMesh.solid_faces`),
+        filled twice: once with the source frame's tracked landmarks (where the real face is),
+        once with the deformed mesh (where the new one will be).
+        """
+        r = self.resolution
+        mesh = self.rig.mesh
+        out = np.empty((meshes.n_frames, r, r), np.float32)
+        for k in range(meshes.n_frames):
+            src = self.track.landmarks[int(meshes.frame_index[k])][mesh.landmark_index]
+            new = meshes.vertices[k, : meshes.n_skin]
+            out[k] = np.maximum(silhouette_mask(to_crop_points(src, boxes[k], r), mesh.solid_faces, r),
+                                silhouette_mask(to_crop_points(new, boxes[k], r), mesh.solid_faces, r))
+        return out
+
+    def blend_alphas(self, meshes: DeformedMeshes, boxes: Sequence[CropBox],
+                     holes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Blending alphas of the holes, ``(alphas, hole_alphas)``, each ``(n, R, R)`` float32 in
+        [0, 1].
+
+        ``hole_alphas``: each hole's feathered alpha (:func:`blend_alpha`, ramp :data:`FEATHER` of
+        the crop); ``alphas``: the same limited to the face's silhouette (:meth:`silhouettes`,
+        :func:`limit_alpha`, margin :data:`SILHOUETTE_MARGIN` of the crop), what is blended.
+        Pass both to :func:`blend` (``alpha``, ``ring_alpha``).
+        """
+        r = self.resolution
+        sil = self.silhouettes(meshes, boxes)
+        hole_alphas = np.stack([blend_alpha(h, FEATHER * r) for h in holes])
+        alphas = np.stack([limit_alpha(a, s, SILHOUETTE_MARGIN * r) for a, s in zip(hole_alphas, sil)])
+        return alphas, hole_alphas
+
     def refine_frames(
         self,
         frames: Sequence[np.ndarray],
@@ -220,8 +254,9 @@ class PreparedFace:
         holes = self.holes(meshes, boxes)
         out_crops = self.refiner.refine(crops, rendered, self.references, holes, batch_size=batch_size,
                                         mirror_average=mirror_average)
+        alphas, hole_alphas = self.blend_alphas(meshes, boxes, holes)
         return [
-            blend(frames[k], out_crops[k], boxes[k], blend_alpha(holes[k], FEATHER * r), color_match=color_match)
+            blend(frames[k], out_crops[k], boxes[k], alphas[k], color_match=color_match, ring_alpha=hole_alphas[k])
             for k in range(n)
         ]
 
