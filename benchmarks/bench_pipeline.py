@@ -13,10 +13,10 @@ For each 512x512 clip of ``../shared/data/faces`` (``--clips``; default all five
    stages called one by one exactly as :meth:`Pipeline.say` / :meth:`Pipeline.frames` call them
    (chunks of 16 frames), each timed: speech (``make_speech``, Piper voice loading included, as
    ``say`` does), visemes, decode (source frames into the memory map), mesh (deform), render,
-   refine (crops + hole masks + refiner network), blend (warp back + colour match),
-   watermark (the invisible provenance mark ``say`` embeds by default), encode (H.264 + AAC
-   mux). The first chunk is checked against :meth:`PreparedFace.refine_frames` (the split adds
-   no work and changes no pixel).
+   refine (crops + hole masks + refiner network), blend (warp back + colour match), detail (the
+   source frame's skin detail), watermark (the invisible provenance mark ``say`` embeds by
+   default), encode (H.264 + AAC mux). The first chunk is checked against
+   :meth:`PreparedFace.refine_frames` (the split adds no work and changes no pixel).
 
 Figures: ms per output frame and share of the synthesis time; real-time factor (synthesis wall
 time / audio duration); Piper's own real-time factor (a loaded voice); tracking fps; preparation
@@ -46,7 +46,7 @@ SCRIPT = BENCH / "script_10s.txt"
 #: Fraction of each clip the refiner is fine-tuned on (the rest is held out, see quality.py).
 HOLDOUT = 0.75
 #: Synthesis stages in pipeline order (keys of the timings).
-STAGES = ("speech", "visemes", "decode", "mesh", "render", "refine", "blend", "watermark", "encode")
+STAGES = ("speech", "visemes", "decode", "mesh", "render", "refine", "blend", "detail", "watermark", "encode")
 
 
 @contextlib.contextmanager
@@ -136,7 +136,8 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
     from talkinghead.media import VideoWriter
     from talkinghead.pipeline import CHUNK, Pipeline, Provenance, _source_index
     from talkinghead.refine.blend import blend, extract_crops
-    from talkinghead.refine.prepare import MIRROR_AVERAGE
+    from talkinghead.refine.detail import add_detail
+    from talkinghead.refine.prepare import MIRROR_AVERAGE, SKIN_DETAIL
     from talkinghead.render.renderer import render_frames
     from talkinghead.speech.select import make_speech
     from talkinghead.visemes import visemes_from_speech
@@ -191,6 +192,10 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
                     alphas, hole_alphas = prepared.blend_alphas(meshes, boxes, holes)
                     out = [blend(frames[k], out_crops[k], boxes[k], alphas[k], ring_alpha=hole_alphas[k])
                            for k in range(len(idx))]
+                with tm("detail"):
+                    if SKIN_DETAIL:
+                        weights, flows = prepared.detail_maps(meshes, boxes, alphas)
+                        out = [add_detail(out[k], frames[k], boxes[k], weights[k], flows[k]) for k in range(len(idx))]
                 if check_first_chunk and s == 0:  # the split must not change the result
                     t_check = time.perf_counter()
                     ref = prepared.refine_frames(frames, meshes, rendered)
@@ -253,6 +258,7 @@ def stage_table(synths: list[dict]) -> str:
         "render": f"conditioning images ({synths[0].get('render_backend', '?')} backend)",
         "refine": "crops, hole masks, refiner network",
         "blend": "warp back, colour match, feathered blend",
+        "detail": "the source frame's skin detail moved onto the rebuilt skin",
         "watermark": "invisible provenance watermark (on by default)",
         "encode": "H.264 encode + AAC mux (ffmpeg)",
     }

@@ -233,6 +233,7 @@ class Pipeline:
         *,
         provenance: Provenance | None = None,
         fast: bool = False,
+        skin_detail: bool = True,
     ) -> Iterator[np.ndarray]:
         """Yield the output frames (RGB uint8 ``(H, W, 3)``) for ``speech``, one by one.
 
@@ -243,7 +244,9 @@ class Pipeline:
         the blended mouth region are the source frame's, bit for bit. ``fast``: one refiner pass
         per frame instead of averaging it with the mirrored frame's
         (:data:`~talkinghead.refine.prepare.MIRROR_AVERAGE`): about half the refiner's time,
-        slightly lower quality.
+        slightly lower quality. ``skin_detail``: carry the source frame's fine skin detail onto the
+        rebuilt skin (:data:`~talkinghead.refine.prepare.SKIN_DETAIL`); ``False`` leaves the skin
+        as smooth as the refiner draws it.
         """
         provenance = provenance if provenance is not None else Provenance()
         from .face.deform import deform_lower_face
@@ -268,7 +271,8 @@ class Pipeline:
                 rendered = render_frames(meshes, self.prepared.resolution, [boxes_src[i] for i in idx],
                                          device=None if self.device == "auto" else self.device)
                 t2 = time.perf_counter()
-                out = self.prepared.refine_frames(src.take(idx), meshes, rendered, mirror_average=not fast)
+                out = self.prepared.refine_frames(src.take(idx), meshes, rendered, mirror_average=not fast,
+                                                  skin_detail=skin_detail)
                 t3 = time.perf_counter()
                 timings["mesh+render"] = timings.get("mesh+render", 0.0) + t2 - t
                 timings["refine+blend"] = timings.get("refine+blend", 0.0) + t3 - t2
@@ -297,6 +301,7 @@ class Pipeline:
         on_frame: Callable[[int, np.ndarray], None] | None = None,
         provenance: Provenance | None = None,
         fast: bool = False,
+        skin_detail: bool = True,
     ) -> SayResult:
         """Make the face say ``text`` (or play ``audio`` with its ``transcript``) into ``output``.
 
@@ -313,6 +318,7 @@ class Pipeline:
             on_frame: called with ``(index, frame)`` for each frame as it is made.
             provenance: watermark / label / signing options (default: watermark on, new job id).
             fast: one refiner pass per frame (see :meth:`frames`).
+            skin_detail: the source's fine skin detail on the rebuilt skin (see :meth:`frames`).
         """
         from .media import VideoWriter
         from .speech.select import make_speech
@@ -340,7 +346,7 @@ class Pipeline:
         t = time.perf_counter()
         with VideoWriter(out, fps, audio=(audio_track, speech.sample_rate), crf=crf,
                          metadata=prov.metadata(speech.text)) as writer:
-            for frame in self.frames(speech, fps, timings, provenance=prov, fast=fast):
+            for frame in self.frames(speech, fps, timings, provenance=prov, fast=fast, skin_detail=skin_detail):
                 if on_frame is not None:
                     on_frame(n, frame)
                 writer.write(frame)

@@ -59,7 +59,7 @@ def test_validation_reports_every_error_with_job_and_field(media):
             {"name": "three", "face": "face.mp4"},
             {"name": "four", "face": "face.mp4", "text": "Hi.", "voice": "nobody", "output": "two.mp4"},
             {"name": "five", "face": "face.mp4", "text": "Hi.", "crf": True, "wobble": 1, "seed": -3},
-            {"name": "six", "face": "face.mp4", "text": "Hi.", "fast": "yes"},
+            {"name": "six", "face": "face.mp4", "text": "Hi.", "fast": "yes", "skin_detail": 0},
         ],
     })
     with pytest.raises(BatchConfigError) as ei:
@@ -77,6 +77,7 @@ def test_validation_reports_every_error_with_job_and_field(media):
         "job 'five' (jobs[4]): field 'wobble': unknown key",
         "job 'five' (jobs[4]): field 'seed': -3 must not be negative",
         "job 'six' (jobs[5]): field 'fast': expected true or false",
+        "job 'six' (jobs[5]): field 'skin_detail': expected true or false",
     ]
     for e in expected:
         assert any(x.startswith(e) for x in errs), (e, errs)
@@ -149,7 +150,8 @@ def test_paths_are_relative_to_the_config_folder_and_jobs_override_defaults(medi
     cfg = _write_yaml(media / "rel.yaml", {
         "defaults": {"face": "face.mp4", "rate": 1.1, "steps": 2, "output_dir": "rel_out"},
         "jobs": [{"name": "a", "script": "hello.txt"},
-                 {"name": "b", "text": "Bye.", "rate": 0.9, "crf": 23, "output": "bee.mp4", "fast": True}],
+                 {"name": "b", "text": "Bye.", "rate": 0.9, "crf": 23, "output": "bee.mp4", "fast": True,
+                  "skin_detail": False}],
     })
     cwd = os.getcwd()
     os.chdir(sub)  # the current folder must not matter
@@ -163,6 +165,7 @@ def test_paths_are_relative_to_the_config_folder_and_jobs_override_defaults(medi
     assert (a.rate, a.steps, a.output.name) == (1.1, 2, "a.mp4")
     assert (b.rate, b.crf, b.output) == (0.9, 23, (media / "rel_out" / "bee.mp4").resolve())
     assert (a.fast, b.fast) == (False, True)
+    assert (a.skin_detail, b.skin_detail) == (True, False)
     # the settings hash follows the settings, not the job's position
     assert a.settings_hash() != b.settings_hash()
     assert load_config(cfg).jobs[0].settings_hash() == a.settings_hash()

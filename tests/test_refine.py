@@ -341,7 +341,7 @@ def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path, monkeypatch
     from face_fixtures import write_clip
 
     from talkinghead.face.deform import deform_lower_face
-    from talkinghead.refine.blend import to_crop_points
+    from talkinghead.refine.blend import crop_affine, to_crop_points
     from talkinghead.refine.dataset import SILHOUETTE_MARGIN, build_clip_data
     from talkinghead.refine.infer import finetune_dtype
     from talkinghead.refine.prepare import STILL_MOUTH_RANGE, PrepareSettings, prepare_face
@@ -403,6 +403,16 @@ def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path, monkeypatch
         inner = np.concatenate([prepared.rig.mesh.inner_lip_upper, prepared.rig.mesh.inner_lip_lower])
         x, y = to_crop_points(meshes.vertices[k, inner], rendered.boxes[k], 64).mean(0).astype(int)
         assert sil[k, y, x] == 1 and alphas[k, y, x] == pytest.approx(hole_alphas[k, y, x])
+    # the source frame's fine skin detail is added (by default) on the rebuilt skin, and only there
+    plain = prepared.refine_frames(src, meshes, rendered, skin_detail=False)
+    weights, flows = prepared.detail_maps(meshes, rendered.boxes, alphas)
+    assert weights.shape == (2, 64, 64) and flows.shape == (2, 64, 64, 2) and (weights <= alphas + 1e-6).all()
+    for k in range(2):
+        box = rendered.boxes[k]
+        w = cv2.warpAffine(weights[k], crop_affine(box, 64), src[k].shape[1::-1],
+                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        differs = np.any(out[k] != plain[k], axis=-1)
+        assert differs.sum() > 100 and not differs[w < 1e-3].any()
     assert len(out) == 2 and out[0].shape == frames[1].shape
     for k in range(2):
         box = rendered.boxes[k]

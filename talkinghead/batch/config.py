@@ -37,7 +37,7 @@ from ..fileio import check_not_an_input, file_sha256, read_text_file
 
 #: Settings that may appear under ``defaults:`` and be overridden by a job.
 SETTINGS = ("face", "voice", "tts", "rate", "sentence_pause", "paragraph_pause", "fps", "crf", "steps",
-            "face_index", "idle_seed", "seed", "align", "language", "sidecars", "fast")
+            "face_index", "idle_seed", "seed", "align", "language", "sidecars", "fast", "skin_detail")
 #: Keys only a job may have.
 JOB_ONLY = ("name", "text", "script", "audio", "transcript", "output")
 #: Keys only ``defaults:`` may have.
@@ -81,6 +81,8 @@ class JobSpec:
         align, language: recording alignment settings.
         sidecars: also write the timeline ``.json`` and ``.srt`` beside the mp4.
         fast: one refiner pass per frame (``talkinghead say --fast``).
+        skin_detail: the face video's fine skin detail on the rebuilt skin (``False``:
+            ``talkinghead say --no-skin-detail``).
     """
 
     name: str
@@ -106,6 +108,7 @@ class JobSpec:
     language: str = "en-us"
     sidecars: bool = False
     fast: bool = False
+    skin_detail: bool = True
 
     @property
     def label(self) -> str:
@@ -271,7 +274,7 @@ class _Validator:
             if key in ("steps", "face_index", "idle_seed", "seed") and v < 0:
                 return bad(f"{v} must not be negative")
             return v
-        if key in ("sidecars", "fast"):
+        if key in ("sidecars", "fast", "skin_detail"):
             if not isinstance(v, bool):
                 return bad(f"expected true or false, got {_type_name(v)} {v!r}")
             return v

@@ -42,6 +42,9 @@ def register(sub) -> None:
     p.add_argument("--fast", action="store_true",
                    help="one refiner pass per frame instead of averaging it with the mirrored frame's: "
                         "about half the refiner's time, slightly lower quality")
+    p.add_argument("--no-skin-detail", dest="skin_detail", action="store_false",
+                   help="leave the rebuilt skin as smooth as the refiner draws it, without the face "
+                        "video's own fine skin detail (stubble, pores, fine lines)")
     add_provenance_options(p)
     p.set_defaults(func=run)
 
@@ -88,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     face = Pipeline.from_face(args.face, device=args.device, face_index=args.face_index, steps=args.steps,
                               cache=not args.no_cache, progress=not args.quiet, idle_seed=args.idle_seed)
     result = face.say(speech=speech, output=out, fps=args.fps, crf=args.crf, sidecars=args.sidecars,
-                      provenance=prov, fast=args.fast)
+                      provenance=prov, fast=args.fast, skin_detail=args.skin_detail)
     if not args.quiet:
         print(f"{result.path}: {result.duration:.2f} s, {result.n_frames} frames at {result.fps:g} fps")
     return 0

@@ -35,6 +35,7 @@ from ..errors import OutputError
 from ..fileio import atomic_path, cache_folder_usable, cache_root, file_sha256
 from ..render.types import CropBox, RenderedFrames
 from .blend import blend, blend_alpha, extract_crops, hole_mask, limit_alpha, silhouette_mask, to_crop_points
+from .detail import add_detail, backward_flow, detail_weight
 from .dataset import (
     FEATHER,
     HOLE_DILATE,
@@ -76,6 +77,21 @@ STILL_MOUTH_RANGE = 0.08
 #: (``benchmarks/bench_refine.py``): PSNR / SSIM 26.12 / 0.837 -> 26.33 / 0.846 on average, better
 #: on every clip, for twice the generator time (``talkinghead say --fast`` turns it off).
 MIRROR_AVERAGE = True
+
+#: Default of :meth:`PreparedFace.refine_frames`'s ``skin_detail``: the source frame's fine skin
+#: detail is carried onto the rebuilt skin (:mod:`talkinghead.refine.detail`; ``talkinghead say
+#: --no-skin-detail`` turns it off). The refiner draws skin smoother than it is, and a face larger
+#: than its 192-px crop loses everything finer when the crop is scaled back up: in the product
+#: the source frame has that detail on the same skin, exactly in place where the rig moves nothing.
+#: A reconstruction cannot score that fairly (the frame's own detail is the answer), so
+#: ``benchmarks/bench_detail.py`` bounds it, at frame scale on the held-out frames of the 5
+#: development clips (generic weights, mirror-averaged): without detail PSNR / SSIM / detail
+#: (gradient energy vs real) 25.48 / 0.821 / 0.75; with the frame's own detail (upper bound) 25.60 /
+#: 0.846 / 0.80; with the detail of the frame 4 or 25 frames earlier, moved by the landmarks'
+#: displacement, which also carries head motion and tracking noise (pessimistic) 25.46 / 0.817 /
+#: 0.79 and 25.43 / 0.814 / 0.78. Seen in the frames: stubble, freckles and fine lines on the
+#: cheeks and chin instead of airbrushed skin, a crisper jaw edge; 4-5 ms per 512x512 frame.
+SKIN_DETAIL = True
 
 
 @dataclass
@@ -186,6 +202,13 @@ class PreparedFace:
                                HOLE_DILATE * r)
         return out
 
+    def _face_points(self, meshes: DeformedMeshes, boxes: Sequence[CropBox], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Crop-pixel positions ``(V, 2)`` of every lower-face vertex of chunk frame ``k``: in the
+        source frame (its tracked landmarks) and in the deformed mesh."""
+        r = self.resolution
+        src = self.track.landmarks[int(meshes.frame_index[k])][self.rig.mesh.landmark_index]
+        return to_crop_points(src, boxes[k], r), to_crop_points(meshes.vertices[k, : meshes.n_skin], boxes[k], r)
+
     def silhouettes(self, meshes: DeformedMeshes, boxes: Sequence[CropBox]) -> np.ndarray:
         """The lower face's silhouette, source and new united, ``(n, R, R)`` float32 in {0, 1}.
 
@@ -194,13 +217,11 @@ class PreparedFace:
         once with the deformed mesh (where the new one will be).
         """
         r = self.resolution
-        mesh = self.rig.mesh
+        faces = self.rig.mesh.solid_faces
         out = np.empty((meshes.n_frames, r, r), np.float32)
         for k in range(meshes.n_frames):
-            src = self.track.landmarks[int(meshes.frame_index[k])][mesh.landmark_index]
-            new = meshes.vertices[k, : meshes.n_skin]
-            out[k] = np.maximum(silhouette_mask(to_crop_points(src, boxes[k], r), mesh.solid_faces, r),
-                                silhouette_mask(to_crop_points(new, boxes[k], r), mesh.solid_faces, r))
+            src, new = self._face_points(meshes, boxes, k)
+            out[k] = np.maximum(silhouette_mask(src, faces, r), silhouette_mask(new, faces, r))
         return out
 
     def blend_alphas(self, meshes: DeformedMeshes, boxes: Sequence[CropBox],
@@ -219,6 +240,28 @@ class PreparedFace:
         alphas = np.stack([limit_alpha(a, s, SILHOUETTE_MARGIN * r) for a, s in zip(hole_alphas, sil)])
         return alphas, hole_alphas
 
+    def detail_maps(self, meshes: DeformedMeshes, boxes: Sequence[CropBox],
+                    alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where the source frame's skin detail goes, and where it comes from.
+
+        Returns:
+            ``(weights, flows)``: ``(n, R, R)`` float32 in [0, 1], the blend's ``alphas`` less
+            the lips and mouth opening of the source and the new face
+            (:func:`~talkinghead.refine.detail.detail_weight`); ``(n, R, R, 2)`` float32, the
+            skin's displacement from the source landmarks to the deformed mesh, crop pixels
+            (:func:`~talkinghead.refine.detail.backward_flow`). Pass them to
+            :func:`~talkinghead.refine.detail.add_detail`.
+        """
+        r = self.resolution
+        mesh = self.rig.mesh
+        weights = np.empty((meshes.n_frames, r, r), np.float32)
+        flows = np.empty((meshes.n_frames, r, r, 2), np.float32)
+        for k in range(meshes.n_frames):
+            src, new = self._face_points(meshes, boxes, k)
+            flows[k] = backward_flow(src, new, r)
+            weights[k] = detail_weight(src, new, mesh, alphas[k], flows[k])
+        return weights, flows
+
     def refine_frames(
         self,
         frames: Sequence[np.ndarray],
@@ -228,6 +271,7 @@ class PreparedFace:
         batch_size: int = 8,
         color_match: bool = True,
         mirror_average: bool = MIRROR_AVERAGE,
+        skin_detail: bool = SKIN_DETAIL,
     ) -> list[np.ndarray]:
         """Refine and blend a chunk of output frames.
 
@@ -240,6 +284,8 @@ class PreparedFace:
             color_match: Lab mean/std matching at the blend seam.
             mirror_average: average the refiner's predictions for the frame and its mirror image
                 (:data:`MIRROR_AVERAGE`; ``False`` halves the refiner's time).
+            skin_detail: carry the source frame's fine skin detail onto the rebuilt skin
+                (:data:`SKIN_DETAIL`, :meth:`detail_maps`).
 
         Returns:
             The output frames, ``(H, W, 3)`` uint8 each; pixels outside the (warped) blend mask are
@@ -255,10 +301,12 @@ class PreparedFace:
         out_crops = self.refiner.refine(crops, rendered, self.references, holes, batch_size=batch_size,
                                         mirror_average=mirror_average)
         alphas, hole_alphas = self.blend_alphas(meshes, boxes, holes)
-        return [
-            blend(frames[k], out_crops[k], boxes[k], alphas[k], color_match=color_match, ring_alpha=hole_alphas[k])
-            for k in range(n)
-        ]
+        out = [blend(frames[k], out_crops[k], boxes[k], alphas[k], color_match=color_match, ring_alpha=hole_alphas[k])
+               for k in range(n)]
+        if skin_detail:
+            weights, flows = self.detail_maps(meshes, boxes, alphas)
+            out = [add_detail(out[k], frames[k], boxes[k], weights[k], flows[k]) for k in range(n)]
+        return out
 
 
 # ------------------------------------------------------------------------------------------

@@ -1,0 +1,140 @@
+"""Skin detail from the source frame: what it does to the rebuilt mouth region, at frame scale.
+
+``talkinghead say`` adds the source frame's fine luminance detail, moved with the skin by the
+mesh, on the rebuilt skin (:mod:`talkinghead.refine.detail`, ``SKIN_DETAIL``). A reconstruction
+cannot measure it fairly: rebuilding frame ``t`` from its own pixels would hand it the answer.
+So, for the held-out last 25% of each 512x512 development clip, frame ``t`` is rebuilt as
+``bench_refine.py`` does (generic weights, mirror-averaged, blended into the full frame) and then
+given the detail of another frame ``t - N`` of the same clip, moved by the displacement of the
+tracked landmarks from ``t - N`` to ``t`` (``N = 0`` is that answer: an upper bound). Unlike in
+the product, where the skin the rig does not move has no displacement at all, the landmarks of
+two frames also differ by head motion and tracking noise, so ``N > 0`` is a pessimistic bound.
+
+Reported per clip, on the mouth region (:func:`talkinghead.refine.dataset.eval_box`) mapped to
+the frame: PSNR, SSIM and detail (the Sobel gradient energy relative to the real frame's: < 1 =
+blurrier) without detail and with the detail of frames ``t - N``.
+
+    python benchmarks/bench_detail.py --offsets 0 4 25
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_refine import (  # noqa: E402
+    add_common_arguments,
+    common_inputs,
+    gradient_magnitude,
+    held_out_clip,
+    psnr,
+    rendered_from_clip,
+    ssim,
+)
+
+from talkinghead.face.deform import build_rig  # noqa: E402
+from talkinghead.refine.blend import blend, blend_alpha, extract_crops, limit_alpha, to_crop_points  # noqa: E402
+from talkinghead.refine.dataset import (  # noqa: E402
+    FEATHER,
+    HOLE_DILATE,
+    SILHOUETTE_MARGIN,
+    choose_references,
+    mouth_openness,
+)
+from talkinghead.refine.detail import add_detail, backward_flow, detail_weight  # noqa: E402
+from talkinghead.refine.prepare import _boxes_for  # noqa: E402
+from talkinghead.render.types import CropBox  # noqa: E402
+
+
+def evaluate_clip(refiner, path: Path, offsets: list[int], mirror_average: bool) -> dict:
+    """Frame-scale PSNR / SSIM / detail of one clip's held-out frames, without and with the
+    detail of the frames ``offsets`` earlier."""
+    r = refiner.resolution
+    frames, track, n_fit, clip = held_out_clip(path, r)
+    rig = build_rig(track)
+    mesh = rig.mesh
+    rframes = choose_references(mouth_openness(track, rig), refiner.config.n_refs, np.arange(n_fit))
+    refs = extract_crops([frames[i] for i in rframes], _boxes_for(track, rig, rframes, r), r)
+    rows = np.arange(len(clip))
+    holes = np.stack([clip.hole(k, None, HOLE_DILATE * r) for k in rows])
+    out = refiner.refine(clip.crops, rendered_from_clip(clip, rows), refs, holes, mirror_average=mirror_average)
+    names = ["none"] + [f"t-{n}" for n in offsets]
+    acc = {m: {"psnr": [], "ssim": [], "grad": []} for m in names}
+    grad_real = 0.0
+    for k in rows:
+        t = n_fit + int(k)
+        box = CropBox(*clip.boxes[k])
+        s = box.size / r
+        hole_alpha = blend_alpha(holes[k], FEATHER * r)
+        alpha = limit_alpha(hole_alpha, clip.cond[k, ..., 3] > 127, SILHOUETTE_MARGIN * r)
+        rebuilt = blend(frames[t], out[k], box, alpha, ring_alpha=hole_alpha)
+        x0, y0, x1, y1 = clip.eval_box[k]
+        fx0, fy0 = int(round(box.x0 + x0 * s)), int(round(box.y0 + y0 * s))
+        fx1, fy1 = int(round(box.x0 + x1 * s)), int(round(box.y0 + y1 * s))
+        real = frames[t][fy0:fy1, fx0:fx1]
+        grad_real += gradient_magnitude(real).sum()
+
+        def record(name: str, img: np.ndarray) -> None:
+            region = img[fy0:fy1, fx0:fx1]
+            acc[name]["psnr"].append(psnr(region, real))
+            acc[name]["ssim"].append(ssim(region, real))
+            acc[name]["grad"].append(gradient_magnitude(region).sum())
+
+        record("none", rebuilt)
+        new = to_crop_points(track.landmarks[t][mesh.landmark_index], box, r)
+        for n, name in zip(offsets, names[1:]):
+            tn = max(t - n, 0)
+            src = to_crop_points(track.landmarks[tn][mesh.landmark_index], box, r)
+            flow = backward_flow(src, new, r)
+            record(name, add_detail(rebuilt, frames[tn], box, detail_weight(src, new, mesh, alpha, flow), flow))
+    return {"clip": path.stem, "frame_px_per_crop_px": round(float(clip.boxes[0][2] / r), 2),
+            **{m: {"psnr": float(np.mean(a["psnr"])), "ssim": float(np.mean(a["ssim"])),
+                   "detail": float(np.sum(a["grad"]) / max(grad_real, 1e-9))} for m, a in acc.items()}}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_arguments(ap, "detail.json")
+    ap.add_argument("--offsets", type=int, nargs="+", default=[0, 4, 25],
+                    help="take the detail from the frame this many frames earlier (0 = the frame itself)")
+    args = ap.parse_args(argv)
+    inputs = common_inputs(args)
+    if inputs is None:
+        return 1
+    faces, generic = inputs
+    results = []
+    for f in faces:
+        rec = evaluate_clip(generic, f, args.offsets, args.mirror)
+        results.append(rec)
+        print(json.dumps(rec), flush=True)
+    names = ["none"] + [f"t-{n}" for n in args.offsets]
+    mean = {m: {k: float(np.mean([x[m][k] for x in results])) for k in ("psnr", "ssim", "detail")} for m in names}
+    header = "| clip | " + " | ".join(f"{m} PSNR / SSIM / detail" for m in names) + " |"
+    lines = [header, "|" + " --- |" * (len(names) + 1)]
+    for x in results + [{"clip": "**mean**", **mean}]:
+        lines.append(f"| {x['clip']} | " + " | ".join(
+            f"{x[m]['psnr']:.2f} / {x[m]['ssim']:.3f} / {x[m]['detail']:.2f}" for m in names) + " |")
+    print("\nRebuilt mouth region at frame scale, held-out frames; skin detail from frame t - N "
+          "(none: the refiner alone)\n")
+    print("\n".join(lines))
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"weights": args.weights, "mirror_average": args.mirror, "offsets": args.offsets,
+                               "machine": f"{platform.processor() or platform.machine()}, torch threads "
+                                          f"{torch.get_num_threads()}",
+                               "clips": results, "mean": mean}, indent=1))
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,197 @@
+"""The source frame's fine skin detail, carried onto the rebuilt lower face.
+
+The refiner works on a ``R``-pixel crop (192) and draws skin smoother than it is; when the face is
+larger than the crop, upscaling the crop back into the frame loses every frequency above the
+crop's Nyquist limit as well. The frame being re-animated has exactly the detail that is missing,
+on the same skin: stubble, pores, freckles, fine lines. This module moves that detail (the
+luminance minus its Gaussian blur) with the skin, from where each point of the lower face is in the
+source frame to where the deformed mesh puts it, and adds it inside the blended region, on skin
+only: near the lips and the mouth opening (source and new) the source's detail belongs to another
+mouth and is left out.
+
+Geometry: crop pixel conventions of :mod:`talkinghead.refine.blend`.
+
+* :func:`lips_mask` - the lips and the mouth opening of a lower face, dilated.
+* :func:`backward_flow` - for each crop pixel of the new face, where that skin is in the source.
+* :func:`detail_weight` - where detail is added (skin of the blended region), in [0, 1].
+* :func:`high_pass` - luminance detail of an image above a Gaussian scale.
+* :func:`add_detail` - warp the source frame's detail and add it to the output frame.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.interpolate import LinearNDInterpolator
+
+from ..face.mesh import LowerFaceMesh
+from ..render.types import CropBox
+from .blend import crop_affine
+
+#: Detail finer than this Gaussian scale, in crop pixels (at least one frame pixel), is carried.
+DETAIL_SIGMA = 1.0
+#: Dilation of the lips (and mouth opening) left without source detail, fraction of the crop side.
+LIP_PAD = 0.04
+#: Blur of the weight's edges, fraction of the crop side.
+WEIGHT_SOFTEN = 0.01
+
+
+def lips_mask(points: np.ndarray, mesh: LowerFaceMesh, resolution: int, pad_px: float) -> np.ndarray:
+    """The region inside the outer lip contour (lips and mouth opening), dilated.
+
+    Args:
+        points: ``(V, >=2)`` crop-pixel positions of the lower-face vertices (local indices).
+        mesh: the lower-face topology.
+        resolution: crop side.
+        pad_px: dilation radius in crop pixels.
+
+    Returns:
+        ``(resolution, resolution)`` float32 in {0, 1}.
+    """
+    loop = np.concatenate([mesh.outer_lip_upper, mesh.outer_lip_lower[::-1]])
+    p = np.round((np.asarray(points, np.float64)[loop, :2] - 0.5) * 16).astype(np.int32)
+    m = np.zeros((resolution, resolution), np.uint8)
+    cv2.fillPoly(m, [p], 1, lineType=cv2.LINE_8, shift=4)
+    k = int(round(pad_px))
+    if k > 0:
+        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    return m.astype(np.float32)
+
+
+def backward_flow(source_points: np.ndarray, new_points: np.ndarray, resolution: int) -> np.ndarray:
+    """Displacement of the skin from the source face to the new one, at the new face's pixels.
+
+    The per-vertex displacement ``new - source`` interpolated linearly (Delaunay triangulation of
+    the new positions); zero outside their convex hull. The source position of crop pixel
+    ``(i, j)`` of the new face is ``(j + 0.5, i + 0.5) - flow[i, j]``.
+
+    Args:
+        source_points, new_points: ``(V, >=2)`` crop-pixel positions of the same vertices.
+        resolution: crop side.
+
+    Returns:
+        ``(resolution, resolution, 2)`` float32, crop pixels (x, y).
+    """
+    new = np.asarray(new_points, np.float64)[:, :2]
+    d = new - np.asarray(source_points, np.float64)[:, :2]
+    g = np.arange(resolution, dtype=np.float64) + 0.5
+    gx, gy = np.meshgrid(g, g)
+    return LinearNDInterpolator(new, d, fill_value=0.0)(gx, gy).astype(np.float32)
+
+
+def _sample(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """``img`` (crop) sampled at the source positions of the new face's pixels."""
+    r = flow.shape[0]
+    g = np.arange(r, dtype=np.float32)
+    gx, gy = np.meshgrid(g, g)
+    return cv2.remap(img, gx - flow[..., 0], gy - flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=0)
+
+
+def detail_weight(
+    source_points: np.ndarray,
+    new_points: np.ndarray,
+    mesh: LowerFaceMesh,
+    alpha: np.ndarray,
+    flow: np.ndarray,
+    *,
+    lip_pad: float = LIP_PAD,
+    soften: float = WEIGHT_SOFTEN,
+) -> np.ndarray:
+    """Where the source's detail is added: the blend's alpha, less the lips of either face.
+
+    Args:
+        source_points, new_points: ``(V, >=2)`` crop-pixel positions of the lower-face vertices in
+            the source frame and in the deformed mesh.
+        mesh: the lower-face topology.
+        alpha: ``(R, R)`` blending alpha (the rebuilt region).
+        flow: :func:`backward_flow` of the two.
+        lip_pad, soften: fractions of the crop side (:data:`LIP_PAD`, :data:`WEIGHT_SOFTEN`).
+
+    Returns:
+        ``(R, R)`` float32 in [0, 1], <= ``alpha``: 0 on the new face's lips and opening and where
+        the source pixel is on the source's lips or opening (both dilated by ``lip_pad``).
+    """
+    r = alpha.shape[0]
+    keep = (1 - lips_mask(new_points, mesh, r, lip_pad * r)) * (
+        1 - _sample(lips_mask(source_points, mesh, r, lip_pad * r), flow))
+    s = soften * r
+    if s > 0:
+        keep = cv2.GaussianBlur(keep.astype(np.float32), (0, 0), s)
+    return (np.clip(keep, 0, 1) * np.asarray(alpha, np.float32)).astype(np.float32)
+
+
+def high_pass(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Luminance detail: grey level minus its Gaussian blur (``sigma`` pixels).
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB.
+
+    Returns:
+        ``(H, W)`` float32, grey levels (zero mean locally).
+    """
+    y = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return y - cv2.GaussianBlur(y, (0, 0), sigma)
+
+
+def add_detail(
+    out_frame: np.ndarray,
+    source_frame: np.ndarray,
+    box: CropBox,
+    weight: np.ndarray,
+    flow: np.ndarray,
+    *,
+    sigma: float = DETAIL_SIGMA,
+) -> np.ndarray:
+    """Add the source frame's luminance detail, moved with the skin, to the output frame.
+
+    Args:
+        out_frame: the blended output ``(H, W, 3)`` uint8 RGB (not modified).
+        source_frame: the frame it was made from, same shape.
+        box: the crop box of the frame.
+        weight: ``(R, R)`` :func:`detail_weight` (0 = nothing added).
+        flow: ``(R, R, 2)`` :func:`backward_flow`, crop pixels.
+        sigma: detail scale in crop pixels (:data:`DETAIL_SIGMA`); at least one frame pixel.
+
+    Returns:
+        A new frame; pixels where the warped weight is 0 are ``out_frame``'s.
+    """
+    out = np.array(out_frame, copy=True)
+    h, w = out.shape[:2]
+    res = weight.shape[0]
+    ys, xs = np.nonzero(np.asarray(weight) > 0)
+    if len(ys) == 0:
+        return out
+    scale = box.size / res  # frame pixels per crop pixel
+    # the frame rectangle the weight covers (crop pixel j spans [x0 + j s, x0 + (j + 1) s))
+    xa = max(int(np.floor(box.x0 + xs.min() * scale)) - 1, 0)
+    ya = max(int(np.floor(box.y0 + ys.min() * scale)) - 1, 0)
+    xb = min(int(np.ceil(box.x0 + (xs.max() + 1) * scale)) + 1, w)
+    yb = min(int(np.ceil(box.y0 + (ys.max() + 1) * scale)) + 1, h)
+    if xb <= xa or yb <= ya:
+        return out
+    m = crop_affine(box, res)
+    m[:, 2] += m[:, :2] @ [xa, ya]  # rectangle pixel (x, y) = frame pixel (x + xa, y + ya)
+    size = (xb - xa, yb - ya)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    wf = cv2.warpAffine(weight.astype(np.float32), m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    wf[wf < 1e-3] = 0.0
+    inside = wf > 0
+    if not inside.any():
+        return out
+    ff = cv2.warpAffine(flow.astype(np.float32), m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    ff *= scale
+    sig = max(sigma * scale, 1.0)
+    # the source region the moved detail comes from: the rectangle widened by the largest
+    # displacement and the blur's reach
+    pad = int(np.ceil(np.abs(ff).max() + 3 * sig)) + 2
+    sxa, sya = max(xa - pad, 0), max(ya - pad, 0)
+    sxb, syb = min(xb + pad, w), min(yb + pad, h)
+    detail = high_pass(source_frame[sya:syb, sxa:sxb], sig)
+    map_x = (np.arange(xa - sxa, xb - sxa, dtype=np.float32)[None, :] - ff[..., 0]).astype(np.float32)
+    map_y = (np.arange(ya - sya, yb - sya, dtype=np.float32)[:, None] - ff[..., 1]).astype(np.float32)
+    moved = cv2.remap(detail, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    roi = out[ya:yb, xa:xb]
+    added = roi[inside].astype(np.float32) + (wf[inside] * moved[inside])[:, None]
+    roi[inside] = np.clip(np.rint(added), 0, 255).astype(np.uint8)
+    return out
