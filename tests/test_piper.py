@@ -104,15 +104,29 @@ def test_seed_makes_the_voice_reproducible():
     assert not (len(c.audio) == len(a.audio) and np.array_equal(c.audio, a.audio))
 
 
-def test_a_title_before_a_name_does_not_end_the_sentence(piper):
-    from talkinghead.speech.script import expand_titles
+def test_abbreviations_do_not_end_the_sentence(piper):
+    from talkinghead.speech.script import expand_abbreviations as expand
 
-    assert expand_titles("Dr. Smith met Mrs. Brown and Prof. Lee.") == "Doctor Smith met Missus Brown and Professor Lee."
-    assert expand_titles("Ask the Dr. about it. Mr. X!") == "Ask the Dr. about it. Mister X!"  # not before a name
-    assert expand_titles("Adr. Smith") == "Adr. Smith"
-    assert len(piper.phonemize("Dr. Smith paid.")) == 1  # espeak alone would make two sentences
-    text = "Dr. Smith paid Mrs. Brown."
+    assert expand("Dr. Smith met Mrs. Brown and Prof. Lee.") == "Doctor Smith met Missus Brown and Professor Lee."
+    assert expand("Ask the Dr. about it. Mr. X!") == "Ask the Dr. about it. Mister X!"  # not before a name
+    assert expand("Adr. Smith") == "Adr. Smith"
+    assert expand("Gen. Lee climbed Mt. Everest.") == "General Lee climbed Mount Everest."
+    assert expand("Call No. 5 or see Fig. 3 on Jan. 5 at p. 7.") == "Call Number 5 or see Figure 3 on January 5 at page 7."
+    assert expand("I said no. Then I left. Jan. Smith") == "I said no. Then I left. Jan. Smith"  # no number after
+    assert expand("John Smith Jr. went home with Tom Brown, Sr.") == "John Smith Junior. went home with Tom Brown, Senior."
+    assert expand("Ms Smith") == "Miz Smith" and expand("the jr. class") == "the jr. class"
+    assert expand("The U.S. Army. In the U.K. The end.") == "The U.S Army. In the U.K. The end."
+    # espeak alone would make two sentences of each
+    for text in ("Dr. Smith paid.", "Call No. 5 now.", "On Jan. 5 we met.", "The U.S. Army marched.", "Gen. Lee won."):
+        assert len(piper.phonemize(text)) == 1, text
+    assert len(piper.phonemize("We live in the U.S. The weather is fine.")) == 2
+    text = "Dr. Smith paid Mrs. Brown No. 5 on Jan. 5."
     s = piper.speak(text)
     assert [w.text for w in s.words] == text.split()  # the written words keep their timings
     gaps = [b.start - a.end for a, b in zip(s.words, s.words[1:])]
-    assert max(gaps) < 0.1, gaps  # no sentence pause after a title
+    assert max(gaps) < 0.1, gaps  # no sentence pause after an abbreviation
+
+
+def test_abbreviations_are_expanded_for_english_voices_only(piper, monkeypatch):
+    monkeypatch.setattr(piper._voice.config, "espeak_voice", "de")  # as a German voice's config says
+    assert len(piper.phonemize("Dr. Smith paid.")) == 2  # left to espeak

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ScriptError, VoiceError
-from .script import ScriptPart, expand_titles, parse_script, script_text
+from .script import ScriptPart, expand_abbreviations, parse_script, script_text
 from .types import SILENCE, PhonemeInterval, Speech, WordInterval
 
 _LOG = logging.getLogger(__name__)
@@ -130,7 +130,15 @@ class PiperSpeaker:
     def phonemize(self, text: str) -> list[list[str]]:
         """Piper's phonemes for ``text``, one list per sentence (IPA code points, stress marks,
         ``" "`` between words, punctuation)."""
-        return [s for s in self._voice.phonemize(expand_titles(text)) if s]
+        if self._english:
+            text = expand_abbreviations(text)
+        return [s for s in self._voice.phonemize(text) if s]
+
+    @property
+    def _english(self) -> bool:
+        """Whether the voice speaks English (espeak voice ``en*``): :func:`expand_abbreviations`
+        applies to English text only."""
+        return str(getattr(self._voice.config, "espeak_voice", "")).lower().startswith("en")
 
     # ---- synthesis -----------------------------------------------------------------------
     def _syn_config(self):

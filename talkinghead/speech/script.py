@@ -5,8 +5,10 @@ A script is a string (or the contents of a UTF-8 text file). Rules:
 - One or more blank lines separate paragraphs; a paragraph break becomes a paragraph pause.
 - ``[pause 0.8s]``, ``[pause 800ms]`` or ``[pause 1]`` (seconds) inserts that much silence.
 - Line breaks inside a paragraph are ordinary spaces.
-- A title before a name ("Dr. Smith", "Mrs. Brown") is not the end of a sentence
-  (:func:`expand_titles`).
+- English voices: an abbreviation's full stop is not the end of a sentence where a name or a
+  number follows ("Dr. Smith", "Gen. Lee", "No. 5", "Jan. 5", "the U.S. Army"), and a few that
+  espeak would spell out are read as words ("Jr." -> "Junior", "Ms Smith" -> "Miz Smith"):
+  :func:`expand_abbreviations`.
 """
 
 from __future__ import annotations
@@ -23,10 +25,40 @@ _ANY_MARKUP = re.compile(r"\[[^\]]*\]")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 #: Longest pause accepted from markup, in seconds.
 MAX_PAUSE = 60.0
-#: Titles that espeak (Piper's phonemizer) would otherwise end a sentence at ("Dr. Smith" ->
-#: "Doctor." + pause + "Smith"), and the words they are read as.
-TITLES = {"Dr": "Doctor", "Mr": "Mister", "Mrs": "Missus", "Ms": "Miz", "Prof": "Professor"}
-_TITLE = re.compile(r"\b(" + "|".join(TITLES) + r")\.(?=\s+[A-Z])")
+#: Abbreviations read as these words when a capitalised word follows ("Dr. Smith", "Gen. Lee",
+#: "Mt. Everest"): espeak (Piper's phonemizer) would end the sentence at the full stop and say
+#: "Doctor." with a falling tone, pause, then start "Smith" as a new sentence.
+BEFORE_NAME = {
+    "Dr": "Doctor", "Mr": "Mister", "Mrs": "Missus", "Ms": "Miz", "Prof": "Professor", "Gen": "General",
+    "Sen": "Senator", "Rep": "Representative", "Gov": "Governor", "Pres": "President", "Capt": "Captain",
+    "Lt": "Lieutenant", "Col": "Colonel", "Sgt": "Sergeant", "Rev": "Reverend", "Hon": "Honorable",
+    "Mt": "Mount", "Ft": "Fort",
+}
+#: Abbreviations read as these words when a number follows ("No. 5", "Fig. 3", "Jan. 5"): the same
+#: sentence split, and espeak would also say "no", "fig", "jan".
+BEFORE_NUMBER = {
+    "No": "Number", "no": "number", "Nos": "Numbers", "nos": "numbers", "Fig": "Figure", "fig": "figure",
+    "Figs": "Figures", "figs": "figures", "Vol": "Volume", "vol": "volume", "Ch": "Chapter", "ch": "chapter",
+    "Sec": "Section", "Art": "Article", "Eq": "Equation", "eq": "equation", "p": "page", "pp": "pages",
+    "Jan": "January", "Feb": "February", "Mar": "March", "Apr": "April", "Jun": "June", "Jul": "July",
+    "Aug": "August", "Sep": "September", "Sept": "September", "Oct": "October", "Nov": "November",
+    "Dec": "December",
+}
+#: Read as these words after a capitalised word ("John Smith Jr."; espeak spells "J R"). The full
+#: stop stays, so a sentence that ends with the name still ends there.
+AFTER_NAME = {"Jr": "Junior", "Sr": "Senior"}
+#: Capitalised words that usually begin a sentence: a dotted initialism before one of them ("... in
+#: the U.S. The next day") keeps its full stop as a sentence end.
+SENTENCE_STARTERS = frozenset(
+    "A After Also An And As At Before But During Each For From He Her Here His How However I If In It Its "
+    "Meanwhile My Now Of On Once One Our She So Some Still That The Their Then There These They This "
+    "Those Today Tomorrow We What When Where Which While Who Why Yesterday Yet You Your".split()
+)
+_BEFORE_NAME = re.compile(r"\b(" + "|".join(BEFORE_NAME) + r")\.(?=\s+[A-Z])")
+_MS = re.compile(r"\bMs(?=\s+[A-Z])")
+_BEFORE_NUMBER = re.compile(r"\b(" + "|".join(BEFORE_NUMBER) + r")\.(?=\s+\d)")
+_AFTER_NAME = re.compile(r"(\b[A-Z][a-z]+,?\s+)(" + "|".join(AFTER_NAME) + r")\b")
+_INITIALISM = re.compile(r"\b((?:[A-Z]\.){2,})(?=\s+([A-Z][A-Za-z']*))")
 
 
 @dataclass(frozen=True)
@@ -104,13 +136,24 @@ def script_text(parts: list[ScriptPart]) -> str:
     return "".join(out)
 
 
-def expand_titles(text: str) -> str:
-    """Spell out a title followed by a capitalised word: ``"Dr. Smith"`` -> ``"Doctor Smith"``.
+def expand_abbreviations(text: str) -> str:
+    """English abbreviations that espeak misreads, written out, one word for one.
 
-    espeak ends a sentence at the title's full stop, so the voice would say "Doctor." with a
-    falling tone, pause, and start "Smith" as a new sentence. Only the capitalised titles in
-    :data:`TITLES` directly before a capitalised word are changed, one word for one, so the
-    written words and their timings still match. "the Dr. He" (a title ending a sentence before
-    a capitalised word) is read as one sentence: rare, and the lesser fault.
+    espeak ends a sentence at a full stop followed by a capital letter or a digit, so the voice
+    would say "Doctor." with a falling tone, pause, and start "Smith" as a new sentence; it also
+    spells some abbreviations ("Jr" -> "J R"). Changed: a title or similar before a capitalised
+    word (:data:`BEFORE_NAME`; "Ms" also without its full stop), an abbreviation before a number
+    (:data:`BEFORE_NUMBER`), "Jr"/"Sr" after a capitalised word (:data:`AFTER_NAME`, the full stop
+    kept), and a dotted initialism before a capitalised word that does not usually begin a
+    sentence (:data:`SENTENCE_STARTERS`) loses its last full stop ("the U.S. Army" -> "the U.S
+    Army", which espeak reads as one sentence). Every written word stays one word, so word
+    timings and subtitles keep the text as written.
+
+    An abbreviation that really ends a sentence before a name ("... the Dr. Smith came") is read
+    as one sentence: rarer, and the lesser fault.
     """
-    return _TITLE.sub(lambda m: TITLES[m.group(1)], text)
+    text = _BEFORE_NAME.sub(lambda m: BEFORE_NAME[m.group(1)], text)
+    text = _MS.sub("Miz", text)
+    text = _BEFORE_NUMBER.sub(lambda m: BEFORE_NUMBER[m.group(1)], text)
+    text = _AFTER_NAME.sub(lambda m: m.group(1) + AFTER_NAME[m.group(2)], text)
+    return _INITIALISM.sub(lambda m: m.group(1) if m.group(2) in SENTENCE_STARTERS else m.group(1)[:-1], text)
