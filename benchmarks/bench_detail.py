@@ -50,12 +50,13 @@ from talkinghead.refine.dataset import (  # noqa: E402
     choose_references,
     mouth_openness,
 )
-from talkinghead.refine.detail import add_detail, backward_flow, detail_weight  # noqa: E402
+from talkinghead.refine.detail import DETAIL_SIGMA, LIP_PAD, add_detail, backward_flow, detail_weight  # noqa: E402
 from talkinghead.refine.prepare import _boxes_for  # noqa: E402
 from talkinghead.render.types import CropBox  # noqa: E402
 
 
-def evaluate_clip(refiner, path: Path, offsets: list[int], mirror_average: bool) -> dict:
+def evaluate_clip(refiner, path: Path, offsets: list[int], mirror_average: bool, sigma: float = DETAIL_SIGMA,
+                  lip_pad: float = LIP_PAD) -> dict:
     """Frame-scale PSNR / SSIM / detail of one clip's held-out frames, without and with the
     detail of the frames ``offsets`` earlier."""
     r = refiner.resolution
@@ -95,7 +96,8 @@ def evaluate_clip(refiner, path: Path, offsets: list[int], mirror_average: bool)
             tn = max(t - n, 0)
             src = to_crop_points(track.landmarks[tn][mesh.landmark_index], box, r)
             flow = backward_flow(src, new, r)
-            record(name, add_detail(rebuilt, frames[tn], box, detail_weight(src, new, mesh, alpha, flow), flow))
+            weight = detail_weight(src, new, mesh, alpha, flow, lip_pad=lip_pad)
+            record(name, add_detail(rebuilt, frames[tn], box, weight, flow, sigma=sigma))
     return {"clip": path.stem, "frame_px_per_crop_px": round(float(clip.boxes[0][2] / r), 2),
             **{m: {"psnr": float(np.mean(a["psnr"])), "ssim": float(np.mean(a["ssim"])),
                    "detail": float(np.sum(a["grad"]) / max(grad_real, 1e-9))} for m, a in acc.items()}}
@@ -106,6 +108,8 @@ def main(argv=None) -> int:
     add_common_arguments(ap, "detail.json")
     ap.add_argument("--offsets", type=int, nargs="+", default=[0, 4, 25],
                     help="take the detail from the frame this many frames earlier (0 = the frame itself)")
+    ap.add_argument("--sigma", type=float, default=DETAIL_SIGMA, help="detail scale, crop pixels (DETAIL_SIGMA)")
+    ap.add_argument("--lip-pad", type=float, default=LIP_PAD, help="no detail this close to the lips (LIP_PAD)")
     args = ap.parse_args(argv)
     inputs = common_inputs(args)
     if inputs is None:
@@ -113,7 +117,7 @@ def main(argv=None) -> int:
     faces, generic = inputs
     results = []
     for f in faces:
-        rec = evaluate_clip(generic, f, args.offsets, args.mirror)
+        rec = evaluate_clip(generic, f, args.offsets, args.mirror, args.sigma, args.lip_pad)
         results.append(rec)
         print(json.dumps(rec), flush=True)
     names = ["none"] + [f"t-{n}" for n in args.offsets]
@@ -129,6 +133,7 @@ def main(argv=None) -> int:
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"weights": args.weights, "mirror_average": args.mirror, "offsets": args.offsets,
+                               "sigma": args.sigma, "lip_pad": args.lip_pad,
                                "machine": f"{platform.processor() or platform.machine()}, torch threads "
                                           f"{torch.get_num_threads()}",
                                "clips": results, "mean": mean}, indent=1))

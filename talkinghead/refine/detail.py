@@ -28,8 +28,13 @@ from ..face.mesh import LowerFaceMesh
 from ..render.types import CropBox
 from .blend import crop_affine
 
-#: Detail finer than this Gaussian scale, in crop pixels (at least one frame pixel), is carried.
-DETAIL_SIGMA = 1.0
+#: Detail finer than this Gaussian scale, in crop pixels (at least one frame pixel), is carried:
+#: about the band a crop cannot hold (above its Nyquist limit) when the face is larger than the
+#: crop, which is where the difference is most visible. Twice as coarse (1 crop pixel) also carried
+#: the edges of expression folds (a smile's nasolabial fold on a neutral mouth, seen on a 1080p
+#: clip) and cost twice as much in the pessimistic ``benchmarks/bench_detail.py`` bound (SSIM
+#: -0.004 / -0.007 instead of -0.002 / -0.003).
+DETAIL_SIGMA = 0.5
 #: Dilation of the lips (and mouth opening) left without source detail, fraction of the crop side.
 LIP_PAD = 0.04
 #: Blur of the weight's edges, fraction of the crop side.

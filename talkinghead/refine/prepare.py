@@ -86,10 +86,10 @@ MIRROR_AVERAGE = True
 #: A reconstruction cannot score that fairly (the frame's own detail is the answer), so
 #: ``benchmarks/bench_detail.py`` bounds it, at frame scale on the held-out frames of the 5
 #: development clips (generic weights, mirror-averaged): without detail PSNR / SSIM / detail
-#: (gradient energy vs real) 25.48 / 0.821 / 0.75; with the frame's own detail (upper bound) 25.60 /
-#: 0.846 / 0.80; with the detail of the frame 4 or 25 frames earlier, moved by the landmarks'
-#: displacement, which also carries head motion and tracking noise (pessimistic) 25.46 / 0.817 /
-#: 0.79 and 25.43 / 0.814 / 0.78. Seen in the frames: stubble, freckles and fine lines on the
+#: (gradient energy vs real) 25.48 / 0.821 / 0.75; with the frame's own detail (upper bound) 25.55 /
+#: 0.837 / 0.77; with the detail of the frame 4 or 25 frames earlier, moved by the landmarks'
+#: displacement, which also carries head motion and tracking noise (pessimistic) 25.48 / 0.819 /
+#: 0.77 and 25.47 / 0.818 / 0.76. Seen in the frames: stubble, freckles and fine lines on the
 #: cheeks and chin instead of airbrushed skin, a crisper jaw edge; 4-5 ms per 512x512 frame.
 SKIN_DETAIL = True
 
