@@ -287,7 +287,8 @@ def build_clip_data(
 
     Args:
         frames: the video frames ``frame_ids`` refer to: an array ``(N, H, W, 3)`` uint8 or any
-            sequence indexable by frame number.
+            sequence or mapping indexable by frame number (of arrays or
+            :class:`~talkinghead.refine.blend.ScaledFrame`).
         track: the clip's :class:`FaceTrack`.
         frame_ids: frames to use, ``(n,)`` int, increasing.
         resolution: crop side.

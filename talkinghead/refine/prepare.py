@@ -34,7 +34,16 @@ from ..face.types import FaceTrack
 from ..errors import OutputError
 from ..fileio import atomic_path, cache_folder_usable, cache_root, file_sha256
 from ..render.types import CropBox, RenderedFrames
-from .blend import blend, blend_alpha, extract_crops, hole_mask, limit_alpha, silhouette_mask, to_crop_points
+from .blend import (
+    ScaledFrame,
+    blend,
+    blend_alpha,
+    extract_crops,
+    hole_mask,
+    limit_alpha,
+    silhouette_mask,
+    to_crop_points,
+)
 from .detail import add_detail, backward_flow, detail_weight
 from .dataset import (
     FEATHER,
@@ -400,14 +409,17 @@ def prepare_face(
                  "generic refiner as for a portrait, not fine-tuning (give a step count to force it)",
                  p.name, mouth_range, s.min_mouth_range)
         steps = 0
-    frames: dict[int, np.ndarray] = {}
+    frames: dict[int, ScaledFrame] = {}
     if steps == 0:
         wanted = set(rframes.tolist())
+    ref_boxes = _boxes_for(track, rig, rframes, r)
+    # kept at a fraction of their size when the face is much larger than the crops (a 4K video)
+    factor = ScaledFrame.factor_for(float(np.median([b.size for b in ref_boxes])), r)
     for i, f in enumerate(read_frames(p, info=info, max_frames=max(wanted) + 1)):
         if i in wanted:
-            frames[i] = f.copy()
+            frames[i] = ScaledFrame.reduce(f, factor)
     t1 = time.perf_counter()
-    refs = extract_crops([frames[int(i)] for i in rframes], _boxes_for(track, rig, rframes, r), r)
+    refs = extract_crops([frames[int(i)] for i in rframes], ref_boxes, r)
     clip = None
     if steps > 0:
         clip = build_clip_data(frames, track, ids, r, name=p.stem, render_device=str(dev), seed=s.seed)
