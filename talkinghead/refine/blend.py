@@ -115,6 +115,26 @@ def to_crop_points(points: np.ndarray, box: CropBox, resolution: int) -> np.ndar
     return (p - [box.x0, box.y0]) * (resolution / box.size)
 
 
+def warp_to_frame(image: np.ndarray, box: CropBox, rect: tuple[int, int, int, int], *,
+                  border: int = cv2.BORDER_CONSTANT) -> np.ndarray:
+    """Resample a crop-space image onto a rectangle of the frame (bilinear).
+
+    Args:
+        image: ``(R, R)`` or ``(R, R, C)``, the crop of ``box`` (any dtype OpenCV warps).
+        box: the crop's box in the frame.
+        rect: ``(xa, ya, xb, yb)`` frame pixel indices, ends exclusive.
+        border: OpenCV border mode outside the crop (constant 0 by default).
+
+    Returns:
+        ``(yb - ya, xb - xa[, C])``: pixel ``(y, x)`` is frame pixel ``(ya + y, xa + x)``.
+    """
+    xa, ya, xb, yb = rect
+    m = crop_affine(box, image.shape[0])
+    m[:, 2] += m[:, :2] @ [xa, ya]
+    return cv2.warpAffine(image, m, (xb - xa, yb - ya), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=border, borderValue=0)
+
+
 def hole_mask(point_sets: Sequence[np.ndarray], resolution: int, dilate_px: float) -> np.ndarray:
     """Union of the convex hulls of several point sets (crop pixels), dilated by a disc.
 
@@ -261,29 +281,23 @@ def blend(
     """
     frame = np.asarray(frame)
     h, w = frame.shape[:2]
-    res = crop.shape[0]
     # Region of interest: the box clipped to the frame.
     xa, ya = max(int(np.floor(box.x0)), 0), max(int(np.floor(box.y0)), 0)
     xb, yb = min(int(np.ceil(box.x0 + box.size)) + 1, w), min(int(np.ceil(box.y0 + box.size)) + 1, h)
     out = frame.copy()
     if xb <= xa or yb <= ya:
         return out
-    m = crop_affine(box, res)
-    m[:, 2] += m[:, :2] @ [xa, ya]  # ROI pixel (x, y) = frame pixel (x + xa, y + ya)
-    size = (xb - xa, yb - ya)
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    a = cv2.warpAffine(alpha.astype(np.float32), m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    rect = (xa, ya, xb, yb)  # ROI pixel (x, y) = frame pixel (x + xa, y + ya)
+    a = warp_to_frame(alpha.astype(np.float32), box, rect)
     a[a < 1e-3] = 0.0
     inside = a > 0
     if not inside.any():
         return out
-    src = cv2.warpAffine(crop, m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    src = warp_to_frame(crop, box, rect, border=cv2.BORDER_REPLICATE)
     roi = frame[ya:yb, xa:xb]
     if color_match:
         if ring_alpha is not None:
-            ra = cv2.warpAffine(ring_alpha.astype(np.float32), m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT,
-                                borderValue=0)
-            ring_inside = ra >= 1e-3
+            ring_inside = warp_to_frame(ring_alpha.astype(np.float32), box, rect) >= 1e-3
         else:
             ring_inside = inside
         rp = ring_px if ring_px is not None else max(int(round(0.04 * box.size)), 2)

@@ -26,7 +26,7 @@ from scipy.interpolate import LinearNDInterpolator
 
 from ..face.mesh import LowerFaceMesh
 from ..render.types import CropBox
-from .blend import crop_affine
+from .blend import warp_to_frame
 
 #: Detail finer than this Gaussian scale, in crop pixels (at least one frame pixel), is carried:
 #: about the band a crop cannot hold (above its Nyquist limit) when the face is larger than the
@@ -175,17 +175,13 @@ def add_detail(
     yb = min(int(np.ceil(box.y0 + (ys.max() + 1) * scale)) + 1, h)
     if xb <= xa or yb <= ya:
         return out
-    m = crop_affine(box, res)
-    m[:, 2] += m[:, :2] @ [xa, ya]  # rectangle pixel (x, y) = frame pixel (x + xa, y + ya)
-    size = (xb - xa, yb - ya)
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    wf = cv2.warpAffine(weight.astype(np.float32), m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    rect = (xa, ya, xb, yb)  # rectangle pixel (x, y) = frame pixel (x + xa, y + ya)
+    wf = warp_to_frame(weight.astype(np.float32), box, rect)
     wf[wf < 1e-3] = 0.0
     inside = wf > 0
     if not inside.any():
         return out
-    ff = cv2.warpAffine(flow.astype(np.float32), m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    ff *= scale
+    ff = warp_to_frame(flow.astype(np.float32), box, rect) * scale
     sig = max(sigma * scale, 1.0)
     # the source region the moved detail comes from: the rectangle widened by the largest
     # displacement and the blur's reach
