@@ -99,12 +99,23 @@ def extract_crops(frames: Sequence[np.ndarray | ScaledFrame] | np.ndarray, boxes
         else:
             src = np.asarray(frame)
         s = box.size / resolution
+        m = crop_affine(box, resolution)
         if s > 1.5:
-            src = cv2.GaussianBlur(src, (0, 0), sigmaX=0.45 * s)
-        out[k] = cv2.warpAffine(
-            src, crop_affine(box, resolution), (resolution, resolution),
-            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
-        )
+            # blur only the box and the blur's reach (a 4K frame costs 30 ms to blur whole); the
+            # sampled pixels are the same: within the window, or the frame's edge replicated
+            sigma = 0.45 * s
+            pad = int(np.ceil(3 * sigma)) + 2
+            h, w = src.shape[:2]
+            xa, ya = max(int(np.floor(box.x0)) - pad, 0), max(int(np.floor(box.y0)) - pad, 0)
+            xb = min(int(np.ceil(box.x0 + box.size)) + pad, w)
+            yb = min(int(np.ceil(box.y0 + box.size)) + pad, h)
+            if xb - xa >= 2 and yb - ya >= 2:
+                src = cv2.GaussianBlur(src[ya:yb, xa:xb], (0, 0), sigmaX=sigma)
+                m[:, 2] += m[:, :2] @ [xa, ya]  # window pixel (x, y) = frame pixel (x + xa, y + ya)
+            else:  # the box lies outside the frame: blur it all
+                src = cv2.GaussianBlur(src, (0, 0), sigmaX=sigma)
+        out[k] = cv2.warpAffine(src, m, (resolution, resolution), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)
     return out
 
 
@@ -281,10 +292,22 @@ def blend(
     """
     frame = np.asarray(frame)
     h, w = frame.shape[:2]
-    # Region of interest: the box clipped to the frame.
+    out = frame.copy()
+    # Region of interest: the box clipped to the frame, and to where the alpha (and the ring of
+    # the colour statistics) can reach
     xa, ya = max(int(np.floor(box.x0)), 0), max(int(np.floor(box.y0)), 0)
     xb, yb = min(int(np.ceil(box.x0 + box.size)) + 1, w), min(int(np.ceil(box.y0 + box.size)) + 1, h)
-    out = frame.copy()
+    rp = ring_px if ring_px is not None else max(int(round(0.04 * box.size)), 2)
+    reach = (np.asarray(alpha) > 0) | (np.asarray(ring_alpha) > 0 if ring_alpha is not None else False)
+    ys, xs = np.nonzero(reach)
+    if len(ys) == 0:
+        return out
+    s = box.size / alpha.shape[0]
+    pad = (rp if color_match else 0) + 2
+    xa = max(xa, int(np.floor(box.x0 + xs.min() * s)) - pad)
+    ya = max(ya, int(np.floor(box.y0 + ys.min() * s)) - pad)
+    xb = min(xb, int(np.ceil(box.x0 + (xs.max() + 1) * s)) + pad)
+    yb = min(yb, int(np.ceil(box.y0 + (ys.max() + 1) * s)) + pad)
     if xb <= xa or yb <= ya:
         return out
     rect = (xa, ya, xb, yb)  # ROI pixel (x, y) = frame pixel (x + xa, y + ya)
@@ -300,9 +323,10 @@ def blend(
             ring_inside = warp_to_frame(ring_alpha.astype(np.float32), box, rect) >= 1e-3
         else:
             ring_inside = inside
-        rp = ring_px if ring_px is not None else max(int(round(0.04 * box.size)), 2)
-        ker = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * rp + 1, 2 * rp + 1))
-        ring = (cv2.dilate(ring_inside.astype(np.uint8), ker) > 0) & ~ring_inside
+        # pixels within rp of the region (a distance transform: a dilation by a disc of 4% of a
+        # 4K face's box took 0.1 s)
+        dist = cv2.distanceTransform((~ring_inside).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        ring = (dist <= rp) & ~ring_inside
         if ring.sum() >= 20:
             mu_f, sd_f = _lab_stats(roi, ring)
             mu_c, sd_c = _lab_stats(src, ring)
@@ -310,8 +334,7 @@ def blend(
             lab = cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32)
             lab = (lab - mu_c) * gain + mu_f
             src = cv2.cvtColor(np.clip(np.rint(lab), 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
-    a3 = a[..., None]
-    mixed = roi.astype(np.float32) * (1 - a3) + src.astype(np.float32) * a3
-    sub = out[ya:yb, xa:xb]
-    sub[inside] = np.clip(np.rint(mixed[inside]), 0, 255).astype(np.uint8)
+    a_in = a[inside][:, None]
+    mixed = roi[inside].astype(np.float32) * (1 - a_in) + src[inside].astype(np.float32) * a_in
+    out[ya:yb, xa:xb][inside] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
     return out
