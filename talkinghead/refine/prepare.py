@@ -221,9 +221,10 @@ class PreparedFace:
     def silhouettes(self, meshes: DeformedMeshes, boxes: Sequence[CropBox]) -> np.ndarray:
         """The lower face's silhouette, source and new united, ``(n, R, R)`` float32 in {0, 1}.
 
-        The lower-face mesh's triangles, mouth hole included (:attr:`~talkinghead.face.mesh.LowerFaceMesh.solid_faces`),
-        filled twice: once with the source frame's tracked landmarks (where the real face is),
-        once with the deformed mesh (where the new one will be).
+        The lower-face mesh's triangles, mouth hole included
+        (:attr:`~talkinghead.face.mesh.LowerFaceMesh.solid_faces`), filled twice: once with the
+        source frame's tracked landmarks (where the real face is), once with the deformed mesh
+        (where the new one will be).
         """
         r = self.resolution
         faces = self.rig.mesh.solid_faces
