@@ -11,8 +11,9 @@ the product, where the skin the rig does not move has no displacement at all, th
 two frames also differ by head motion and tracking noise, so ``N > 0`` is a pessimistic bound.
 
 Reported per clip, on the mouth region (:func:`talkinghead.refine.dataset.eval_box`) mapped to
-the frame: PSNR, SSIM and detail (the Sobel gradient energy relative to the real frame's: < 1 =
-blurrier) without detail and with the detail of frames ``t - N``.
+the frame: PSNR, SSIM, detail (the Sobel gradient energy relative to the real frame's: < 1 =
+blurrier) and change (the mean frame-to-frame change of the region relative to the real frames':
+> 1 = flicker), without detail and with the detail of frames ``t - N``.
 
     python benchmarks/bench_detail.py --offsets 0 4 25
 """
@@ -69,8 +70,10 @@ def evaluate_clip(refiner, path: Path, offsets: list[int], mirror_average: bool,
     holes = np.stack([clip.hole(k, None, HOLE_DILATE * r) for k in rows])
     out = refiner.refine(clip.crops, rendered_from_clip(clip, rows), refs, holes, mirror_average=mirror_average)
     names = ["none"] + [f"t-{n}" for n in offsets]
-    acc = {m: {"psnr": [], "ssim": [], "grad": []} for m in names}
+    acc = {m: {"psnr": [], "ssim": [], "grad": [], "change": []} for m in names}
     grad_real = 0.0
+    change_real: list[float] = []
+    previous: dict[str, np.ndarray] = {}
     for k in rows:
         t = n_fit + int(k)
         box = CropBox(*clip.boxes[k])
@@ -83,12 +86,18 @@ def evaluate_clip(refiner, path: Path, offsets: list[int], mirror_average: bool,
         fx1, fy1 = int(round(box.x0 + x1 * s)), int(round(box.y0 + y1 * s))
         real = frames[t][fy0:fy1, fx0:fx1]
         grad_real += gradient_magnitude(real).sum()
+        if k > 0:
+            change_real.append(float(np.abs(real.astype(np.float32) - frames[t - 1][fy0:fy1, fx0:fx1]).mean()))
 
         def record(name: str, img: np.ndarray) -> None:
             region = img[fy0:fy1, fx0:fx1]
             acc[name]["psnr"].append(psnr(region, real))
             acc[name]["ssim"].append(ssim(region, real))
             acc[name]["grad"].append(gradient_magnitude(region).sum())
+            if name in previous:  # the same rectangle of the previous rebuilt frame
+                acc[name]["change"].append(float(np.abs(region.astype(np.float32)
+                                                        - previous[name][fy0:fy1, fx0:fx1]).mean()))
+            previous[name] = img
 
         record("none", rebuilt)
         new = to_crop_points(track.landmarks[t][mesh.landmark_index], box, r)
@@ -100,7 +109,9 @@ def evaluate_clip(refiner, path: Path, offsets: list[int], mirror_average: bool,
             record(name, add_detail(rebuilt, frames[tn], box, weight, flow, sigma=sigma))
     return {"clip": path.stem, "frame_px_per_crop_px": round(float(clip.boxes[0][2] / r), 2),
             **{m: {"psnr": float(np.mean(a["psnr"])), "ssim": float(np.mean(a["ssim"])),
-                   "detail": float(np.sum(a["grad"]) / max(grad_real, 1e-9))} for m, a in acc.items()}}
+                   "detail": float(np.sum(a["grad"]) / max(grad_real, 1e-9)),
+                   "change": float(np.mean(a["change"]) / max(np.mean(change_real), 1e-9))}
+               for m, a in acc.items()}}
 
 
 def main(argv=None) -> int:
@@ -121,14 +132,17 @@ def main(argv=None) -> int:
         results.append(rec)
         print(json.dumps(rec), flush=True)
     names = ["none"] + [f"t-{n}" for n in args.offsets]
-    mean = {m: {k: float(np.mean([x[m][k] for x in results])) for k in ("psnr", "ssim", "detail")} for m in names}
-    header = "| clip | " + " | ".join(f"{m} PSNR / SSIM / detail" for m in names) + " |"
+    mean = {m: {k: float(np.mean([x[m][k] for x in results])) for k in ("psnr", "ssim", "detail", "change")}
+            for m in names}
+    header = "| clip | " + " | ".join(f"{m} PSNR / SSIM / detail / change" for m in names) + " |"
     lines = [header, "|" + " --- |" * (len(names) + 1)]
     for x in results + [{"clip": "**mean**", **mean}]:
         lines.append(f"| {x['clip']} | " + " | ".join(
-            f"{x[m]['psnr']:.2f} / {x[m]['ssim']:.3f} / {x[m]['detail']:.2f}" for m in names) + " |")
+            f"{x[m]['psnr']:.2f} / {x[m]['ssim']:.3f} / {x[m]['detail']:.2f} / {x[m]['change']:.2f}"
+            for m in names) + " |")
     print("\nRebuilt mouth region at frame scale, held-out frames; skin detail from frame t - N "
-          "(none: the refiner alone)\n")
+          "(none: the refiner alone); change: frame-to-frame change relative to the real frames' "
+          "(> 1 = flicker)\n")
     print("\n".join(lines))
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -98,7 +98,8 @@ MIRROR_AVERAGE = True
 #: (gradient energy vs real) 25.48 / 0.821 / 0.75; with the frame's own detail (upper bound) 25.55 /
 #: 0.837 / 0.77; with the detail of the frame 4 or 25 frames earlier, moved by the landmarks'
 #: displacement, which also carries head motion and tracking noise (pessimistic) 25.48 / 0.819 /
-#: 0.77 and 25.47 / 0.818 / 0.76. Seen in the frames: stubble, freckles and fine lines on the
+#: 0.77 and 25.47 / 0.818 / 0.76; no flicker (frame-to-frame change 0.79 of the real frames',
+#: 0.78 without). Seen in the frames: stubble, freckles and fine lines on the
 #: cheeks and chin instead of airbrushed skin, a crisper jaw edge; 4-5 ms per 512x512 frame.
 SKIN_DETAIL = True
 
