@@ -38,19 +38,14 @@ from bench_refine import (  # noqa: E402
     gradient_magnitude,
     held_out_clip,
     psnr,
+    reconstruction_alphas,
     rendered_from_clip,
     ssim,
 )
 
 from talkinghead.face.deform import build_rig  # noqa: E402
-from talkinghead.refine.blend import blend, blend_alpha, extract_crops, limit_alpha, to_crop_points  # noqa: E402
-from talkinghead.refine.dataset import (  # noqa: E402
-    FEATHER,
-    HOLE_DILATE,
-    SILHOUETTE_MARGIN,
-    choose_references,
-    mouth_openness,
-)
+from talkinghead.refine.blend import blend, extract_crops, to_crop_points  # noqa: E402
+from talkinghead.refine.dataset import HOLE_DILATE, choose_references, mouth_openness  # noqa: E402
 from talkinghead.refine.detail import DETAIL_SIGMA, LIP_PAD, add_detail, backward_flow, detail_weight  # noqa: E402
 from talkinghead.refine.prepare import _boxes_for  # noqa: E402
 from talkinghead.render.types import CropBox  # noqa: E402
@@ -78,8 +73,7 @@ def evaluate_clip(refiner, path: Path, offsets: list[int], mirror_average: bool,
         t = n_fit + int(k)
         box = CropBox(*clip.boxes[k])
         s = box.size / r
-        hole_alpha = blend_alpha(holes[k], FEATHER * r)
-        alpha = limit_alpha(hole_alpha, clip.cond[k, ..., 3] > 127, SILHOUETTE_MARGIN * r)
+        alpha, hole_alpha = reconstruction_alphas(clip, k, holes[k])
         rebuilt = blend(frames[t], out[k], box, alpha, ring_alpha=hole_alpha)
         x0, y0, x1, y1 = clip.eval_box[k]
         fx0, fy0 = int(round(box.x0 + x0 * s)), int(round(box.y0 + y0 * s))

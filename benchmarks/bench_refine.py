@@ -172,6 +172,16 @@ def consecutive_differences(frames: np.ndarray, boxes: np.ndarray) -> list[np.nd
             for k, (x0, y0, x1, y1) in zip(range(1, len(frames)), boxes[1:])]
 
 
+def reconstruction_alphas(clip, row: int, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(alpha, hole_alpha)`` of a rebuilt row, ``(R, R)`` float32 each, as
+    :meth:`PreparedFace.blend_alphas` makes them: the hole's feathered alpha, and the same kept to
+    the face (here the source and the new mesh are the frame's own, rendered into the
+    conditioning's face channel). Blend with ``alpha``; ``hole_alpha`` is ``blend``'s ``ring_alpha``."""
+    r = clip.resolution
+    hole_alpha = blend_alpha(hole, FEATHER * r)
+    return limit_alpha(hole_alpha, clip.cond[row, ..., 3] > 127, SILHOUETTE_MARGIN * r), hole_alpha
+
+
 def evaluate(refiner: Refiner, clip, refs: np.ndarray, png: Path | None = None, *,
              mirror_average: bool = MIRROR_AVERAGE) -> dict:
     """Reconstruct every row of ``clip``; mean PSNR/SSIM on the evaluation boxes, and flicker.
@@ -192,9 +202,7 @@ def evaluate(refiner: Refiner, clip, refs: np.ndarray, png: Path | None = None, 
     out = refiner.refine(clip.crops, rendered_from_clip(clip, rows), refs, holes, mirror_average=mirror_average)
     ps, ss, comps, mouth_masks, teeth_masks = [], [], [], [], []
     for k in rows:
-        # as PreparedFace.blend_alphas: the hole's alpha kept to the face (here source and new
-        # mesh are the same, the frame's own, rendered into the conditioning's face channel)
-        a = limit_alpha(blend_alpha(holes[k], FEATHER * r), clip.cond[k, ..., 3] > 127, SILHOUETTE_MARGIN * r)[..., None]
+        a = reconstruction_alphas(clip, k, holes[k])[0][..., None]
         comp = np.clip(np.rint(clip.crops[k] * (1 - a) + out[k] * a), 0, 255).astype(np.uint8)
         comps.append(comp)
         x0, y0, x1, y1 = clip.eval_box[k]

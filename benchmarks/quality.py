@@ -55,7 +55,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_refine import psnr, rendered_from_clip, ssim  # noqa: E402,F401  (psnr/ssim re-exported)
+from bench_refine import psnr, reconstruction_alphas, rendered_from_clip, ssim  # noqa: E402,F401  (psnr/ssim re-exported)
 from common import fmt, md_table, verdict  # noqa: E402
 
 #: MediaPipe landmark ids: inner-lip midpoints (upper, lower), mouth corners, outer eye corners.
@@ -297,8 +297,8 @@ def identity_available() -> str | None:
 def reconstruction_metrics(prepared, clip: Path, holdout: float) -> dict:
     """PSNR/SSIM (as bench_refine.py) and mouth LMD of the held-out frames of ``clip``."""
     from talkinghead.media import load_frames
-    from talkinghead.refine.blend import blend, blend_alpha, limit_alpha
-    from talkinghead.refine.dataset import FEATHER, HOLE_DILATE, SILHOUETTE_MARGIN, build_clip_data
+    from talkinghead.refine.blend import blend
+    from talkinghead.refine.dataset import HOLE_DILATE, build_clip_data
     from talkinghead.refine.prepare import MIRROR_AVERAGE
     from talkinghead.render.types import CropBox
 
@@ -314,9 +314,7 @@ def reconstruction_metrics(prepared, clip: Path, holdout: float) -> dict:
                                   mirror_average=MIRROR_AVERAGE)
     ps, ss, ps_region, de, rebuilt = [], [], [], [], []
     for k in rows:
-        hole_alpha = blend_alpha(holes[k], FEATHER * r)
-        # as PreparedFace.blend_alphas (source and new mesh are the frame's own here)
-        a = limit_alpha(hole_alpha, cd.cond[k, ..., 3] > 127, SILHOUETTE_MARGIN * r)
+        a, hole_alpha = reconstruction_alphas(cd, k, holes[k])
         comp = np.clip(np.rint(cd.crops[k] * (1 - a[..., None]) + out[k] * a[..., None]), 0, 255).astype(np.uint8)
         x0, y0, x1, y1 = cd.eval_box[k]
         ps.append(psnr(comp[y0:y1, x0:x1], cd.crops[k][y0:y1, x0:x1]))

@@ -441,8 +441,9 @@ class _Validator:
             from ..pipeline import say_outputs
 
             try:
-                check_not_an_input(say_outputs(out, bool(s.get("sidecars"))), {"face video": face, "script": script, "recording": audio,
-                                             "transcript": transcript_file})
+                check_not_an_input(say_outputs(out, bool(s.get("sidecars"))),
+                                   {"face video": face, "script": script, "recording": audio,
+                                    "transcript": transcript_file})
             except OutputError as exc:
                 self.err(where, "output", str(exc))
         if len(self.errors) > n_before or face is None or out is None:

@@ -126,6 +126,35 @@ def to_crop_points(points: np.ndarray, box: CropBox, resolution: int) -> np.ndar
     return (p - [box.x0, box.y0]) * (resolution / box.size)
 
 
+def frame_rect(mask: np.ndarray, box: CropBox, frame_shape: tuple[int, ...],
+               pad: int = 0) -> tuple[int, int, int, int] | None:
+    """The frame rectangle a crop-space mask can reach.
+
+    Args:
+        mask: ``(R, R)``, true (non-zero) on the crop pixels that matter.
+        box: the crop's box in the frame.
+        frame_shape: ``(H, W, ...)`` of the frame.
+        pad: widening in frame pixels (e.g. for a ring around the mask), beyond the one pixel that
+            bilinear resampling reaches.
+
+    Returns:
+        ``(xa, ya, xb, yb)`` frame pixel indices, ends exclusive, clipped to the frame and to the
+        box, covering every crop pixel of ``mask`` (crop pixel ``j`` spans frame ``[x0 + j s,
+        x0 + (j + 1) s)``); ``None`` when the mask is empty or the rectangle is.
+    """
+    ys, xs = np.nonzero(mask)
+    if len(ys) == 0:
+        return None
+    h, w = frame_shape[:2]
+    s = box.size / mask.shape[0]
+    p = pad + 1
+    xa = max(int(np.floor(box.x0 + xs.min() * s)) - p, int(np.floor(box.x0)), 0)
+    ya = max(int(np.floor(box.y0 + ys.min() * s)) - p, int(np.floor(box.y0)), 0)
+    xb = min(int(np.ceil(box.x0 + (xs.max() + 1) * s)) + p, int(np.ceil(box.x0 + box.size)) + 1, w)
+    yb = min(int(np.ceil(box.y0 + (ys.max() + 1) * s)) + p, int(np.ceil(box.y0 + box.size)) + 1, h)
+    return (xa, ya, xb, yb) if xb > xa and yb > ya else None
+
+
 def warp_to_frame(image: np.ndarray, box: CropBox, rect: tuple[int, int, int, int], *,
                   border: int = cv2.BORDER_CONSTANT) -> np.ndarray:
     """Resample a crop-space image onto a rectangle of the frame (bilinear).
@@ -291,26 +320,14 @@ def blend(
         A new frame ``(H, W, 3)`` uint8; pixels where the warped alpha is 0 are exactly ``frame``.
     """
     frame = np.asarray(frame)
-    h, w = frame.shape[:2]
     out = frame.copy()
-    # Region of interest: the box clipped to the frame, and to where the alpha (and the ring of
-    # the colour statistics) can reach
-    xa, ya = max(int(np.floor(box.x0)), 0), max(int(np.floor(box.y0)), 0)
-    xb, yb = min(int(np.ceil(box.x0 + box.size)) + 1, w), min(int(np.ceil(box.y0 + box.size)) + 1, h)
+    # Region of interest: where the alpha (and the ring of the colour statistics) can reach
     rp = ring_px if ring_px is not None else max(int(round(0.04 * box.size)), 2)
     reach = (np.asarray(alpha) > 0) | (np.asarray(ring_alpha) > 0 if ring_alpha is not None else False)
-    ys, xs = np.nonzero(reach)
-    if len(ys) == 0:
+    rect = frame_rect(reach, box, frame.shape, pad=(rp if color_match else 0) + 1)
+    if rect is None:
         return out
-    s = box.size / alpha.shape[0]
-    pad = (rp if color_match else 0) + 2
-    xa = max(xa, int(np.floor(box.x0 + xs.min() * s)) - pad)
-    ya = max(ya, int(np.floor(box.y0 + ys.min() * s)) - pad)
-    xb = min(xb, int(np.ceil(box.x0 + (xs.max() + 1) * s)) + pad)
-    yb = min(yb, int(np.ceil(box.y0 + (ys.max() + 1) * s)) + pad)
-    if xb <= xa or yb <= ya:
-        return out
-    rect = (xa, ya, xb, yb)  # ROI pixel (x, y) = frame pixel (x + xa, y + ya)
+    xa, ya, xb, yb = rect  # ROI pixel (x, y) = frame pixel (x + xa, y + ya)
     a = warp_to_frame(alpha.astype(np.float32), box, rect)
     a[a < 1e-3] = 0.0
     inside = a > 0

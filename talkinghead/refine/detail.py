@@ -26,7 +26,7 @@ from scipy.interpolate import LinearNDInterpolator
 
 from ..face.mesh import LowerFaceMesh
 from ..render.types import CropBox
-from .blend import warp_to_frame
+from .blend import frame_rect, warp_to_frame
 
 #: Detail finer than this Gaussian scale, in crop pixels (at least one frame pixel), is carried:
 #: about the band a crop cannot hold (above its Nyquist limit) when the face is larger than the
@@ -163,19 +163,11 @@ def add_detail(
     """
     out = np.array(out_frame, copy=True)
     h, w = out.shape[:2]
-    res = weight.shape[0]
-    ys, xs = np.nonzero(np.asarray(weight) > 0)
-    if len(ys) == 0:
+    rect = frame_rect(np.asarray(weight) > 0, box, out.shape)
+    if rect is None:
         return out
-    scale = box.size / res  # frame pixels per crop pixel
-    # the frame rectangle the weight covers (crop pixel j spans [x0 + j s, x0 + (j + 1) s))
-    xa = max(int(np.floor(box.x0 + xs.min() * scale)) - 1, 0)
-    ya = max(int(np.floor(box.y0 + ys.min() * scale)) - 1, 0)
-    xb = min(int(np.ceil(box.x0 + (xs.max() + 1) * scale)) + 1, w)
-    yb = min(int(np.ceil(box.y0 + (ys.max() + 1) * scale)) + 1, h)
-    if xb <= xa or yb <= ya:
-        return out
-    rect = (xa, ya, xb, yb)  # rectangle pixel (x, y) = frame pixel (x + xa, y + ya)
+    xa, ya, xb, yb = rect  # rectangle pixel (x, y) = frame pixel (x + xa, y + ya)
+    scale = box.size / weight.shape[0]  # frame pixels per crop pixel
     wf = warp_to_frame(weight.astype(np.float32), box, rect)
     wf[wf < 1e-3] = 0.0
     inside = wf > 0
