@@ -93,6 +93,20 @@ def is_image_path(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
+def is_still(path: str | os.PathLike, info: "MediaInfo | None" = None) -> bool:
+    """True for a still picture: an image file, or a "video" of one frame (a GIF, a one-frame mp4).
+
+    A still is animated as a portrait; a one-frame video decodes like an image.
+
+    Raises:
+        MediaError: see :func:`probe` (only when ``path`` is not an image file).
+    """
+    if is_image_path(path):
+        return True
+    info = info if info is not None else probe(path)
+    return info.is_image or info.n_frames == 1
+
+
 def _read_image(p: Path) -> np.ndarray:
     import cv2
 
@@ -280,6 +294,12 @@ def read_frames(
     if info.variable_frame_rate:
         log.info("%s has a variable frame rate; resampling to a constant %.3f fps", p, info.fps)
         cmd += ["-vf", f"fps={info.fps:.6f}"]
+    else:
+        # each decoded frame once: the raw output's default constant-rate mode would repeat
+        # frames to fill the container's nominal rate (a one-frame GIF at "100 fps" came out as
+        # ten frames), and probe() counted the frames as they are stored
+        cmd += ["-fps_mode", "passthrough"]
+        max_frames = info.n_frames if max_frames is None else min(int(max_frames), info.n_frames)
     if max_frames is not None:
         cmd += ["-frames:v", str(int(max_frames))]
     cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]

@@ -177,7 +177,8 @@ class Pipeline:
         file (even from another process) is fast.
 
         Args:
-            face: video or image path. A portrait image is first animated into a 10 s idle clip
+            face: video or image path. A portrait image (or a one-frame video, such as a still GIF)
+                is first animated into a 10 s idle clip
                 (small head motion, blinks; :func:`talkinghead.portrait.animate_portrait`).
             device: ``"auto"`` (GPU if present), ``"cpu"`` or ``"cuda"``.
             face_index: which face when there are several (0 = the largest; a portrait showing
@@ -188,13 +189,13 @@ class Pipeline:
             progress: show progress bars.
             idle_seed: seed of a portrait's idle motion and blinks.
         """
-        from .media import is_image_path
+        from .media import is_still
         from .refine.prepare import PrepareSettings, prepare_face
 
         path = Path(face)
         if not path.exists():
             raise InputError(f"face file {path} does not exist")
-        portrait = is_image_path(path)
+        portrait = is_still(path)
         if portrait:
             from .portrait import animate_portrait
 

@@ -619,7 +619,7 @@ def animate_portrait(
     """Make an idle video of a portrait (photo or painting) to use as a face video.
 
     Args:
-        image_path: the portrait image.
+        image_path: the portrait image (or a video of one frame, such as a still GIF).
         seconds: clip length (the pipeline plays it forward and backward for longer speech).
         fps: frame rate.
         seed: motion and blink seed (same seed, same clip).
@@ -642,8 +642,8 @@ def animate_portrait(
     s = settings or PortraitSettings()
     path = Path(image_path)
     info = probe(path)
-    if not info.is_image:
-        raise InputError(f"{path} is not an image")
+    if not (info.is_image or info.n_frames == 1):
+        raise InputError(f"{path} is not an image (nor a one-frame video)")
     n_frames = int(round(seconds * fps))
     if n_frames < 2:
         raise InputError(f"an idle clip needs at least 2 frames; got {seconds} s at {fps} fps")

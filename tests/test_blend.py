@@ -201,3 +201,21 @@ def test_blend_box_partly_outside_frame():
     out = blend(frame, crop, box, blend_alpha(hole, 6))
     assert out.shape == frame.shape
     assert np.array_equal(out[:100], frame[:100])
+
+
+def test_black_and_white_pictures_are_recognised_after_compression():
+    from talkinghead.refine.blend import is_grayscale, to_grayscale
+
+    rng = np.random.default_rng(0)
+    face = np.zeros((64, 64, 3), np.uint8)
+    face[...] = (205, 160, 135)  # skin
+    face[40:50, 20:44] = (170, 80, 85)  # lips
+    face = np.clip(face + rng.normal(0, 6, face.shape), 0, 255).astype(np.uint8)
+    assert not is_grayscale(face)
+    bw = to_grayscale(face)
+    assert bw.shape == face.shape and (bw[..., 0] == bw[..., 2]).all()
+    ok, jpg = cv2.imencode(".jpg", bw, [cv2.IMWRITE_JPEG_QUALITY, 60])
+    assert ok and is_grayscale(cv2.imdecode(jpg, cv2.IMREAD_COLOR))
+    # a faintly tinted face is still a colour face
+    pale = np.clip(bw.astype(int) + (6, 0, -6), 0, 255).astype(np.uint8)
+    assert not is_grayscale(pale)

@@ -190,3 +190,35 @@ def test_variable_frame_rate_is_resampled(tmp_path):
     assert len(frames) == info.n_frames
     assert info.fps == pytest.approx(25.0)  # the nominal rate, not the 18.75 average
     assert len(frames) == 15  # 0.6 s at 25 fps: held frames fill the gaps
+
+
+def test_one_frame_gif_is_a_still_of_one_frame(tmp_path):
+    # A GIF's nominal rate (100 fps) and its frame's display time (0.1 s) made ffmpeg's default
+    # raw output repeat the one frame ten times, while probe() counted one: the pipeline then
+    # indexed frames that were never stored.
+    from PIL import Image
+
+    from talkinghead.media import is_still
+
+    img = _frames(1)[0]
+    gif = tmp_path / "still.gif"
+    Image.fromarray(img).save(gif)
+    info = probe(gif)
+    frames = load_frames(gif)
+    assert len(frames) == info.n_frames == 1
+    assert is_still(gif)
+    assert is_still(tmp_path / "x.png")  # by extension, not opened
+    clip = write_video(tmp_path / "clip.mp4", _frames(3), 25, crf=10)
+    assert not is_still(clip)
+    one = write_video(tmp_path / "one.mp4", _frames(1), 25, crf=10)
+    assert is_still(one) and len(load_frames(one)) == 1
+
+
+def test_each_stored_frame_is_read_once(tmp_path):
+    # A constant-rate clip whose container claims a higher rate than its frames are spaced at:
+    # the frames are read as stored, not repeated to fill the nominal rate.
+    src = write_video(tmp_path / "cfr.mp4", _frames(6), 25, crf=10)
+    frames = load_frames(src)
+    assert len(frames) == probe(src).n_frames == 6
+    means = [float(f[..., 2].mean()) for f in frames]
+    assert np.all(np.diff(means) > 5)  # every frame once, in order

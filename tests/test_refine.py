@@ -414,6 +414,12 @@ def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path, monkeypatch
         differs = np.any(out[k] != plain[k], axis=-1)
         assert differs.sum() > 100 and not differs[w < 1e-3].any()
     assert len(out) == 2 and out[0].shape == frames[1].shape
+    # a black-and-white source gets a black-and-white mouth (the refiner draws in colour)
+    bw = [cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB) for f in src]
+    out_bw = prepared.refine_frames(bw, meshes, rendered)
+    for k in range(2):
+        spread = out_bw[k].max(-1).astype(int) - out_bw[k].min(-1)
+        assert spread.max() <= 2 and np.any(out_bw[k] != bw[k])
     for k in range(2):
         box = rendered.boxes[k]
         changed = np.any(out[k] != src[k], axis=-1)

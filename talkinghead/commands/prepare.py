@@ -53,11 +53,11 @@ def run(args) -> int:
     from ..fileio import check_not_an_input, check_writable
     from ..refine.prepare import PrepareSettings, prepare_face
 
-    from ..media import is_image_path
+    from ..media import is_still
 
     if args.steps is not None and args.steps < 0:
         raise InputError(f"--steps must be >= 0, got {args.steps}")
-    portrait = is_image_path(args.face)
+    portrait = is_still(args.face)
     s = PrepareSettings.for_face(portrait, args.steps)
     if args.max_frames is not None:
         if args.max_frames < 1:

@@ -14,6 +14,8 @@ centre at continuous point ``(X + 0.5, Y + 0.5)``. Landmarks are continuous poin
 * :func:`silhouette_mask` - the pixels a projected triangle mesh covers.
 * :func:`limit_alpha` - an alpha kept to a silhouette: falls to zero within a few pixels outside
   it (the background beside the jaw stays the frame's).
+* :func:`is_grayscale`, :func:`to_grayscale` - a black-and-white source gets a black-and-white
+  mouth (the refiner draws in colour).
 * :func:`blend` - warp a refined crop back into the frame, colour-match it (mean/std in Lab on a
   ring just outside the alpha), alpha-blend. Pixels where the alpha is zero are exactly the
   input frame's.
@@ -281,6 +283,30 @@ def limit_alpha(alpha: np.ndarray, silhouette: np.ndarray, margin_px: float) -> 
     out = (np.asarray(alpha, np.float32) * t).astype(np.float32)
     out[out < 1e-3] = 0.0
     return out
+
+
+#: Channels of a black-and-white picture agree to within this many levels (of 255) at 99% of
+#: its pixels, after colour compression (JPEG, 4:2:0 video); a colour face is far above it.
+GRAY_TOLERANCE = 4
+
+
+def is_grayscale(image: np.ndarray, tolerance: int = GRAY_TOLERANCE) -> bool:
+    """True if an RGB image is black and white.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB.
+        tolerance: the largest spread between the channels (max - min, in levels) at the 99th
+            percentile of the pixels.
+    """
+    img = np.asarray(image)
+    spread = img.max(axis=-1).astype(np.int16) - img.min(axis=-1)
+    return float(np.percentile(spread, 99)) <= tolerance
+
+
+def to_grayscale(image: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB with its luma (ITU-R BT.601) in all three channels."""
+    gray = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    return np.repeat(gray[..., None], 3, axis=-1)
 
 
 def _lab_stats(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -40,9 +40,11 @@ from .blend import (
     blend_alpha,
     extract_crops,
     hole_mask,
+    is_grayscale,
     limit_alpha,
     silhouette_mask,
     to_crop_points,
+    to_grayscale,
 )
 from .detail import add_detail, backward_flow, detail_weight
 from .dataset import (
@@ -300,7 +302,8 @@ class PreparedFace:
 
         Returns:
             The output frames, ``(H, W, 3)`` uint8 each; pixels outside the (warped) blend mask are
-            the source frame's, bit for bit.
+            the source frame's, bit for bit. Where a frame's crop is black and white
+            (:func:`~.blend.is_grayscale`) so is the rebuilt region.
         """
         n = meshes.n_frames
         if len(frames) != n or len(rendered.boxes) != n:
@@ -311,6 +314,9 @@ class PreparedFace:
         holes = self.holes(meshes, boxes)
         out_crops = self.refiner.refine(crops, rendered, self.references, holes, batch_size=batch_size,
                                         mirror_average=mirror_average)
+        # a black-and-white video or photo gets a black-and-white mouth (the refiner paints lips
+        # and skin in colour whatever it is shown)
+        out_crops = [to_grayscale(o) if is_grayscale(c) else o for o, c in zip(out_crops, crops)]
         alphas, hole_alphas = self.blend_alphas(meshes, boxes, holes)
         out = [blend(frames[k], out_crops[k], boxes[k], alphas[k], color_match=color_match, ring_alpha=hole_alphas[k])
                for k in range(n)]
