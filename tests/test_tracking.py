@@ -151,7 +151,8 @@ def test_short_gap_is_interpolated_long_gap_fails():
     assert np.abs(mid - (lo + hi) / 2).max() < 1e-3
 
     long_gap = [blank] * 20 + frames[20:]
-    with pytest.raises(FaceError, match="no face found in frames 0-19"):
+    with pytest.raises(FaceError, match=r"no face found in frames 0-19 .*the face shows in frames "
+                                        r"20-29 \(0.80-1.20 s\): cut the video to them"):
         track_face(long_gap, progress=False, fps=25, settings=TrackerSettings(max_gap_s=0.5))
 
 

@@ -435,7 +435,8 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
-def fill_gaps(raw: np.ndarray, detected: np.ndarray, max_gap: int, name: str) -> np.ndarray:
+def fill_gaps(raw: np.ndarray, detected: np.ndarray, max_gap: int, name: str,
+              fps: float | None = None) -> np.ndarray:
     """Interpolate missing frames (linear inside, held at the ends) or raise FaceError.
 
     Args:
@@ -443,6 +444,7 @@ def fill_gaps(raw: np.ndarray, detected: np.ndarray, max_gap: int, name: str) ->
         detected: ``(T,)`` bool.
         max_gap: longest run of missing frames that may be filled.
         name: clip name for messages ("" for frames given directly).
+        fps: frame rate, for the message's times (the longest stretch that can be used).
     """
     T = len(detected)
     of = f" of {name}" if name else ""
@@ -456,8 +458,19 @@ def fill_gaps(raw: np.ndarray, detected: np.ndarray, max_gap: int, name: str) ->
         parts = ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in too_long[:5])
         more = f" and {len(too_long) - 5} more" if len(too_long) > 5 else ""
         word = "frames" if len(too_long) > 1 or too_long[0][1] > too_long[0][0] else "frame"
+        # the longest stretch between the long gaps: what the video could be cut to
+        bounds = [-1] + [x for a, b in too_long for x in (a, b)] + [T]
+        spans = [(bounds[i] + 1, bounds[i + 1] - 1) for i in range(0, len(bounds), 2)]
+        a, b = max(spans, key=lambda ab: ab[1] - ab[0])
+        hint = ""
+        if b >= a:
+            hint = f"; the face shows in frames {a}-{b}"
+            if fps:
+                hint += f" ({a / fps:.2f}-{(b + 1) / fps:.2f} s): cut the video to them"
+                if name:
+                    hint += f", e.g. ffmpeg -ss {a / fps:.2f} -to {(b + 1) / fps:.2f} -i {name} face.mp4"
         raise FaceError(f"no face found in {word} {parts}{more}{of} "
-                        f"(gaps longer than {max_gap} frames cannot be bridged)")
+                        f"(gaps longer than {max_gap} frames cannot be bridged){hint}")
     out = raw.copy()
     idx = np.flatnonzero(detected)
     flat = raw[idx].reshape(len(idx), -1)
@@ -520,7 +533,7 @@ def build_track(
     name = Path(source).name if source else ""
     T = len(detected)
     max_gap = int(round(settings.max_gap_s * fps))
-    filled = fill_gaps(raw.astype(np.float64), detected, max_gap, name)
+    filled = fill_gaps(raw.astype(np.float64), detected, max_gap, name, fps)
 
     generic = load_generic_canonical()["canonical"].astype(np.float64)
     canonical = person_canonical(filled[detected], generic, closed_fraction=settings.closed_fraction)
