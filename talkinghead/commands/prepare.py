@@ -57,18 +57,18 @@ def run(args) -> int:
 
     if args.steps is not None and args.steps < 0:
         raise InputError(f"--steps must be >= 0, got {args.steps}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise InputError(f"--max-frames must be >= 1, got {args.max_frames}")
+    if args.face_index is not None and args.face_index < 0:
+        raise InputError(f"--face-index must be >= 0, got {args.face_index}")
+    if args.output:  # before the face is read: an output that cannot be written stops at once
+        check_writable(args.output)
+        check_not_an_input([args.output], {"face video": args.face, "starting weights": args.weights})
     portrait = is_still(args.face)
     s = PrepareSettings.for_face(portrait, args.steps)
     if args.max_frames is not None:
-        if args.max_frames < 1:
-            raise InputError(f"--max-frames must be >= 1, got {args.max_frames}")
         s.max_frames = args.max_frames
-    if args.face_index is not None and args.face_index < 0:
-        raise InputError(f"--face-index must be >= 0, got {args.face_index}")
     s.face_index = args.face_index or 0
-    if args.output:
-        check_writable(args.output)
-        check_not_an_input([args.output], {"face video": args.face, "starting weights": args.weights})
     face = args.face
     if portrait:
         # the same idle clip that `say` animates from a portrait, so the cache is shared
