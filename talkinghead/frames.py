@@ -93,9 +93,16 @@ def scratch_folder(nbytes: int) -> Path:
                               f"folder with room, or use a shorter or smaller face video")
         folder, free, in_ram = roomy[0]
     if folder != tmp:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if found and found[0][0] == tmp and found[0][1] >= need:
+                return tmp  # the RAM disk, which has room, rather than nothing
+            raise OutputError(f"the face video's frames ({nbytes / 1e9:.1f} GB) cannot be kept in the temporary "
+                              f"folder {tmp} and {folder} cannot be created ({exc.strerror or exc}): "
+                              f"point TMPDIR at a folder with room") from exc
         log.info("decoded frames (%.1f GB) go to %s: the temporary folder %s is %s", nbytes / 1e9, folder, tmp,
                  "a RAM disk" if found and found[0][2] else "short of room")
-    folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 

@@ -47,6 +47,17 @@ def test_a_ram_disk_keeps_small_videos_and_sends_large_ones_to_the_cache(disks):
         F.scratch_folder(9 << 30)
 
 
+def test_an_unusable_cache_folder_falls_back_or_says_why(disks, monkeypatch, tmp_path):
+    tmp, scratch, state = disks
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("TALKINGHEAD_CACHE", str(blocker / "cache"))  # cannot be created
+    state["tmp"] = ("tmpfs", 8 << 30)
+    assert F.scratch_folder(6 << 30) == tmp  # the RAM disk still has room
+    with pytest.raises(OutputError, match="cannot be created"):
+        F.scratch_folder(8 << 30)
+
+
 def test_source_frames_use_the_scratch_folder(disks, tmp_path):
     import cv2
 
