@@ -205,6 +205,25 @@ def test_jaw_opens_monotonically_and_moves_the_chin(track):
     assert (lower_teeth[-1, :, 1] - lower_teeth[0, :, 1]).min() > 0.2 * gap[-1]
 
 
+def test_the_open_mouth_is_lens_shaped(track):
+    # real open mouths taper to the corners; the jaw moving the lower lip evenly opened a rectangle
+    from talkinghead.face.deform import OPENING_PROFILE
+
+    mesh = load_lower_face_mesh()
+    up, lo = mesh.inner_lip_upper, mesh.inner_lip_lower
+    k = len(up) // 2
+    for p in (params(1, jaw_open=1.0), params(1, jaw_open=0.6, teeth_show=1.0), params(1, jaw_open=1.0, lip_spread=1.0)):
+        v = deform_lower_face(track, p, np.zeros(1, int)).vertices[0]
+        gap = np.linalg.norm(v[lo] - v[up], axis=1)
+        prof = gap / gap[k]
+        assert prof[0] < 1e-6 and prof[-1] < 1e-6
+        assert prof[1] < 0.6 and prof[-2] < 0.6  # next to the corners (a rectangle: ~0.9)
+        assert 0.6 < prof[2] < 0.85 and 0.6 < prof[-3] < 0.85
+        assert prof[k - 1] > 0.9 and prof[k + 1] > 0.9
+        assert (np.diff(prof[: k + 1]) > 0).all() and (np.diff(prof[k:]) < 0).all()
+    assert OPENING_PROFILE is not None
+
+
 def test_lip_shapes_move_the_right_way(track):
     mesh = load_lower_face_mesh()
     li = {lid: i for i, lid in enumerate(mesh.landmark_index)}
