@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 #: Frames processed together (deform + render + refine + blend).
 CHUNK = 16
+#: Source frames per step when computing the crop boxes of a whole face video.
+BOX_CHUNK = 1024
 
 
 def say_outputs(output: str | Path, sidecars: bool) -> list[Path]:
@@ -222,8 +224,15 @@ class Pipeline:
             track = self.prepared.track
             self._rig = self.prepared.rig if self.prepared.rig is not None else build_rig(track)
             n = track.n_frames
-            m = deform_lower_face(track, np.zeros((n, len(MOUTH_PARAMS))), np.arange(n), rig=self._rig)
-            self._boxes = crop_boxes(m.neutral_vertices, m.mouth_width_px)
+            # in chunks: the boxes need only the posed neutral face, and a whole long video's
+            # deformed meshes at once took ~1 GB per 10 minutes of face video
+            neutral, widths = [], []
+            for s in range(0, n, BOX_CHUNK):
+                ids = np.arange(s, min(n, s + BOX_CHUNK))
+                m = deform_lower_face(track, np.zeros((len(ids), len(MOUTH_PARAMS))), ids, neutral=True, rig=self._rig)
+                neutral.append(m.neutral_vertices)
+                widths.append(m.mouth_width_px)
+            self._boxes = crop_boxes(np.concatenate(neutral), np.concatenate(widths))
         return self._boxes
 
     def frames(

@@ -164,3 +164,22 @@ def test_say_command_end_to_end(prepared, face_clip, tmp_path):
     assert main(["-q", "say", "--text", "Bob bought a map.", "--face", str(face_clip), "-o", str(out),
                  "--steps", "2", "--sidecars"]) == 0
     assert probe(out).has_audio and out.with_suffix(".srt").exists()
+
+
+@pytest.mark.slow
+def test_source_boxes_in_chunks_equal_the_whole(prepared, monkeypatch):
+    # the boxes of a long face video are computed a chunk of frames at a time (memory); their
+    # temporal smoothing and common size must not change
+    import talkinghead.pipeline as tp
+    from talkinghead.face.deform import deform_lower_face
+    from talkinghead.render.cameras import boxes_array, crop_boxes
+    from talkinghead.visemes.types import MOUTH_PARAMS
+
+    track = prepared.prepared.track
+    n = track.n_frames
+    whole = deform_lower_face(track, np.zeros((n, len(MOUTH_PARAMS))), np.arange(n))
+    expected = boxes_array(crop_boxes(whole.neutral_vertices, whole.mouth_width_px))
+    monkeypatch.setattr(tp, "BOX_CHUNK", 3)
+    prepared._boxes = None
+    np.testing.assert_allclose(boxes_array(prepared._source_boxes()), expected, atol=1e-6)
+    prepared._boxes = None
