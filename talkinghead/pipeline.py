@@ -344,7 +344,7 @@ class Pipeline:
         t = time.perf_counter()
         if speech is None:
             speech = make_speech(text, tts=tts, voice=voice, rate=rate, audio=audio, transcript=transcript,
-                                 seed=seed)
+                                 seed=seed, progress=self.progress)
         timings["speech"] = time.perf_counter() - t
         fps = float(fps or self.fps)
         prov = provenance if provenance is not None else Provenance()

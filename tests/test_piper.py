@@ -130,3 +130,15 @@ def test_abbreviations_do_not_end_the_sentence(piper):
 def test_abbreviations_are_expanded_for_english_voices_only(piper, monkeypatch):
     monkeypatch.setattr(piper._voice.config, "espeak_voice", "de")  # as a German voice's config says
     assert len(piper.phonemize("Dr. Smith paid.")) == 2  # left to espeak
+
+
+def test_progress_bar_counts_sentences(piper, capsys):
+    piper.progress = True
+    try:
+        piper.speak("One sentence here. Another one. [pause 0.2s] A third.")
+    finally:
+        piper.progress = False
+    err = capsys.readouterr().err
+    assert "speech" in err and "0/3" in err and "sentence" in err  # three sentences, the pause is none
+    piper.speak("Quiet now.")
+    assert "speech" not in capsys.readouterr().err

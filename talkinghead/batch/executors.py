@@ -71,7 +71,7 @@ def execute_job(payload: dict, pipeline: Any = None) -> dict:
                          align=job.align, language=job.language, seed=job.seed)
         from ..speech.select import make_speech
 
-        speech = make_speech(job.text, **speech_kw)
+        speech = make_speech(job.text, progress=progress, **speech_kw)
         r = pipeline.say(speech=speech, output=job.output, fps=job.fps, crf=job.crf, sidecars=job.sidecars,
                          fast=job.fast, skin_detail=job.skin_detail)
         res.update(status="ok", output=str(r.path), duration=round(float(r.duration), 3), n_frames=int(r.n_frames))

@@ -76,4 +76,5 @@ def speech_from_args(args: argparse.Namespace):
         align=args.align,
         language=args.language,
         seed=args.seed,
+        progress=not getattr(args, "quiet", False),
     )

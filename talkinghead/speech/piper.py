@@ -88,6 +88,7 @@ class PiperSpeaker:
         seed: make the voice's sampling noise reproducible: the same seed and the same sequence
             of calls give bit-identical audio (``None``: a fresh draw each time). This seeds
             ONNX Runtime's global generator before the voice's session is created.
+        progress: a progress bar (tqdm, per sentence) while a script is spoken.
 
     Example:
         >>> speech = PiperSpeaker().speak("Bob bought a map.")
@@ -103,6 +104,7 @@ class PiperSpeaker:
         paragraph_pause: float = 0.7,
         speaker_id: int | None = None,
         seed: int | None = None,
+        progress: bool = False,
     ) -> None:
         if not (0.25 <= rate <= 4.0):
             raise VoiceError(f"speaking rate {rate} is out of range (0.25 to 4)")
@@ -111,6 +113,7 @@ class PiperSpeaker:
         self.sentence_pause = float(sentence_pause)
         self.paragraph_pause = float(paragraph_pause)
         self.speaker_id = speaker_id
+        self.progress = bool(progress)
         if seed is not None:
             import onnxruntime
 
@@ -209,14 +212,18 @@ class PiperSpeaker:
                 yield "", None, (self.paragraph_pause if part.paragraph_break else part.pause)
 
     def _speak_parts(self, parts: list[ScriptPart], text: str) -> Speech:
+        from tqdm import tqdm
+
         builder = _TimelineBuilder(self.sample_rate)
         prev_sentence = False
-        for part in parts:
+        planned = [(part, self.phonemize(part.text) if part.text else []) for part in parts]
+        bar = tqdm(total=sum(len(sentences) for _, sentences in planned), unit="sentence", desc="speech",
+                   disable=not self.progress, leave=False)
+        for part, sentences in planned:
             if not part.text:
                 builder.add_silence(self.paragraph_pause if part.paragraph_break else part.pause)
                 prev_sentence = False
                 continue
-            sentences = self.phonemize(part.text)
             counts = [self._word_counts(w) for w in part.text.split()]
             builder.expect_words(part.text.split(), counts)
             for ph in sentences:
@@ -224,7 +231,9 @@ class PiperSpeaker:
                     builder.add_silence(self.sentence_pause)
                 builder.add_sentence(self.synthesize_sentence(ph))
                 prev_sentence = True
+                bar.update(1)
             builder.end_words()
+        bar.close()
         if not builder.has_speech:
             raise ScriptError("the script has nothing to speak (the voice produced no phonemes)")
         speech = builder.build(text=text, backend="piper", info=self._info())

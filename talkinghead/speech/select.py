@@ -23,6 +23,7 @@ def make_speech(
     align: str = "auto",
     language: str = "en-us",
     seed: int | None = None,
+    progress: bool = False,
 ) -> Speech:
     """Text -> :class:`Speech` with the chosen backend, or a recording + transcript -> Speech.
 
@@ -35,6 +36,7 @@ def make_speech(
         align: alignment method for recordings (``auto``, ``dtw``, ``pocketsphinx``).
         language: espeak language of the transcript (recordings).
         seed: Piper's sampling-noise seed (same seed, same audio); ``None`` = a fresh draw.
+        progress: a progress bar while Piper speaks a long script.
     """
     if audio is not None:
         from .recorded import align_recording
@@ -49,7 +51,7 @@ def make_speech(
         from .piper import PiperSpeaker
 
         return PiperSpeaker(voice, rate=rate, sentence_pause=sentence_pause, paragraph_pause=paragraph_pause,
-                            seed=seed).speak(text)
+                            seed=seed, progress=progress).speak(text)
     if tts == "coqui":
         from .coqui import CoquiSpeaker
 
