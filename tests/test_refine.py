@@ -364,6 +364,14 @@ def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path, monkeypatch
     assert prepared.references.shape == (2, 64, 64, 3)
     assert prepared.stats["steps"] == 3 and prepared.cache_file.exists()
     assert prepared.stats["precision"] == ("bfloat16" if finetune_dtype(torch.device("cpu")) else "float32")
+    # by default the batch-norm statistics stay the base weights' (fine-tuning on one face's small
+    # batches moved them and painted blobs), while the convolutions learn
+    base_state = Refiner.load(wpath, "cpu").generator.state_dict()
+    tuned_state = prepared.refiner.generator.state_dict()
+    norm_stats = [k for k in base_state if k.endswith(("running_mean", "running_var"))]
+    assert norm_stats and all(torch.equal(base_state[k], tuned_state[k]) for k in norm_stats)
+    convs = [k for k in base_state if k.endswith("weight") and base_state[k].ndim == 4]
+    assert any(not torch.equal(base_state[k], tuned_state[k]) for k in convs)
     again = prepare_face(video, settings=s, base_weights=wpath, device="cpu", progress=False)
     assert again.stats["from_cache"]
     assert np.array_equal(again.references, prepared.references)

@@ -128,11 +128,15 @@ class PrepareSettings:
             is at least this; below it the base weights are used as they are (0 = always
             fine-tune; :meth:`for_face` sets :data:`STILL_MOUTH_RANGE`).
         freeze_norm: fine-tune with the generator's batch-norm layers in inference mode
-            (:attr:`~talkinghead.refine.train.TrainSettings.freeze_norm`): a batch of 6 crops of
-            one face gives noisy statistics that are not the generic training set's. Off: with
-            the 24093-step weights, frozen gave RD_Radio34 24.43 dB / 0.813 SSIM and KatieHill
-            23.60 / 0.832 against 24.34 / 0.812 and 23.64 / 0.836 with batch statistics
-            (``benchmarks/bench_refine.py --finetune-norm``), a mixed result.
+            (:attr:`~talkinghead.refine.train.TrainSettings.freeze_norm`; on since 2026-11-27):
+            with batch statistics, a batch of 6 crops of one face trains a network other than the
+            one that runs, and the running statistics drift to that face's batches; on a small
+            face over a dark collar (s32 in ``../shared/data/faces``) the fine-tuned refiner then
+            painted a glowing orange blob on the chin and, after 20 steps, an orange cast over the
+            lower face, which frozen statistics do not. On the five 512x512 clips' held-out frames
+            (``benchmarks/bench_refine.py --finetune-norm``) frozen gives 26.47 dB / 0.851 SSIM
+            against 26.42 / 0.852, sharper lips and teeth on every clip (detail 0.83-0.91 / 0.70-0.96
+            against 0.80-0.88 / 0.65-0.90), RD_Radio34 24.45 / 0.814.
     """
 
     steps: int = 150
@@ -144,7 +148,7 @@ class PrepareSettings:
     face_index: int = 0
     seed: int = 0
     min_mouth_range: float = 0.0
-    freeze_norm: bool = False
+    freeze_norm: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
