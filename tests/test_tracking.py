@@ -259,3 +259,18 @@ def test_dev_clips_small_faces(shared_data):
         frames = list(read_frames(shared_data / "faces" / name, max_frames=30))
         tr = track_face(frames, progress=False, cache=False)
         assert tr.detected.all(), name
+
+
+def test_detection_does_not_depend_on_the_announced_frame_count():
+    # the frame count is preallocated when known; a probe's estimate may be off by a frame or two
+    from talkinghead.face.tracking import detect_landmarks
+
+    frames, _ = astronaut_clip(5, "affine")
+    blank = np.full_like(frames[0], 90)
+    frames = frames[:2] + [blank] + frames[2:]  # a frame without a face: NaN landmarks
+    exact = detect_landmarks(frames, n_frames=len(frames))
+    for n in (None, 2, len(frames) + 3):
+        raw, det, w, h = detect_landmarks(frames, n_frames=n)
+        assert raw.shape == exact[0].shape and (det == exact[1]).all() and (w, h) == exact[2:]
+        np.testing.assert_array_equal(raw, exact[0])
+    assert not exact[1][2] and np.isnan(exact[0][2]).all() and exact[1][[0, 1, 3]].all()

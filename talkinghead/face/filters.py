@@ -75,5 +75,7 @@ def one_euro(
     fwd = _one_euro_forward(flat, rate, settings)
     if bidirectional:
         bwd = _one_euro_forward(flat[::-1], rate, settings)[::-1]
-        fwd = 0.5 * (fwd + bwd)
+        fwd += bwd  # in place: no whole-sequence temporaries (long videos)
+        del bwd
+        fwd *= 0.5
     return fwd.reshape(a.shape)

@@ -137,7 +137,10 @@ def apply_pose(pose: Pose, points: np.ndarray) -> np.ndarray:
 def to_canonical(pose: Pose, landmarks: np.ndarray) -> np.ndarray:
     """Invert the pose: ``(landmarks - t) @ R / s``, ``(T, N, 3)`` in canonical units."""
     x = np.asarray(landmarks, dtype=np.float64) - pose.translation[:, None, :]
-    return np.einsum("tni,tij->tnj", x, pose.rotation) / pose.scale[:, None, None]
+    out = np.einsum("tni,tij->tnj", x, pose.rotation)
+    del x  # long videos: one whole-video temporary fewer
+    out /= pose.scale[:, None, None]
+    return out
 
 
 def normalize_canonical(points: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:

@@ -533,7 +533,7 @@ def build_track(
     name = Path(source).name if source else ""
     T = len(detected)
     max_gap = int(round(settings.max_gap_s * fps))
-    filled = fill_gaps(raw.astype(np.float64), detected, max_gap, name, fps)
+    filled = fill_gaps(np.asarray(raw, np.float64), detected, max_gap, name, fps)  # a new array
 
     generic = load_generic_canonical()["canonical"].astype(np.float64)
     canonical = person_canonical(filled[detected], generic, closed_fraction=settings.closed_fraction)
@@ -543,14 +543,19 @@ def build_track(
     if settings.smoothing and T > 1:
         pose = _smooth_pose(pose, fps, settings)
         expression = one_euro(expression, fps, settings.expression_filter)
-    landmarks = (
-        pose.scale[:, None, None] * np.einsum("tij,tnj->tni", pose.rotation, canonical[None] + expression)
-        + pose.translation[:, None, :]
-    )
+    # posed landmarks, a block of frames at a time (whole-video float64 temporaries cost ~0.5 GB
+    # per 10 minutes of video)
+    landmarks = np.empty(expression.shape, np.float32)
+    for a in range(0, T, 1024):
+        b = min(T, a + 1024)
+        landmarks[a:b] = (
+            pose.scale[a:b, None, None] * np.einsum("tij,tnj->tni", pose.rotation[a:b], canonical[None] + expression[a:b])
+            + pose.translation[a:b, None, :]
+        )
     sd = settings.to_dict()
     sd["face_index"] = int(face_index)
     return FaceTrack(
-        landmarks=landmarks.astype(np.float32),
+        landmarks=landmarks,
         raw_landmarks=filled.astype(np.float32),
         rotation=pose.rotation.astype(np.float32),
         translation=pose.translation.astype(np.float32),
@@ -586,7 +591,10 @@ def detect_landmarks(
 
     s = settings or TrackerSettings()
     ft = _FrameTracker(s, static=static)
-    raws: list[np.ndarray] = []
+    # one array filled in place when the length is known (a list then np.stack held every
+    # landmark twice: ~170 MB each per 10 minutes of video)
+    raws = np.full((max(int(n_frames or 0), 0), N_LANDMARKS, 3), np.nan)
+    more: list[np.ndarray] = []  # frames beyond n_frames
     det: list[bool] = []
     h = w = 0
     try:
@@ -596,17 +604,23 @@ def detect_landmarks(
                 raise InputError(f"frames must be RGB uint8 (H, W, 3), got {frame.shape} {frame.dtype}")
             h, w = frame.shape[:2]
             lm = ft.process(frame, face_index)
+            t = len(det)
             det.append(lm is not None)
-            raws.append(lm if lm is not None else np.full((N_LANDMARKS, 3), np.nan))
+            if t < len(raws):
+                if lm is not None:
+                    raws[t] = lm
+            else:
+                more.append(lm if lm is not None else np.full((N_LANDMARKS, 3), np.nan))
     finally:
         ft.close()
-    if not raws:
+    if not det:
         raise InputError(f"{name or 'the input'} has no frames")
     detected = np.array(det, dtype=bool)
     if face_index > 0 and not detected.any() and 0 < ft.max_faces_seen <= face_index:
         raise FaceError(f"face index {face_index} requested, but at most {ft.max_faces_seen} "
                         f"face(s) found in {name or 'the frames'}")
-    return np.stack(raws), detected, w, h
+    raw = np.concatenate([raws, np.stack(more)]) if more else raws[: len(det)]
+    return raw, detected, w, h
 
 
 def track_face(
