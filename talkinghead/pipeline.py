@@ -217,22 +217,16 @@ class Pipeline:
     def _source_boxes(self):
         """Crop boxes of every source frame (stable over time)."""
         if self._boxes is None:
-            from .face.deform import build_rig, deform_lower_face
+            from .face.deform import build_rig, posed_neutral
             from .render.cameras import crop_boxes
-            from .visemes.types import MOUTH_PARAMS
 
             track = self.prepared.track
             self._rig = self.prepared.rig if self.prepared.rig is not None else build_rig(track)
             n = track.n_frames
-            # in chunks: the boxes need only the posed neutral face, and a whole long video's
-            # deformed meshes at once took ~1 GB per 10 minutes of face video
-            neutral, widths = [], []
-            for s in range(0, n, BOX_CHUNK):
-                ids = np.arange(s, min(n, s + BOX_CHUNK))
-                m = deform_lower_face(track, np.zeros((len(ids), len(MOUTH_PARAMS))), ids, neutral=True, rig=self._rig)
-                neutral.append(m.neutral_vertices)
-                widths.append(m.mouth_width_px)
-            self._boxes = crop_boxes(np.concatenate(neutral), np.concatenate(widths))
+            # the posed neutral face only, in chunks (float64 temporaries of a whole long video)
+            parts = [posed_neutral(track, self._rig, np.arange(s, min(n, s + BOX_CHUNK)))
+                     for s in range(0, n, BOX_CHUNK)]
+            self._boxes = crop_boxes(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
         return self._boxes
 
     def frames(

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..devices import select_device
     from ..errors import InputError
-    from ..face.deform import build_rig, deform_lower_face, pingpong_indices
+    from ..face.deform import build_rig, deform_lower_face, pingpong_indices, posed_neutral
     from ..face.tracking import track_face
     from ..frames import SourceFrames
     from ..media import VideoWriter
@@ -101,8 +101,7 @@ def run(args: argparse.Namespace) -> int:
     log.info("mesh: %d frames at %.2f fps from %d source frames, device %s", n_out, fps, track.n_frames, device)
 
     # Crop boxes over the whole output, so their temporal smoothing does not restart per chunk.
-    neutral = deform_lower_face(track, np.zeros_like(visemes.params), frame_index, neutral=True, rig=rig)
-    boxes = crop_boxes(neutral.neutral_vertices, neutral.mouth_width_px)
+    boxes = crop_boxes(*posed_neutral(track, rig, frame_index))
 
     with SourceFrames(args.face, limit=int(frame_index.max()) + 1) as frames, VideoWriter(
         out, fps, audio=(speech.audio, speech.sample_rate), metadata={"comment": "talkinghead mesh preview"}

@@ -579,21 +579,35 @@ def posed_meshes(track: FaceTrack, rig: MouthRig, mouth_vertices: np.ndarray, fr
         direction (:func:`set_back_mouth_interior`), with the neutral face for the crop boxes.
     """
     mesh = rig.mesh
-    n = len(frame_index)
     verts = _pose(track, rig.from_mouth(mouth_vertices), frame_index)
     set_back_mouth_interior(verts, mesh, MOUTH_DEPTH * rig.width * track.scale[frame_index])
-    neutral_img = _pose(track, rig.from_mouth(np.broadcast_to(rig.neutral, (n,) + rig.neutral.shape)), frame_index)
+    neutral_img, mouth_width = posed_neutral(track, rig, frame_index)
     faces, regions = render_topology(mesh)
     return DeformedMeshes(
         vertices=verts.astype(np.float32),
         faces=faces,
         face_region=regions,
-        neutral_vertices=neutral_img.astype(np.float32),
+        neutral_vertices=neutral_img,
         frame_index=frame_index,
-        mouth_width_px=(rig.width * track.scale[frame_index]).astype(np.float32),
+        mouth_width_px=mouth_width,
         n_skin=mesh.n_vertices,
         image_size=(int(track.width), int(track.height)),
     )
+
+
+def posed_neutral(track: FaceTrack, rig: MouthRig, frame_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The person's neutral closed lower face in each source frame's pose, and the mouth width:
+    what the crop boxes follow (:func:`~talkinghead.render.cameras.crop_boxes`), without
+    deforming anything.
+
+    Returns:
+        ``(neutral_vertices, mouth_width_px)``: ``(n, V, 3)`` float32 image space (as
+        :attr:`DeformedMeshes.neutral_vertices`) and ``(n,)`` float32 pixels.
+    """
+    frame_index = np.asarray(frame_index, np.int64)
+    n = len(frame_index)
+    neutral = _pose(track, rig.from_mouth(np.broadcast_to(rig.neutral, (n,) + rig.neutral.shape)), frame_index)
+    return neutral.astype(np.float32), (rig.width * track.scale[frame_index]).astype(np.float32)
 
 
 def track_from_landmarks(

@@ -480,8 +480,8 @@ def prepare_face(
 
 def _boxes_for(track: FaceTrack, rig: MouthRig, frame_ids: np.ndarray, resolution: int) -> list[CropBox]:
     """Crop boxes of single frames (as the renderer places them for those frames)."""
+    from ..face.deform import posed_neutral
     from ..render.cameras import crop_boxes
-    from .dataset import reconstruction_meshes
 
-    m = reconstruction_meshes(track, frame_ids, rig)
-    return [crop_boxes(m.neutral_vertices[k:k + 1], m.mouth_width_px[k:k + 1])[0] for k in range(len(frame_ids))]
+    neutral, width = posed_neutral(track, rig, frame_ids)
+    return [crop_boxes(neutral[k:k + 1], width[k:k + 1])[0] for k in range(len(frame_ids))]
