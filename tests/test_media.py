@@ -222,3 +222,17 @@ def test_each_stored_frame_is_read_once(tmp_path):
     assert len(frames) == probe(src).n_frames == 6
     means = [float(f[..., 2].mean()) for f in frames]
     assert np.all(np.diff(means) > 5)  # every frame once, in order
+
+
+def test_probe_is_remembered_until_the_file_changes(tmp_path, monkeypatch):
+    import talkinghead.media as media
+
+    clip = write_video(tmp_path / "clip.mp4", _frames(3), 25, crf=10)
+    calls = []
+    real = media._ffmpeg_header
+    monkeypatch.setattr(media, "_ffmpeg_header", lambda p: calls.append(p) or real(p))
+    a = probe(clip)
+    b = probe(str(clip))
+    assert a == b and a.n_frames == 3 and len(calls) == 1  # the same file, read once
+    write_video(tmp_path / "other.mp4", _frames(5), 25, crf=10).replace(clip)  # rewritten
+    assert probe(clip).n_frames == 5 and len(calls) == 2
