@@ -217,23 +217,22 @@ class PiperSpeaker:
         builder = _TimelineBuilder(self.sample_rate)
         prev_sentence = False
         planned = [(part, self.phonemize(part.text) if part.text else []) for part in parts]
-        bar = tqdm(total=sum(len(sentences) for _, sentences in planned), unit="sentence", desc="speech",
-                   disable=not self.progress, leave=False)
-        for part, sentences in planned:
-            if not part.text:
-                builder.add_silence(self.paragraph_pause if part.paragraph_break else part.pause)
-                prev_sentence = False
-                continue
-            counts = [self._word_counts(w) for w in part.text.split()]
-            builder.expect_words(part.text.split(), counts)
-            for ph in sentences:
-                if prev_sentence:
-                    builder.add_silence(self.sentence_pause)
-                builder.add_sentence(self.synthesize_sentence(ph))
-                prev_sentence = True
-                bar.update(1)
-            builder.end_words()
-        bar.close()
+        with tqdm(total=sum(len(sentences) for _, sentences in planned), unit="sentence", desc="speech",
+                  disable=not self.progress, leave=False) as bar:
+            for part, sentences in planned:
+                if not part.text:
+                    builder.add_silence(self.paragraph_pause if part.paragraph_break else part.pause)
+                    prev_sentence = False
+                    continue
+                counts = [self._word_counts(w) for w in part.text.split()]
+                builder.expect_words(part.text.split(), counts)
+                for ph in sentences:
+                    if prev_sentence:
+                        builder.add_silence(self.sentence_pause)
+                    builder.add_sentence(self.synthesize_sentence(ph))
+                    prev_sentence = True
+                    bar.update(1)
+                builder.end_words()
         if not builder.has_speech:
             raise ScriptError("the script has nothing to speak (the voice produced no phonemes)")
         speech = builder.build(text=text, backend="piper", info=self._info())
