@@ -135,7 +135,7 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
     from talkinghead.frames import SourceFrames
     from talkinghead.media import VideoWriter
     from talkinghead.pipeline import CHUNK, Pipeline, Provenance, _source_index
-    from talkinghead.refine.blend import blend, extract_crops
+    from talkinghead.refine.blend import blend, extract_crops, is_grayscale, to_grayscale
     from talkinghead.refine.detail import add_detail
     from talkinghead.refine.prepare import MIRROR_AVERAGE, SKIN_DETAIL
     from talkinghead.render.renderer import render_frames
@@ -188,6 +188,7 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
                     holes = prepared.holes(meshes, boxes)
                     out_crops = prepared.refiner.refine(crops, rendered, prepared.references, holes, batch_size=8,
                                                         mirror_average=MIRROR_AVERAGE)
+                    out_crops = [to_grayscale(o) if is_grayscale(c) else o for o, c in zip(out_crops, crops)]
                 with tm("blend"):
                     alphas, hole_alphas = prepared.blend_alphas(meshes, boxes, holes)
                     out = [blend(frames[k], out_crops[k], boxes[k], alphas[k], ring_alpha=hole_alphas[k])
