@@ -1,4 +1,5 @@
-"""Skin detail from the source frame: what it does to the rebuilt mouth region, at frame scale.
+"""Skin detail and colour anchoring from the source frame: what they do to the rebuilt mouth region,
+at frame scale.
 
 ``talkinghead say`` adds the source frame's fine luminance detail, moved with the skin by the
 mesh, on the rebuilt skin (:mod:`talkinghead.refine.detail`, ``SKIN_DETAIL``). A reconstruction
@@ -9,6 +10,12 @@ given the detail of another frame ``t - N`` of the same clip, moved by the displ
 tracked landmarks from ``t - N`` to ``t`` (``N = 0`` is that answer: an upper bound). Unlike in
 the product, where the skin the rig does not move has no displacement at all, the landmarks of
 two frames also differ by head motion and tracking noise, so ``N > 0`` is a pessimistic bound.
+
+The colour anchoring (:mod:`talkinghead.refine.anchor`, ``COLOUR_ANCHOR``) is measured the same
+way: the refined crop colour-matched at the seam, then its colours anchored to frame ``t - N``'s
+moved by the landmarks, then blended (``t-N anchored``; with the detail too: ``t-N both``, what
+``say`` does). Also printed: percentiles of the anchor's coarse skin difference before its dead
+zone (CIELAB units), what the dead zones are set against.
 
 Reported per clip, on the mouth region (:func:`talkinghead.refine.dataset.eval_box`) mapped to
 the frame: PSNR, SSIM, detail (the Sobel gradient energy relative to the real frame's: < 1 =
@@ -44,9 +51,17 @@ from bench_refine import (  # noqa: E402
 )
 
 from talkinghead.face.deform import build_rig  # noqa: E402
-from talkinghead.refine.blend import blend, extract_crops, to_crop_points  # noqa: E402
+from talkinghead.refine.anchor import ANCHOR_SIGMA, anchor_colours, anchor_regions, colour_offset  # noqa: E402
+from talkinghead.refine.blend import blend, extract_crops, ring_colour_transform, to_crop_points  # noqa: E402
 from talkinghead.refine.dataset import HOLE_DILATE, choose_references, mouth_openness  # noqa: E402
-from talkinghead.refine.detail import DETAIL_SIGMA, LIP_PAD, add_detail, backward_flow, detail_weight  # noqa: E402
+from talkinghead.refine.detail import (  # noqa: E402
+    DETAIL_SIGMA,
+    LIP_PAD,
+    add_detail,
+    backward_flow,
+    detail_weight,
+    move_with_skin,
+)
 from talkinghead.refine.prepare import _boxes_for  # noqa: E402
 from talkinghead.render.types import CropBox  # noqa: E402
 
@@ -64,8 +79,9 @@ def evaluate_clip(refiner, path: Path, offsets: list[int], mirror_average: bool,
     rows = np.arange(len(clip))
     holes = np.stack([clip.hole(k, None, HOLE_DILATE * r) for k in rows])
     out = refiner.refine(clip.crops, rendered_from_clip(clip, rows), refs, holes, mirror_average=mirror_average)
-    names = ["none"] + [f"t-{n}" for n in offsets]
+    names = ["none"] + [f"t-{n}{v}" for n in offsets for v in ("", " anchored", " both")]
     acc = {m: {"psnr": [], "ssim": [], "grad": [], "change": []} for m in names}
+    skin_diff: dict[int, list[np.ndarray]] = {n: [] for n in offsets}
     grad_real = 0.0
     change_real: list[float] = []
     previous: dict[str, np.ndarray] = {}
@@ -94,18 +110,32 @@ def evaluate_clip(refiner, path: Path, offsets: list[int], mirror_average: bool,
             previous[name] = img
 
         record("none", rebuilt)
+        transform = ring_colour_transform(frames[t], out[k], box, alpha, ring_alpha=hole_alpha)
+        matched = transform.apply(out[k]) if transform is not None else out[k]
         new = to_crop_points(track.landmarks[t][mesh.landmark_index], box, r)
-        for n, name in zip(offsets, names[1:]):
+        for n in offsets:
             tn = max(t - n, 0)
             src = to_crop_points(track.landmarks[tn][mesh.landmark_index], box, r)
             flow = backward_flow(src, new, r)
             weight = detail_weight(src, new, mesh, alpha, flow, lip_pad=lip_pad)
-            record(name, add_detail(rebuilt, frames[tn], box, weight, flow, sigma=sigma))
+            record(f"t-{n}", add_detail(rebuilt, frames[tn], box, weight, flow, sigma=sigma))
+            source_crop = extract_crops([frames[tn]], [box], r)[0]
+            regions = anchor_regions(src, new, mesh, hole_alpha, flow)
+            skin_diff[n].append(np.abs(colour_offset(matched, move_with_skin(source_crop, flow), regions.skin,
+                                                     sigma_px=ANCHOR_SIGMA * r, deadzone=(0, 0, 0))
+                                       )[regions.skin > 0.5])
+            anchored = blend(frames[t], anchor_colours(matched, source_crop, flow, regions, hole_alpha), box, alpha,
+                             ring_alpha=hole_alpha, color_match=False)
+            record(f"t-{n} anchored", anchored)
+            record(f"t-{n} both", add_detail(anchored, frames[tn], box, weight, flow, sigma=sigma))
     return {"clip": path.stem, "frame_px_per_crop_px": round(float(clip.boxes[0][2] / r), 2),
             **{m: {"psnr": float(np.mean(a["psnr"])), "ssim": float(np.mean(a["ssim"])),
                    "detail": float(np.sum(a["grad"]) / max(grad_real, 1e-9)),
                    "change": float(np.mean(a["change"]) / max(np.mean(change_real), 1e-9))}
-               for m, a in acc.items()}}
+               for m, a in acc.items()},
+            "anchor_skin_difference_percentiles_50_90_95_99": {
+                f"t-{n}": np.percentile(np.concatenate(v), [50, 90, 95, 99], axis=0).round(2).tolist()
+                for n, v in skin_diff.items()}}
 
 
 def main(argv=None) -> int:
@@ -125,7 +155,7 @@ def main(argv=None) -> int:
         rec = evaluate_clip(generic, f, args.offsets, args.mirror, args.sigma, args.lip_pad)
         results.append(rec)
         print(json.dumps(rec), flush=True)
-    names = ["none"] + [f"t-{n}" for n in args.offsets]
+    names = ["none"] + [f"t-{n}{v}" for n in args.offsets for v in ("", " anchored", " both")]
     mean = {m: {k: float(np.mean([x[m][k] for x in results])) for k in ("psnr", "ssim", "detail", "change")}
             for m in names}
     header = "| clip | " + " | ".join(f"{m} PSNR / SSIM / detail / change" for m in names) + " |"
@@ -134,9 +164,9 @@ def main(argv=None) -> int:
         lines.append(f"| {x['clip']} | " + " | ".join(
             f"{x[m]['psnr']:.2f} / {x[m]['ssim']:.3f} / {x[m]['detail']:.2f} / {x[m]['change']:.2f}"
             for m in names) + " |")
-    print("\nRebuilt mouth region at frame scale, held-out frames; skin detail from frame t - N "
-          "(none: the refiner alone); change: frame-to-frame change relative to the real frames' "
-          "(> 1 = flicker)\n")
+    print("\nRebuilt mouth region at frame scale, held-out frames; skin detail (t-N), colour anchoring "
+          "(t-N anchored) or both (t-N both) from frame t - N (none: the refiner alone); change: "
+          "frame-to-frame change relative to the real frames' (> 1 = flicker)\n")
     print("\n".join(lines))
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

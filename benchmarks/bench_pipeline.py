@@ -46,7 +46,8 @@ SCRIPT = BENCH / "script_10s.txt"
 #: Fraction of each clip the refiner is fine-tuned on (the rest is held out, see quality.py).
 HOLDOUT = 0.75
 #: Synthesis stages in pipeline order (keys of the timings).
-STAGES = ("speech", "visemes", "decode", "mesh", "render", "refine", "blend", "detail", "watermark", "encode")
+STAGES = ("speech", "visemes", "decode", "mesh", "render", "refine", "anchor", "blend", "detail", "watermark",
+          "encode")
 
 
 @contextlib.contextmanager
@@ -137,7 +138,7 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
     from talkinghead.pipeline import CHUNK, Pipeline, Provenance, _source_index
     from talkinghead.refine.blend import blend, extract_crops, is_grayscale, to_grayscale
     from talkinghead.refine.detail import add_detail
-    from talkinghead.refine.prepare import MIRROR_AVERAGE, SKIN_DETAIL
+    from talkinghead.refine.prepare import COLOUR_ANCHOR, MIRROR_AVERAGE, SKIN_DETAIL
     from talkinghead.render.renderer import render_frames
     from talkinghead.speech.select import make_speech
     from talkinghead.visemes import visemes_from_speech
@@ -188,14 +189,20 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
                     holes = prepared.holes(meshes, boxes)
                     out_crops = prepared.refiner.refine(crops, rendered, prepared.references, holes, batch_size=8,
                                                         mirror_average=MIRROR_AVERAGE)
+                with tm("anchor"):
+                    alphas, hole_alphas = prepared.blend_alphas(meshes, boxes, holes)
+                    flows = prepared.skin_flows(meshes, boxes) if (COLOUR_ANCHOR or SKIN_DETAIL) else None
+                    if COLOUR_ANCHOR:  # includes the seam's colour matching
+                        out_crops = prepared.anchor_crops(frames, out_crops, crops, meshes, boxes, alphas, hole_alphas,
+                                                          flows)
                     out_crops = [to_grayscale(o) if is_grayscale(c) else o for o, c in zip(out_crops, crops)]
                 with tm("blend"):
-                    alphas, hole_alphas = prepared.blend_alphas(meshes, boxes, holes)
-                    out = [blend(frames[k], out_crops[k], boxes[k], alphas[k], ring_alpha=hole_alphas[k])
+                    out = [blend(frames[k], out_crops[k], boxes[k], alphas[k], ring_alpha=hole_alphas[k],
+                                 color_match=not COLOUR_ANCHOR)
                            for k in range(len(idx))]
                 with tm("detail"):
                     if SKIN_DETAIL:
-                        weights, flows = prepared.detail_maps(meshes, boxes, alphas)
+                        weights, flows = prepared.detail_maps(meshes, boxes, alphas, flows)
                         out = [add_detail(out[k], frames[k], boxes[k], weights[k], flows[k]) for k in range(len(idx))]
                 if check_first_chunk and s == 0:  # the split must not change the result
                     t_check = time.perf_counter()
@@ -258,6 +265,7 @@ def stage_table(synths: list[dict]) -> str:
         "mesh": "lower-face deformation (+ crop boxes once)",
         "render": f"conditioning images ({synths[0].get('render_backend', '?')} backend)",
         "refine": "crops, hole masks, refiner network",
+        "anchor": "blend alphas, skin flow, the refiner's colours anchored to the source face's",
         "blend": "warp back, colour match, feathered blend",
         "detail": "the source frame's skin detail moved onto the rebuilt skin",
         "watermark": "invisible provenance watermark (on by default)",

@@ -238,6 +238,7 @@ class Pipeline:
         provenance: Provenance | None = None,
         fast: bool = False,
         skin_detail: bool = True,
+        colour_anchor: bool = True,
     ) -> Iterator[np.ndarray]:
         """Yield the output frames (RGB uint8 ``(H, W, 3)``) for ``speech``, one by one.
 
@@ -250,7 +251,9 @@ class Pipeline:
         (:data:`~talkinghead.refine.prepare.MIRROR_AVERAGE`): about half the refiner's time,
         slightly lower quality. ``skin_detail``: carry the source frame's fine skin detail onto the
         rebuilt skin (:data:`~talkinghead.refine.prepare.SKIN_DETAIL`); ``False`` leaves the skin
-        as smooth as the refiner draws it.
+        as smooth as the refiner draws it. ``colour_anchor``: pull the refiner's lips and skin
+        colours back towards the face's own where they are far off
+        (:data:`~talkinghead.refine.prepare.COLOUR_ANCHOR`); ``False`` keeps the refiner's.
         """
         provenance = provenance if provenance is not None else Provenance()
         from .face.deform import deform_lower_face
@@ -276,7 +279,7 @@ class Pipeline:
                                          device=None if self.device == "auto" else self.device)
                 t2 = time.perf_counter()
                 out = self.prepared.refine_frames(src.take(idx), meshes, rendered, mirror_average=not fast,
-                                                  skin_detail=skin_detail)
+                                                  skin_detail=skin_detail, colour_anchor=colour_anchor)
                 t3 = time.perf_counter()
                 timings["mesh+render"] = timings.get("mesh+render", 0.0) + t2 - t
                 timings["refine+blend"] = timings.get("refine+blend", 0.0) + t3 - t2
@@ -306,6 +309,7 @@ class Pipeline:
         provenance: Provenance | None = None,
         fast: bool = False,
         skin_detail: bool = True,
+        colour_anchor: bool = True,
     ) -> SayResult:
         """Make the face say ``text`` (or play ``audio`` with its ``transcript``) into ``output``.
 
@@ -323,6 +327,7 @@ class Pipeline:
             provenance: watermark / label / signing options (default: watermark on, new job id).
             fast: one refiner pass per frame (see :meth:`frames`).
             skin_detail: the source's fine skin detail on the rebuilt skin (see :meth:`frames`).
+            colour_anchor: the refiner's colours anchored to the face's own (see :meth:`frames`).
         """
         from .media import VideoWriter
         from .speech.select import make_speech
@@ -350,7 +355,8 @@ class Pipeline:
         t = time.perf_counter()
         with VideoWriter(out, fps, audio=(audio_track, speech.sample_rate), crf=crf,
                          metadata=prov.metadata(speech.text)) as writer:
-            for frame in self.frames(speech, fps, timings, provenance=prov, fast=fast, skin_detail=skin_detail):
+            for frame in self.frames(speech, fps, timings, provenance=prov, fast=fast, skin_detail=skin_detail,
+                                     colour_anchor=colour_anchor):
                 if on_frame is not None:
                     on_frame(n, frame)
                 writer.write(frame)

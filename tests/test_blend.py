@@ -14,6 +14,7 @@ from talkinghead.refine.blend import (
     extract_crops,
     hole_mask,
     limit_alpha,
+    ring_colour_transform,
     silhouette_mask,
     to_crop_points,
 )
@@ -192,6 +193,11 @@ def test_color_match_removes_a_colour_cast():
     err_plain = np.abs(plain.astype(int) - frame.astype(int)).mean()
     err_matched = np.abs(matched.astype(int) - frame.astype(int)).mean()
     assert err_matched < 0.4 * err_plain
+    # the same matching, applied to the crop first (to work on its colours before blending)
+    transform = ring_colour_transform(frame, cast, box, alpha)
+    first = blend(frame, transform.apply(cast), box, alpha, color_match=False)
+    assert np.abs(first.astype(int) - matched).max() <= 6 and np.abs(first.astype(int) - matched).mean() < 0.2
+    assert ring_colour_transform(frame, cast, box, np.zeros_like(alpha)) is None
 
 
 def test_blend_box_partly_outside_frame():

@@ -422,6 +422,30 @@ def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path, monkeypatch
         differs = np.any(out[k] != plain[k], axis=-1)
         assert differs.sum() > 100 and not differs[w < 1e-3].any()
     assert len(out) == 2 and out[0].shape == frames[1].shape
+    # where the refiner paints colours far from the face's (here: its crops made lighter, greyer
+    # and bluer inside the holes, as the shipped one paints a painted portrait's lower face), they
+    # are pulled back towards the source's by default (lips and skin; the opening keeps its own)
+    real_refine = prepared.refiner.refine
+
+    def pale_refine(crops, rendered, references, holes, **kw):
+        out = real_refine(crops, rendered, references, holes, **kw)
+        lab = np.stack([cv2.cvtColor(o, cv2.COLOR_RGB2LAB) for o in out]).astype(np.float32)
+        lab += (np.asarray(holes, np.float32) > 0.5)[..., None] * np.float32([40, -8, -15])  # L* +16
+        return np.stack([cv2.cvtColor(np.clip(x, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB) for x in lab])
+
+    monkeypatch.setattr(prepared.refiner, "refine", pale_refine)
+    raw = prepared.refine_frames(src, meshes, rendered, skin_detail=False, colour_anchor=False)
+    anchored = prepared.refine_frames(src, meshes, rendered, skin_detail=False)
+    monkeypatch.setattr(prepared.refiner, "refine", real_refine)
+    for k in range(2):
+        region = cv2.warpAffine(hole_alphas[k], crop_affine(rendered.boxes[k], 64), src[k].shape[1::-1],
+                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP) > 0.99
+        lab = [np.median(cv2.cvtColor(im, cv2.COLOR_RGB2LAB)[region].astype(float), axis=0)
+               for im in (src[k], raw[k], anchored[k])]
+        err_raw, err_anchored = (np.abs(x - lab[0]) for x in lab[1:])  # 8-bit Lab: L* x 2.55
+        assert (err_raw > 10).all(), err_raw
+        assert err_anchored[0] < 0.7 * err_raw[0], (err_raw, err_anchored)
+        assert (err_anchored[1:] < 0.5 * err_raw[1:]).all(), (err_raw, err_anchored)
     # a black-and-white source gets a black-and-white mouth (the refiner draws in colour)
     bw = [cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB) for f in src]
     out_bw = prepared.refine_frames(bw, meshes, rendered)

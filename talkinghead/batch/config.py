@@ -37,7 +37,8 @@ from ..fileio import check_not_an_input, file_sha256, read_text_file
 
 #: Settings that may appear under ``defaults:`` and be overridden by a job.
 SETTINGS = ("face", "voice", "tts", "rate", "sentence_pause", "paragraph_pause", "fps", "crf", "steps",
-            "face_index", "idle_seed", "seed", "align", "language", "sidecars", "fast", "skin_detail")
+            "face_index", "idle_seed", "seed", "align", "language", "sidecars", "fast", "skin_detail",
+            "colour_anchor")
 #: Keys only a job may have.
 JOB_ONLY = ("name", "text", "script", "audio", "transcript", "output")
 #: Keys only ``defaults:`` may have.
@@ -83,6 +84,8 @@ class JobSpec:
         fast: one refiner pass per frame (``talkinghead say --fast``).
         skin_detail: the face video's fine skin detail on the rebuilt skin (``False``:
             ``talkinghead say --no-skin-detail``).
+        colour_anchor: the refiner's colours pulled towards the face's own where far off
+            (``False``: ``talkinghead say --no-colour-anchor``).
     """
 
     name: str
@@ -109,6 +112,7 @@ class JobSpec:
     sidecars: bool = False
     fast: bool = False
     skin_detail: bool = True
+    colour_anchor: bool = True
 
     @property
     def label(self) -> str:
@@ -274,7 +278,7 @@ class _Validator:
             if key in ("steps", "face_index", "idle_seed", "seed") and v < 0:
                 return bad(f"{v} must not be negative")
             return v
-        if key in ("sidecars", "fast", "skin_detail"):
+        if key in ("sidecars", "fast", "skin_detail", "colour_anchor"):
             if not isinstance(v, bool):
                 return bad(f"expected true or false, got {_type_name(v)} {v!r}")
             return v

@@ -45,6 +45,9 @@ def register(sub) -> None:
     p.add_argument("--no-skin-detail", dest="skin_detail", action="store_false",
                    help="leave the rebuilt skin as smooth as the refiner draws it, without the face "
                         "video's own fine skin detail (stubble, pores, fine lines)")
+    p.add_argument("--no-colour-anchor", dest="colour_anchor", action="store_false",
+                   help="keep the refiner's own lip and skin colours, even where they are far from "
+                        "the face's (by default those are pulled back towards the face's own)")
     add_provenance_options(p)
     p.set_defaults(func=run)
 
@@ -91,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     face = Pipeline.from_face(args.face, device=args.device, face_index=args.face_index, steps=args.steps,
                               cache=not args.no_cache, progress=not args.quiet, idle_seed=args.idle_seed)
     result = face.say(speech=speech, output=out, fps=args.fps, crf=args.crf, sidecars=args.sidecars,
-                      provenance=prov, fast=args.fast, skin_detail=args.skin_detail)
+                      provenance=prov, fast=args.fast, skin_detail=args.skin_detail,
+                      colour_anchor=args.colour_anchor)
     if not args.quiet:
         print(f"{result.path}: {result.duration:.2f} s, {result.n_frames} frames at {result.fps:g} fps")
     return 0

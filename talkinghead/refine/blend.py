@@ -19,6 +19,9 @@ centre at continuous point ``(X + 0.5, Y + 0.5)``. Landmarks are continuous poin
 * :func:`blend` - warp a refined crop back into the frame, colour-match it (mean/std in Lab on a
   ring just outside the alpha), alpha-blend. Pixels where the alpha is zero are exactly the
   input frame's.
+* :func:`rgb_to_lab` - uint8 RGB to float CIELAB.
+* :func:`ring_colour_transform` - that colour matching alone (:class:`ColourTransform`), to
+  apply to the crop before further work on its colours.
 """
 
 from __future__ import annotations
@@ -309,10 +312,80 @@ def to_grayscale(image: np.ndarray) -> np.ndarray:
     return np.repeat(gray[..., None], 3, axis=-1)
 
 
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB -> float32 CIELAB (L* 0-100), unquantised (8-bit Lab, rounded on the way in
+    and out, added visible noise to a matched crop)."""
+    return cv2.cvtColor(np.asarray(rgb, np.float32) * np.float32(1 / 255), cv2.COLOR_RGB2LAB)
+
+
 def _lab_stats(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
-    sel = lab[mask.reshape(-1)]
+    sel = rgb_to_lab(img)[mask]
     return sel.mean(0), sel.std(0) + 1e-3
+
+
+@dataclass(frozen=True)
+class ColourTransform:
+    """A per-channel CIELAB shift and gain: ``(lab - source_mean) * gain + target_mean``, what
+    :func:`blend`'s colour matching applies to a refined crop (L* 0-100, a*, b*)."""
+
+    source_mean: np.ndarray
+    gain: np.ndarray
+    target_mean: np.ndarray
+
+    def apply(self, rgb: np.ndarray) -> np.ndarray:
+        """``(..., 3)`` uint8 RGB -> the same transformed, uint8 RGB."""
+        lab = (rgb_to_lab(rgb) - self.source_mean) * self.gain + self.target_mean
+        out = cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB)
+        return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
+
+
+def _blend_rect(frame: np.ndarray, box: CropBox, alpha: np.ndarray, ring_alpha: np.ndarray | None,
+                color_match: bool, ring_px: int | None):
+    rp = ring_px if ring_px is not None else max(int(round(0.04 * box.size)), 2)
+    reach = (np.asarray(alpha) > 0) | (np.asarray(ring_alpha) > 0 if ring_alpha is not None else False)
+    return rp, frame_rect(reach, box, frame.shape, pad=(rp if color_match else 0) + 1)
+
+
+def _ring_transform(roi: np.ndarray, src: np.ndarray, ring_inside: np.ndarray, rp: int,
+                    max_gain: float) -> ColourTransform | None:
+    # pixels within rp of the region (a distance transform: a dilation by a disc of 4% of a
+    # 4K face's box took 0.1 s)
+    dist = cv2.distanceTransform((~ring_inside).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    ring = (dist <= rp) & ~ring_inside
+    if ring.sum() < 20:
+        return None
+    mu_f, sd_f = _lab_stats(roi, ring)
+    mu_c, sd_c = _lab_stats(src, ring)
+    return ColourTransform(mu_c, np.clip(sd_f / sd_c, 1 / max_gain, max_gain), mu_f)
+
+
+def ring_colour_transform(
+    frame: np.ndarray,
+    crop: np.ndarray,
+    box: CropBox,
+    alpha: np.ndarray,
+    *,
+    ring_px: int | None = None,
+    max_gain: float = 1.25,
+    ring_alpha: np.ndarray | None = None,
+) -> ColourTransform | None:
+    """The colour matching :func:`blend` would apply to ``crop`` (same arguments), measured on
+    the same ring; ``None`` when it would apply none (no alpha, a ring under 20 pixels).
+
+    Apply it to the crop yourself (:meth:`ColourTransform.apply`), then blend with
+    ``color_match=False``, to work on the colour-matched crop before blending (as
+    :mod:`talkinghead.refine.anchor` does)."""
+    frame = np.asarray(frame)
+    rp, rect = _blend_rect(frame, box, alpha, ring_alpha, True, ring_px)
+    if rect is None:
+        return None
+    xa, ya, xb, yb = rect
+    ring_src = alpha if ring_alpha is None else ring_alpha
+    ring_inside = warp_to_frame(np.asarray(ring_src, np.float32), box, rect) >= 1e-3
+    if not ring_inside.any():
+        return None
+    src = warp_to_frame(crop, box, rect, border=cv2.BORDER_REPLICATE)
+    return _ring_transform(frame[ya:yb, xa:xb], src, ring_inside, rp, max_gain)
 
 
 def blend(
@@ -334,7 +407,8 @@ def blend(
         box: the crop's box in the frame.
         alpha: ``(R, R)`` float in [0, 1] (:func:`blend_alpha`): 1 = refined pixel.
         color_match: shift/scale the crop's Lab colour so that its mean/std on a ring just
-            outside the alpha match the frame's on the same ring (removes residual colour seams).
+            outside the alpha match the frame's on the same ring (removes residual colour seams;
+            :func:`ring_colour_transform`).
         ring_px: ring width in frame pixels (default: 4% of the box side).
         max_gain: clamp of the per-channel std ratio.
         ring_alpha: the alpha whose outside ring gives the colour statistics (default ``alpha``).
@@ -348,9 +422,7 @@ def blend(
     frame = np.asarray(frame)
     out = frame.copy()
     # Region of interest: where the alpha (and the ring of the colour statistics) can reach
-    rp = ring_px if ring_px is not None else max(int(round(0.04 * box.size)), 2)
-    reach = (np.asarray(alpha) > 0) | (np.asarray(ring_alpha) > 0 if ring_alpha is not None else False)
-    rect = frame_rect(reach, box, frame.shape, pad=(rp if color_match else 0) + 1)
+    rp, rect = _blend_rect(frame, box, alpha, ring_alpha, color_match, ring_px)
     if rect is None:
         return out
     xa, ya, xb, yb = rect  # ROI pixel (x, y) = frame pixel (x + xa, y + ya)
@@ -366,17 +438,9 @@ def blend(
             ring_inside = warp_to_frame(ring_alpha.astype(np.float32), box, rect) >= 1e-3
         else:
             ring_inside = inside
-        # pixels within rp of the region (a distance transform: a dilation by a disc of 4% of a
-        # 4K face's box took 0.1 s)
-        dist = cv2.distanceTransform((~ring_inside).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        ring = (dist <= rp) & ~ring_inside
-        if ring.sum() >= 20:
-            mu_f, sd_f = _lab_stats(roi, ring)
-            mu_c, sd_c = _lab_stats(src, ring)
-            gain = np.clip(sd_f / sd_c, 1 / max_gain, max_gain)
-            lab = cv2.cvtColor(src, cv2.COLOR_RGB2LAB).astype(np.float32)
-            lab = (lab - mu_c) * gain + mu_f
-            src = cv2.cvtColor(np.clip(np.rint(lab), 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+        transform = _ring_transform(roi, src, ring_inside, rp, max_gain)
+        if transform is not None:
+            src = transform.apply(src)
     a_in = a[inside][:, None]
     mixed = roi[inside].astype(np.float32) * (1 - a_in) + src[inside].astype(np.float32) * a_in
     out[ya:yb, xa:xb][inside] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)

@@ -13,6 +13,7 @@ Geometry: crop pixel conventions of :mod:`talkinghead.refine.blend`.
 
 * :func:`lips_mask` - the lips and the mouth opening of a lower face, dilated.
 * :func:`backward_flow` - for each crop pixel of the new face, where that skin is in the source.
+* :func:`move_with_skin` - a source crop moved onto the new face by that flow.
 * :func:`detail_weight` - where detail is added (skin of the blended region), in [0, 1].
 * :func:`high_pass` - luminance detail of an image above a Gaussian scale.
 * :func:`add_detail` - warp the source frame's detail and add it to the output frame.
@@ -84,8 +85,17 @@ def backward_flow(source_points: np.ndarray, new_points: np.ndarray, resolution:
     return LinearNDInterpolator(new, d, fill_value=0.0)(gx, gy).astype(np.float32)
 
 
-def _sample(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """``img`` (crop) sampled at the source positions of the new face's pixels."""
+def move_with_skin(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """A source crop's pixels moved onto the new face: ``img`` sampled (bilinear) at the source
+    position of each of the new face's crop pixels.
+
+    Args:
+        img: ``(R, R)`` or ``(R, R, C)`` crop of the source frame (any dtype OpenCV remaps).
+        flow: ``(R, R, 2)`` :func:`backward_flow`.
+
+    Returns:
+        The same shape and dtype; 0 where the source position falls outside the crop.
+    """
     r = flow.shape[0]
     g = np.arange(r, dtype=np.float32)
     gx, gy = np.meshgrid(g, g)
@@ -119,7 +129,7 @@ def detail_weight(
     """
     r = alpha.shape[0]
     keep = (1 - lips_mask(new_points, mesh, r, lip_pad * r)) * (
-        1 - _sample(lips_mask(source_points, mesh, r, lip_pad * r), flow))
+        1 - move_with_skin(lips_mask(source_points, mesh, r, lip_pad * r), flow))
     s = soften * r
     if s > 0:
         keep = cv2.GaussianBlur(keep.astype(np.float32), (0, 0), s)

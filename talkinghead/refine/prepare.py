@@ -42,10 +42,12 @@ from .blend import (
     hole_mask,
     is_grayscale,
     limit_alpha,
+    ring_colour_transform,
     silhouette_mask,
     to_crop_points,
     to_grayscale,
 )
+from .anchor import anchor_colours, anchor_regions
 from .detail import add_detail, backward_flow, detail_weight
 from .dataset import (
     FEATHER,
@@ -104,6 +106,11 @@ MIRROR_AVERAGE = True
 #: 0.78 without). Seen in the frames: stubble, freckles and fine lines on the
 #: cheeks and chin instead of airbrushed skin, a crisper jaw edge; 4-5 ms per 512x512 frame.
 SKIN_DETAIL = True
+
+#: Pull the refiner's coarse colours back towards the source face's where they differ by more
+#: than a new mouth shape explains (:mod:`talkinghead.refine.anchor`): on a face unlike the
+#: training faces (a painting) the refiner paints pale lips and greyish skin.
+COLOUR_ANCHOR = True
 
 
 @dataclass
@@ -257,25 +264,65 @@ class PreparedFace:
         alphas = np.stack([limit_alpha(a, s, SILHOUETTE_MARGIN * r) for a, s in zip(hole_alphas, sil)])
         return alphas, hole_alphas
 
+    def skin_flows(self, meshes: DeformedMeshes, boxes: Sequence[CropBox]) -> np.ndarray:
+        """The skin's displacement from the source frame's landmarks to the deformed mesh, at the
+        new face's crop pixels (:func:`~talkinghead.refine.detail.backward_flow`): ``(n, R, R, 2)``
+        float32, crop pixels."""
+        r = self.resolution
+        flows = np.empty((meshes.n_frames, r, r, 2), np.float32)
+        for k in range(meshes.n_frames):
+            flows[k] = backward_flow(*self._face_points(meshes, boxes, k), r)
+        return flows
+
+    def anchor_crops(self, frames: Sequence[np.ndarray], out_crops: Sequence[np.ndarray], crops: np.ndarray,
+                     meshes: DeformedMeshes, boxes: Sequence[CropBox], alphas: np.ndarray, hole_alphas: np.ndarray,
+                     flows: np.ndarray, *, color_match: bool = True) -> list[np.ndarray]:
+        """The refiner's crops, colour-matched at the seam as :func:`~.blend.blend` would (when
+        ``color_match``), then with their coarse colours pulled towards the source face's
+        (:func:`~talkinghead.refine.anchor.anchor_colours`). Blend them with ``color_match=False``.
+
+        Args:
+            frames: the source frames ``(H, W, 3)`` uint8 of the chunk.
+            out_crops: the refiner's crops, ``(R, R, 3)`` uint8 each.
+            crops: the source crops ``(n, R, R, 3)`` uint8 of the same boxes.
+            meshes, boxes: the chunk's deformed meshes and crop boxes.
+            alphas, hole_alphas: :meth:`blend_alphas`.
+            flows: :meth:`skin_flows`.
+            color_match: apply the seam's colour matching first (:func:`~.blend.ring_colour_transform`).
+        """
+        mesh = self.rig.mesh
+        out = []
+        for k in range(meshes.n_frames):
+            crop = out_crops[k]
+            if color_match:
+                transform = ring_colour_transform(frames[k], crop, boxes[k], alphas[k], ring_alpha=hole_alphas[k])
+                crop = transform.apply(crop) if transform is not None else crop
+            src, new = self._face_points(meshes, boxes, k)
+            regions = anchor_regions(src, new, mesh, hole_alphas[k], flows[k])
+            out.append(anchor_colours(crop, crops[k], flows[k], regions, hole_alphas[k]))
+        return out
+
     def detail_maps(self, meshes: DeformedMeshes, boxes: Sequence[CropBox],
-                    alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                    alphas: np.ndarray, flows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Where the source frame's skin detail goes, and where it comes from.
+
+        Args:
+            flows: :meth:`skin_flows` when already computed.
 
         Returns:
             ``(weights, flows)``: ``(n, R, R)`` float32 in [0, 1], the blend's ``alphas`` less
             the lips and mouth opening of the source and the new face
             (:func:`~talkinghead.refine.detail.detail_weight`); ``(n, R, R, 2)`` float32, the
             skin's displacement from the source landmarks to the deformed mesh, crop pixels
-            (:func:`~talkinghead.refine.detail.backward_flow`). Pass them to
-            :func:`~talkinghead.refine.detail.add_detail`.
+            (:meth:`skin_flows`). Pass them to :func:`~talkinghead.refine.detail.add_detail`.
         """
         r = self.resolution
         mesh = self.rig.mesh
+        if flows is None:
+            flows = self.skin_flows(meshes, boxes)
         weights = np.empty((meshes.n_frames, r, r), np.float32)
-        flows = np.empty((meshes.n_frames, r, r, 2), np.float32)
         for k in range(meshes.n_frames):
             src, new = self._face_points(meshes, boxes, k)
-            flows[k] = backward_flow(src, new, r)
             weights[k] = detail_weight(src, new, mesh, alphas[k], flows[k])
         return weights, flows
 
@@ -289,6 +336,7 @@ class PreparedFace:
         color_match: bool = True,
         mirror_average: bool = MIRROR_AVERAGE,
         skin_detail: bool = SKIN_DETAIL,
+        colour_anchor: bool = COLOUR_ANCHOR,
     ) -> list[np.ndarray]:
         """Refine and blend a chunk of output frames.
 
@@ -303,6 +351,8 @@ class PreparedFace:
                 (:data:`MIRROR_AVERAGE`; ``False`` halves the refiner's time).
             skin_detail: carry the source frame's fine skin detail onto the rebuilt skin
                 (:data:`SKIN_DETAIL`, :meth:`detail_maps`).
+            colour_anchor: pull the refiner's coarse colours towards the source face's where
+                they are far off (:data:`COLOUR_ANCHOR`, :meth:`anchor_crops`).
 
         Returns:
             The output frames, ``(H, W, 3)`` uint8 each; pixels outside the (warped) blend mask are
@@ -318,14 +368,19 @@ class PreparedFace:
         holes = self.holes(meshes, boxes)
         out_crops = self.refiner.refine(crops, rendered, self.references, holes, batch_size=batch_size,
                                         mirror_average=mirror_average)
+        alphas, hole_alphas = self.blend_alphas(meshes, boxes, holes)
+        flows = self.skin_flows(meshes, boxes) if (colour_anchor or skin_detail) else None
+        if colour_anchor:  # the seam's colour matching first, then the anchoring
+            out_crops = self.anchor_crops(frames, out_crops, crops, meshes, boxes, alphas, hole_alphas, flows,
+                                          color_match=color_match)
+            color_match = False
         # a black-and-white video or photo gets a black-and-white mouth (the refiner paints lips
         # and skin in colour whatever it is shown)
         out_crops = [to_grayscale(o) if is_grayscale(c) else o for o, c in zip(out_crops, crops)]
-        alphas, hole_alphas = self.blend_alphas(meshes, boxes, holes)
         out = [blend(frames[k], out_crops[k], boxes[k], alphas[k], color_match=color_match, ring_alpha=hole_alphas[k])
                for k in range(n)]
         if skin_detail:
-            weights, flows = self.detail_maps(meshes, boxes, alphas)
+            weights, flows = self.detail_maps(meshes, boxes, alphas, flows)
             out = [add_detail(out[k], frames[k], boxes[k], weights[k], flows[k]) for k in range(n)]
         return out
 

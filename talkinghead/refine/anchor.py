@@ -1,0 +1,265 @@
+"""The source frame's colours, anchoring the rebuilt lower face's.
+
+The refiner paints the lower face (lips, skin, mouth opening) from a masked crop; on a face unlike
+those it was trained on (a painting, heavy make-up, unusual light) its colours drift: lips paler
+than the face's own, skin greyer or bluer than the skin around it. Colour matching at the blend's
+seam (:func:`~talkinghead.refine.blend.blend`) shifts the whole crop by what it measures on a
+ring outside the painted region, where the refiner only reproduces its input, so it cannot see
+this. The frame being re-animated shows the same lips and skin. This module moves the source
+crop with the skin (the mesh's displacement, as :mod:`talkinghead.refine.detail` does), measures
+how far the painted colours are from it, separately on the skin (at a coarse scale: a normalised
+Gaussian average) and on the lips (one median difference: lips are small and of one colour), never
+on either face's mouth opening, and removes only the part of that difference beyond a dead zone: a
+new mouth shape, another frame's light and tracking noise change the coarse colours of real
+frames by a few units (measured on held-out frames of the development clips, see
+``benchmarks/bench_detail.py``), and the refiner is trusted within them; a larger difference is
+its error. The mouth opening, which no source pixel shows, is left as painted.
+
+It works on the crop after the seam's colour matching
+(:func:`~talkinghead.refine.blend.ring_colour_transform`), so that the two corrections do not add up.
+
+Colours are CIELAB (L* 0-100, a*, b*). Geometry: crop pixel conventions of
+:mod:`talkinghead.refine.blend`.
+
+* :func:`inner_mouth_mask`, :func:`lip_band_mask` - the mouth opening; the lips themselves.
+* :func:`anchor_regions` - where the skin and the lips are compared, and where each correction
+  applies (:class:`AnchorRegions`).
+* :func:`colour_offset` - the skin's coarse Lab difference source - painted, beyond the dead zone.
+* :func:`lips_offset` - the lips' median Lab difference, beyond the dead zone.
+* :func:`anchor_colours` - both applied to a painted crop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..face.mesh import LowerFaceMesh
+from .blend import rgb_to_lab, silhouette_mask
+from .detail import lips_mask, move_with_skin
+
+#: Scale of the measured difference (Gaussian sigma), fraction of the crop side: coarse enough
+#: that lips and skin a pixel or two out of register do not count, fine enough to tell the lips'
+#: error from the chin's.
+ANCHOR_SIGMA = 0.06
+#: Differences (source - painted) up to this many CIELAB units (L*, a*, b*) are left to the
+#: refiner: what another mouth shape, another frame's light and tracking noise cause on real
+#: faces the refiner knows. About the 95th percentile of the coarse skin difference on the
+#: held-out frames of the development clips with the source 25 frames away (L* 3.9-6.1, a*
+#: 2.1-3.2, b* 2.0-4.0 per clip; ``benchmarks/bench_detail.py``), where anchoring is neutral.
+ANCHOR_DEADZONE = (6.0, 3.0, 3.0)
+#: The same for the lips' median difference (on those frames its 95th percentile is 1.7-9.9 L*,
+#: 1.7-8.2 a*, 1.6-3.4 b*: highest on RD_Radio34, whose lips change colour with their shape).
+LIPS_DEADZONE = (6.0, 3.0, 3.0)
+#: Fewer lip pixels than this (a face a few pixels wide, lips out of view): no lips correction.
+MIN_LIP_PIXELS = 20
+#: Margin between the lips and the skin measured, fraction of the crop side.
+LIP_MARGIN = 0.015
+
+
+def inner_mouth_mask(points: np.ndarray, mesh: LowerFaceMesh, resolution: int, pad_px: float) -> np.ndarray:
+    """The mouth opening (inside the inner lip contour), dilated.
+
+    Args:
+        points: ``(V, >=2)`` crop-pixel positions of the lower-face vertices (local indices).
+        mesh: the lower-face topology.
+        resolution: crop side.
+        pad_px: dilation radius in crop pixels.
+
+    Returns:
+        ``(resolution, resolution)`` float32 in {0, 1} (only the dilation when the lips touch).
+    """
+    p = np.round((np.asarray(points, np.float64)[mesh.inner_lip_loop, :2] - 0.5) * 16).astype(np.int32)
+    m = np.zeros((resolution, resolution), np.uint8)
+    cv2.fillPoly(m, [p], 1, lineType=cv2.LINE_8, shift=4)
+    cv2.polylines(m, [p], True, 1, lineType=cv2.LINE_8, shift=4)
+    k = int(round(pad_px))
+    if k > 0:
+        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    return m.astype(np.float32)
+
+
+def lip_band_mask(points: np.ndarray, mesh: LowerFaceMesh, resolution: int) -> np.ndarray:
+    """The lips themselves: inside the outer lip contour and outside the inner one.
+
+    Returns:
+        ``(resolution, resolution)`` float32 in {0, 1}.
+    """
+    outer = lips_mask(points, mesh, resolution, 0.0)
+    return np.clip(outer - inner_mouth_mask(points, mesh, resolution, 0.0), 0, 1).astype(np.float32)
+
+
+def _erode(mask: np.ndarray, px: float) -> np.ndarray:
+    """``mask`` eroded by about ``px`` pixels (3x3 steps)."""
+    n = int(round(px))
+    return cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=n) if n > 0 else mask
+
+
+@dataclass(frozen=True)
+class AnchorRegions:
+    """Where the painted colours are compared with the source's, per region, and where each
+    region's correction applies.
+
+    Attributes:
+        skin: ``(R, R)`` float32 in [0, 1]: skin in both faces (away from either's lips).
+        lips: ``(R, R)`` float32 in [0, 1]: lips in both faces (the new lips, whose source
+            pixel is on the source's lips).
+        lips_area: ``(R, R)`` float32 in [0, 1]: where the lips' correction applies (inside the
+            new face's outer lip contour, softened); the skin's applies elsewhere.
+        opening: ``(R, R)`` float32 in [0, 1]: the new face's mouth opening, softened, where
+            nothing is corrected (no source pixel shows what is in it).
+    """
+
+    skin: np.ndarray
+    lips: np.ndarray
+    lips_area: np.ndarray
+    opening: np.ndarray
+
+
+def anchor_regions(source_points: np.ndarray, new_points: np.ndarray, mesh: LowerFaceMesh,
+                   hole_alpha: np.ndarray, flow: np.ndarray, *, pad: float = LIP_MARGIN) -> AnchorRegions:
+    """Where the painted colours are compared with the source's.
+
+    Args:
+        source_points, new_points: ``(V, >=2)`` crop-pixel positions of the lower-face vertices in
+            the source frame and in the deformed mesh.
+        mesh: the lower-face topology.
+        hole_alpha: ``(R, R)`` the painted region's feathered alpha (1 = painted).
+        flow: :func:`~talkinghead.refine.detail.backward_flow` of the two.
+        pad: margin kept between the regions, fraction of the crop side (a pixel out of register
+            would compare lip with skin).
+
+    Returns:
+        :class:`AnchorRegions`; their weights are <= ``hole_alpha``, never on either face's
+        mouth opening (the source's teeth and tongue belong to another mouth), and the skin's only
+        inside both faces' outlines.
+    """
+    r = hole_alpha.shape[0]
+    k = pad * r
+    a = np.asarray(hole_alpha, np.float32)
+    new_lips = lips_mask(new_points, mesh, r, k)
+    src_lips = move_with_skin(lips_mask(source_points, mesh, r, k), flow)
+    # inside both faces' outlines (beyond them the moved source pixel may be background)
+    faces = mesh.solid_faces
+    inside = _erode(silhouette_mask(new_points, faces, r), k) * move_with_skin(
+        _erode(silhouette_mask(source_points, faces, r), k), flow)
+    skin = (1 - new_lips) * (1 - src_lips) * inside * a
+    lips = _erode(lip_band_mask(new_points, mesh, r), k / 2) * move_with_skin(
+        _erode(lip_band_mask(source_points, mesh, r), k / 2), flow) * a
+    # the lips' correction covers the lips whole and fades out over the margin; the opening's
+    # exemption starts just inside the inner lip contour
+    soft = max(k / 2, 0.5)
+    area = cv2.GaussianBlur(lips_mask(new_points, mesh, r, k), (0, 0), soft)
+    opening = cv2.GaussianBlur(_erode(inner_mouth_mask(new_points, mesh, r, 0.0), k / 2), (0, 0), soft)
+    return AnchorRegions(*(np.clip(m, 0, 1).astype(np.float32) for m in (skin, lips, area, opening)))
+
+
+def _soft_threshold(x: np.ndarray, t) -> np.ndarray:
+    t = np.asarray(t, np.float32)
+    return (np.sign(x) * np.maximum(np.abs(x) - t, 0.0)).astype(np.float32)
+
+
+def _local_difference(diff: np.ndarray, weight: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Normalised Gaussian average of ``diff`` ``(R, R, 3)`` over ``weight`` ``(R, R)``; away
+    from any weight, the weighted mean difference."""
+    w = np.asarray(weight, np.float32)
+    num = cv2.GaussianBlur(diff * w[..., None], (0, 0), sigma_px)
+    den = cv2.GaussianBlur(w, (0, 0), sigma_px)[..., None]
+    mean = (diff * w[..., None]).reshape(-1, 3).sum(0) / max(float(w.sum()), 1e-6)
+    c = 0.02  # pulls towards the mean where the weight is far (normalised-convolution fallback)
+    return ((num + c * mean) / (den + c)).astype(np.float32)
+
+
+def colour_offset(painted: np.ndarray, source: np.ndarray, weight: np.ndarray, *,
+                  sigma_px: float, deadzone=ANCHOR_DEADZONE) -> np.ndarray:
+    """The coarse colour difference between a source and a painted crop, beyond a dead zone.
+
+    Args:
+        painted: ``(R, R, 3)`` uint8 RGB, the refiner's crop.
+        source: ``(R, R, 3)`` uint8 RGB, the source crop moved onto the painted face.
+        weight: ``(R, R)`` in [0, 1], where the two are compared (:attr:`AnchorRegions.skin`).
+        sigma_px: Gaussian scale of the comparison, crop pixels.
+        deadzone: ``(3,)`` CIELAB units per channel; the part of the difference within it is
+            dropped (soft threshold).
+
+    Returns:
+        ``(R, R, 3)`` float32 CIELAB offset to add to ``painted`` (zero where the coarse difference
+        is within the dead zone). Away from any weight (an opening wider than the scale) it falls
+        back to the weighted mean difference; all zeros when ``weight`` is empty.
+    """
+    if float(np.sum(weight)) < 1.0:
+        return np.zeros(painted.shape, np.float32)
+    diff = rgb_to_lab(source) - rgb_to_lab(painted)
+    return _soft_threshold(_local_difference(diff, weight, sigma_px), deadzone)
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cw = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cw, 0.5 * cw[-1])])
+
+
+def lips_offset(painted: np.ndarray, source: np.ndarray, weight: np.ndarray, *,
+                deadzone=LIPS_DEADZONE) -> np.ndarray:
+    """One colour difference for the lips: the weighted median of source - painted over them,
+    per channel, beyond a dead zone.
+
+    The lips are small and of one colour; a median, unlike a mean, is not moved by the teeth or
+    the skin that a lip contour a pixel off lets into the measurement.
+
+    Args:
+        painted: ``(R, R, 3)`` uint8 RGB, the refiner's crop.
+        source: ``(R, R, 3)`` uint8 RGB, the source crop moved onto the painted face.
+        weight: ``(R, R)`` in [0, 1], the lips in both (:attr:`AnchorRegions.lips`).
+        deadzone: ``(3,)`` CIELAB units (soft threshold).
+
+    Returns:
+        ``(3,)`` float32 CIELAB offset (zeros when fewer than :data:`MIN_LIP_PIXELS` pixels weigh).
+    """
+    w = np.asarray(weight, np.float32).reshape(-1)
+    sel = w > 0.5
+    if sel.sum() < MIN_LIP_PIXELS:
+        return np.zeros(3, np.float32)
+    diff = (rgb_to_lab(source) - rgb_to_lab(painted)).reshape(-1, 3)[sel]
+    med = np.array([_weighted_median(diff[:, c], w[sel]) for c in range(3)], np.float32)
+    t = np.asarray(deadzone, np.float32)
+    return (np.sign(med) * np.maximum(np.abs(med) - t, 0.0)).astype(np.float32)
+
+
+def anchor_colours(painted: np.ndarray, source_crop: np.ndarray, flow: np.ndarray, regions: AnchorRegions,
+                   hole_alpha: np.ndarray, *, sigma: float = ANCHOR_SIGMA, deadzone=ANCHOR_DEADZONE,
+                   lips_deadzone=LIPS_DEADZONE) -> np.ndarray:
+    """Pull a painted crop's colours back towards the source face's where they are far off.
+
+    The skin and the lips are measured and corrected separately; the mouth opening, which no
+    source pixel shows, is left as painted.
+
+    Args:
+        painted: ``(R, R, 3)`` uint8 RGB, the refiner's crop.
+        source_crop: ``(R, R, 3)`` uint8 RGB, the same box of the source frame.
+        flow: ``(R, R, 2)`` :func:`~talkinghead.refine.detail.backward_flow`, crop pixels.
+        regions: :func:`anchor_regions`.
+        hole_alpha: ``(R, R)`` the painted region's alpha: the correction is applied in proportion
+            to it (outside it the crop, which only reproduces the frame, is unchanged).
+        sigma: comparison scale of the skin, fraction of the crop side (:data:`ANCHOR_SIGMA`).
+        deadzone, lips_deadzone: :data:`ANCHOR_DEADZONE`, :data:`LIPS_DEADZONE`.
+
+    Returns:
+        ``(R, R, 3)`` uint8 RGB; ``painted`` itself where nothing is beyond the dead zones.
+    """
+    r = painted.shape[0]
+    moved = move_with_skin(np.ascontiguousarray(source_crop), flow)
+    lab_painted, lab_source = rgb_to_lab(painted), rgb_to_lab(moved)
+    m = regions.lips_area[..., None]
+    keep = (1 - regions.opening[..., None]) * np.asarray(hole_alpha, np.float32)[..., None]
+    off = np.zeros(painted.shape, np.float32)
+    if float(regions.skin.sum()) >= 1.0:
+        skin = _local_difference(lab_source - lab_painted, regions.skin, sigma * r)
+        off += _soft_threshold(skin, deadzone) * (1 - m) * keep
+    off += lips_offset(painted, moved, regions.lips, deadzone=lips_deadzone)[None, None, :] * m * keep
+    if not np.any(off):
+        return np.asarray(painted)
+    rgb = cv2.cvtColor(lab_painted + off, cv2.COLOR_LAB2RGB)
+    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
