@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from ..face.mesh import LowerFaceMesh
-from .blend import rgb_to_lab, silhouette_mask
+from .blend import rgb_to_lab, rgb_to_lab_approx, silhouette_mask
 from .detail import lips_mask, move_with_skin
 
 #: Scale of the measured difference (Gaussian sigma), fraction of the crop side: coarse enough
@@ -134,17 +134,16 @@ def anchor_regions(source_points: np.ndarray, new_points: np.ndarray, mesh: Lowe
     Returns:
         :class:`AnchorRegions`; their weights are <= ``hole_alpha``, never on either face's
         mouth opening (the source's teeth and tongue belong to another mouth), and the skin's only
-        inside both faces' outlines.
+        inside the new face's outline.
     """
     r = hole_alpha.shape[0]
     k = pad * r
     a = np.asarray(hole_alpha, np.float32)
     new_lips = lips_mask(new_points, mesh, r, k)
     src_lips = move_with_skin(lips_mask(source_points, mesh, r, k), flow)
-    # inside both faces' outlines (beyond them the moved source pixel may be background)
-    faces = mesh.solid_faces
-    inside = _erode(silhouette_mask(new_points, faces, r), k) * move_with_skin(
-        _erode(silhouette_mask(source_points, faces, r), k), flow)
+    # inside the new face's outline: beyond it (where the jaw rose) the refiner paints background
+    # and the source there shows the old chin; inside it the flow maps onto the source face
+    inside = _erode(silhouette_mask(new_points, mesh.solid_faces, r), k)
     skin = (1 - new_lips) * (1 - src_lips) * inside * a
     lips = _erode(lip_band_mask(new_points, mesh, r), k / 2) * move_with_skin(
         _erode(lip_band_mask(source_points, mesh, r), k / 2), flow) * a
@@ -161,15 +160,24 @@ def _soft_threshold(x: np.ndarray, t) -> np.ndarray:
     return (np.sign(x) * np.maximum(np.abs(x) - t, 0.0)).astype(np.float32)
 
 
-def _local_difference(diff: np.ndarray, weight: np.ndarray, sigma_px: float) -> np.ndarray:
-    """Normalised Gaussian average of ``diff`` ``(R, R, 3)`` over ``weight`` ``(R, R)``; away
-    from any weight, the weighted mean difference."""
+def _coarse_offset(diff: np.ndarray, weight: np.ndarray, sigma_px: float, deadzone) -> np.ndarray:
+    """Normalised Gaussian average of ``diff`` ``(R, R, 3)`` over ``weight`` ``(R, R)`` (away from
+    any weight, the weighted mean difference), soft-thresholded by ``deadzone``. A field this
+    smooth is computed at a quarter of the resolution (when the scale allows) and scaled back up
+    (bilinear)."""
     w = np.asarray(weight, np.float32)
-    num = cv2.GaussianBlur(diff * w[..., None], (0, 0), sigma_px)
-    den = cv2.GaussianBlur(w, (0, 0), sigma_px)[..., None]
-    mean = (diff * w[..., None]).reshape(-1, 3).sum(0) / max(float(w.sum()), 1e-6)
+    r = w.shape[0]
+    wd = diff * w[..., None]
+    f = 4 if sigma_px >= 8 and r % 4 == 0 else 1
+    if f > 1:  # block means: the sums below stay proportional
+        small = (r // f, r // f)
+        wd, w = cv2.resize(wd, small, interpolation=cv2.INTER_AREA), cv2.resize(w, small, interpolation=cv2.INTER_AREA)
+    mean = wd.sum(axis=(0, 1)) / max(float(w.sum()), 1e-6)
+    num = cv2.GaussianBlur(wd, (0, 0), sigma_px / f)
+    den = cv2.GaussianBlur(w, (0, 0), sigma_px / f)[..., None]
     c = 0.02  # pulls towards the mean where the weight is far (normalised-convolution fallback)
-    return ((num + c * mean) / (den + c)).astype(np.float32)
+    out = _soft_threshold((num + c * mean) / (den + c), deadzone)
+    return cv2.resize(out, (r, r), interpolation=cv2.INTER_LINEAR) if f > 1 else out
 
 
 def colour_offset(painted: np.ndarray, source: np.ndarray, weight: np.ndarray, *,
@@ -191,8 +199,7 @@ def colour_offset(painted: np.ndarray, source: np.ndarray, weight: np.ndarray, *
     """
     if float(np.sum(weight)) < 1.0:
         return np.zeros(painted.shape, np.float32)
-    diff = rgb_to_lab(source) - rgb_to_lab(painted)
-    return _soft_threshold(_local_difference(diff, weight, sigma_px), deadzone)
+    return _coarse_offset(rgb_to_lab_approx(source) - rgb_to_lab_approx(painted), weight, sigma_px, deadzone)
 
 
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -218,14 +225,13 @@ def lips_offset(painted: np.ndarray, source: np.ndarray, weight: np.ndarray, *,
     Returns:
         ``(3,)`` float32 CIELAB offset (zeros when fewer than :data:`MIN_LIP_PIXELS` pixels weigh).
     """
-    w = np.asarray(weight, np.float32).reshape(-1)
+    w = np.asarray(weight, np.float32)
     sel = w > 0.5
     if sel.sum() < MIN_LIP_PIXELS:
         return np.zeros(3, np.float32)
-    diff = (rgb_to_lab(source) - rgb_to_lab(painted)).reshape(-1, 3)[sel]
+    diff = rgb_to_lab_approx(np.asarray(source)[sel][None])[0] - rgb_to_lab_approx(np.asarray(painted)[sel][None])[0]
     med = np.array([_weighted_median(diff[:, c], w[sel]) for c in range(3)], np.float32)
-    t = np.asarray(deadzone, np.float32)
-    return (np.sign(med) * np.maximum(np.abs(med) - t, 0.0)).astype(np.float32)
+    return _soft_threshold(med, deadzone)
 
 
 def anchor_colours(painted: np.ndarray, source_crop: np.ndarray, flow: np.ndarray, regions: AnchorRegions,
@@ -251,15 +257,19 @@ def anchor_colours(painted: np.ndarray, source_crop: np.ndarray, flow: np.ndarra
     """
     r = painted.shape[0]
     moved = move_with_skin(np.ascontiguousarray(source_crop), flow)
-    lab_painted, lab_source = rgb_to_lab(painted), rgb_to_lab(moved)
     m = regions.lips_area[..., None]
-    keep = (1 - regions.opening[..., None]) * np.asarray(hole_alpha, np.float32)[..., None]
-    off = np.zeros(painted.shape, np.float32)
-    if float(regions.skin.sum()) >= 1.0:
-        skin = _local_difference(lab_source - lab_painted, regions.skin, sigma * r)
-        off += _soft_threshold(skin, deadzone) * (1 - m) * keep
-    off += lips_offset(painted, moved, regions.lips, deadzone=lips_deadzone)[None, None, :] * m * keep
-    if not np.any(off):
+    keep = (1 - regions.opening) * np.asarray(hole_alpha, np.float32)
+    off = lips_offset(painted, moved, regions.lips, deadzone=lips_deadzone)[None, None, :] * m
+    if regions.skin.any():
+        skin = _coarse_offset(rgb_to_lab_approx(moved) - rgb_to_lab_approx(painted), regions.skin, sigma * r,
+                              deadzone)
+        off = off + skin * (1 - m)
+    changed = (keep > 0) & ((np.abs(off[..., 0]) + np.abs(off[..., 1]) + np.abs(off[..., 2])) > 1e-3)
+    if not changed.any():
         return np.asarray(painted)
-    rgb = cv2.cvtColor(lab_painted + off, cv2.COLOR_LAB2RGB)
-    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+    # only the corrected pixels are converted, exactly, and back
+    out = np.array(painted, copy=True)
+    lab = rgb_to_lab(out[changed][None])[0] + off[changed] * keep[changed][:, None]
+    rgb = cv2.cvtColor(lab[None], cv2.COLOR_LAB2RGB)[0]
+    out[changed] = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+    return out

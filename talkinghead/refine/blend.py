@@ -19,7 +19,8 @@ centre at continuous point ``(X + 0.5, Y + 0.5)``. Landmarks are continuous poin
 * :func:`blend` - warp a refined crop back into the frame, colour-match it (mean/std in Lab on a
   ring just outside the alpha), alpha-blend. Pixels where the alpha is zero are exactly the
   input frame's.
-* :func:`rgb_to_lab` - uint8 RGB to float CIELAB.
+* :func:`rgb_to_lab`, :func:`rgb_to_lab_approx` - uint8 RGB to float CIELAB (exact; fast, for
+  statistics).
 * :func:`ring_colour_transform` - that colour matching alone (:class:`ColourTransform`), to
   apply to the crop before further work on its colours.
 """
@@ -318,8 +319,21 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.asarray(rgb, np.float32) * np.float32(1 / 255), cv2.COLOR_RGB2LAB)
 
 
+#: 8-bit OpenCV Lab -> CIELAB units (L* 0-100, a*, b*): scale and offset per channel.
+_LAB8_SCALE = np.float32([100 / 255, 1.0, 1.0])
+_LAB8_OFFSET = np.float32([0.0, -128.0, -128.0])
+
+
+def rgb_to_lab_approx(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB -> float32 CIELAB through OpenCV's 8-bit conversion (a lookup table, ~20x faster
+    than the float one), each value within about half a unit: for averages and statistics, not
+    for pixels that are converted back."""
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
+    return lab * _LAB8_SCALE + _LAB8_OFFSET
+
+
 def _lab_stats(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    sel = rgb_to_lab(img)[mask]
+    sel = rgb_to_lab_approx(np.asarray(img)[mask][None])[0]
     return sel.mean(0), sel.std(0) + 1e-3
 
 
@@ -439,8 +453,8 @@ def blend(
         else:
             ring_inside = inside
         transform = _ring_transform(roi, src, ring_inside, rp, max_gain)
-        if transform is not None:
-            src = transform.apply(src)
+        if transform is not None:  # applied to the crop (fewer pixels than its box in the frame)
+            src = warp_to_frame(transform.apply(crop), box, rect, border=cv2.BORDER_REPLICATE)
     a_in = a[inside][:, None]
     mixed = roi[inside].astype(np.float32) * (1 - a_in) + src[inside].astype(np.float32) * a_in
     out[ya:yb, xa:xb][inside] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
