@@ -38,7 +38,7 @@ import numpy as np
 
 from ..face.mesh import LowerFaceMesh
 from .blend import rgb_to_lab, rgb_to_lab_approx, silhouette_mask
-from .detail import lips_mask, move_with_skin
+from .detail import lips_mask, move_with_skin, polygon_mask
 
 #: Scale of the measured difference (Gaussian sigma), fraction of the crop side: coarse enough
 #: that lips and skin a pixel or two out of register do not count, fine enough to tell the lips'
@@ -60,25 +60,14 @@ LIP_MARGIN = 0.015
 
 
 def inner_mouth_mask(points: np.ndarray, mesh: LowerFaceMesh, resolution: int, pad_px: float) -> np.ndarray:
-    """The mouth opening (inside the inner lip contour), dilated.
-
-    Args:
-        points: ``(V, >=2)`` crop-pixel positions of the lower-face vertices (local indices).
-        mesh: the lower-face topology.
-        resolution: crop side.
-        pad_px: dilation radius in crop pixels.
+    """The mouth opening (inside the inner lip contour), dilated
+    (:func:`~talkinghead.refine.detail.polygon_mask`, same arguments but the topology).
 
     Returns:
-        ``(resolution, resolution)`` float32 in {0, 1} (only the dilation when the lips touch).
+        ``(resolution, resolution)`` float32 in {0, 1} (only the contour's line and its dilation
+        when the lips touch).
     """
-    p = np.round((np.asarray(points, np.float64)[mesh.inner_lip_loop, :2] - 0.5) * 16).astype(np.int32)
-    m = np.zeros((resolution, resolution), np.uint8)
-    cv2.fillPoly(m, [p], 1, lineType=cv2.LINE_8, shift=4)
-    cv2.polylines(m, [p], True, 1, lineType=cv2.LINE_8, shift=4)
-    k = int(round(pad_px))
-    if k > 0:
-        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
-    return m.astype(np.float32)
+    return polygon_mask(points, mesh.inner_lip_loop, resolution, pad_px, outline=True)
 
 
 def lip_band_mask(points: np.ndarray, mesh: LowerFaceMesh, resolution: int) -> np.ndarray:

@@ -11,7 +11,8 @@ mouth and is left out.
 
 Geometry: crop pixel conventions of :mod:`talkinghead.refine.blend`.
 
-* :func:`lips_mask` - the lips and the mouth opening of a lower face, dilated.
+* :func:`polygon_mask`, :func:`lips_mask` - a contour's inside; the lips and the mouth opening of
+  a lower face, dilated.
 * :func:`backward_flow` - for each crop pixel of the new face, where that skin is in the source.
 * :func:`move_with_skin` - a source crop moved onto the new face by that flow.
 * :func:`detail_weight` - where detail is added (skin of the blended region), in [0, 1].
@@ -42,26 +43,41 @@ LIP_PAD = 0.04
 WEIGHT_SOFTEN = 0.01
 
 
-def lips_mask(points: np.ndarray, mesh: LowerFaceMesh, resolution: int, pad_px: float) -> np.ndarray:
-    """The region inside the outer lip contour (lips and mouth opening), dilated.
+def polygon_mask(points: np.ndarray, loop: np.ndarray, resolution: int, pad_px: float, *,
+                 outline: bool = False) -> np.ndarray:
+    """The region inside a closed loop of vertices, dilated.
 
     Args:
         points: ``(V, >=2)`` crop-pixel positions of the lower-face vertices (local indices).
-        mesh: the lower-face topology.
+        loop: ``(K,)`` vertex indices of the closed contour.
         resolution: crop side.
         pad_px: dilation radius in crop pixels.
+        outline: also draw the contour itself (so that a loop closed flat, such as shut lips,
+            still covers its line).
+
+    Returns:
+        ``(resolution, resolution)`` float32 in {0, 1}.
+    """
+    p = np.round((np.asarray(points, np.float64)[loop, :2] - 0.5) * 16).astype(np.int32)
+    m = np.zeros((resolution, resolution), np.uint8)
+    cv2.fillPoly(m, [p], 1, lineType=cv2.LINE_8, shift=4)
+    if outline:
+        cv2.polylines(m, [p], True, 1, lineType=cv2.LINE_8, shift=4)
+    k = int(round(pad_px))
+    if k > 0:
+        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    return m.astype(np.float32)
+
+
+def lips_mask(points: np.ndarray, mesh: LowerFaceMesh, resolution: int, pad_px: float) -> np.ndarray:
+    """The region inside the outer lip contour (lips and mouth opening), dilated
+    (:func:`polygon_mask`, same arguments but the topology).
 
     Returns:
         ``(resolution, resolution)`` float32 in {0, 1}.
     """
     loop = np.concatenate([mesh.outer_lip_upper, mesh.outer_lip_lower[::-1]])
-    p = np.round((np.asarray(points, np.float64)[loop, :2] - 0.5) * 16).astype(np.int32)
-    m = np.zeros((resolution, resolution), np.uint8)
-    cv2.fillPoly(m, [p], 1, lineType=cv2.LINE_8, shift=4)
-    k = int(round(pad_px))
-    if k > 0:
-        m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
-    return m.astype(np.float32)
+    return polygon_mask(points, loop, resolution, pad_px)
 
 
 def backward_flow(source_points: np.ndarray, new_points: np.ndarray, resolution: int) -> np.ndarray:
