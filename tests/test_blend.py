@@ -198,6 +198,9 @@ def test_color_match_removes_a_colour_cast():
     first = blend(frame, transform.apply(cast), box, alpha, color_match=False)
     assert np.abs(first.astype(int) - matched).max() <= 6 and np.abs(first.astype(int) - matched).mean() < 0.2
     assert ring_colour_transform(frame, cast, box, np.zeros_like(alpha)) is None
+    part = transform.apply(cast, alpha > 0)  # only where it will be blended
+    np.testing.assert_array_equal(part[alpha > 0], transform.apply(cast)[alpha > 0])
+    np.testing.assert_array_equal(part[alpha == 0], cast[alpha == 0])
 
 
 def test_blend_box_partly_outside_frame():

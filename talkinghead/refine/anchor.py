@@ -47,7 +47,7 @@ ANCHOR_SIGMA = 0.06
 #: Differences (source - painted) up to this many CIELAB units (L*, a*, b*) are left to the
 #: refiner: what another mouth shape, another frame's light and tracking noise cause on real
 #: faces the refiner knows. About the 95th percentile of the coarse skin difference on the
-#: held-out frames of the development clips with the source 25 frames away (L* 3.9-6.1, a*
+#: held-out frames of the development clips with the source 25 frames away (L* 4.0-6.3, a*
 #: 2.1-3.2, b* 2.0-4.0 per clip; ``benchmarks/bench_detail.py``), where anchoring is neutral.
 ANCHOR_DEADZONE = (6.0, 3.0, 3.0)
 #: The same for the lips' median difference (on those frames its 95th percentile is 1.7-9.9 L*,

@@ -346,8 +346,14 @@ class ColourTransform:
     gain: np.ndarray
     target_mean: np.ndarray
 
-    def apply(self, rgb: np.ndarray) -> np.ndarray:
-        """``(..., 3)`` uint8 RGB -> the same transformed, uint8 RGB."""
+    def apply(self, rgb: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+        """``(H, W, 3)`` uint8 RGB -> the same transformed, uint8 RGB; with ``where`` (``(H, W)``
+        bool), only those pixels (the others are returned as they are)."""
+        if where is not None:
+            out = np.array(rgb, copy=True)
+            if where.any():
+                out[where] = self.apply(out[where][None])[0]
+            return out
         lab = (rgb_to_lab(rgb) - self.source_mean) * self.gain + self.target_mean
         out = cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB)
         return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)

@@ -296,7 +296,8 @@ class PreparedFace:
             crop = out_crops[k]
             if color_match:
                 transform = ring_colour_transform(frames[k], crop, boxes[k], alphas[k], ring_alpha=hole_alphas[k])
-                crop = transform.apply(crop) if transform is not None else crop
+                # only where it will be blended (the hole's alpha covers the blend's)
+                crop = transform.apply(crop, hole_alphas[k] > 0) if transform is not None else crop
             src, new = self._face_points(meshes, boxes, k)
             regions = anchor_regions(src, new, mesh, hole_alphas[k], flows[k])
             out.append(anchor_colours(crop, crops[k], flows[k], regions, hole_alphas[k]))
