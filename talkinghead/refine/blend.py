@@ -303,7 +303,8 @@ def is_grayscale(image: np.ndarray, tolerance: int = GRAY_TOLERANCE) -> bool:
             percentile of the pixels.
     """
     img = np.asarray(image)
-    spread = img.max(axis=-1).astype(np.int16) - img.min(axis=-1)
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]  # (a reduction over the last axis is ~10x slower)
+    spread = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
     return float(np.percentile(spread, 99)) <= tolerance
 
 
