@@ -184,3 +184,15 @@ def cache_folder_usable(folder: str | os.PathLike) -> bool:
                     "TALKINGHEAD_CACHE to a writable folder", folder, cause)
         return False
     return True
+
+
+def private_temp_folder(prefix: str) -> Path:
+    """A new private temporary folder, removed when the process exits (for a cache entry when the
+    cache folder cannot be used)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder

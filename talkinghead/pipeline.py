@@ -172,6 +172,7 @@ class Pipeline:
         cache: bool = True,
         progress: bool = True,
         idle_seed: int = 0,
+        max_side: int | None = None,
     ) -> "Pipeline":
         """Track ``face`` (a video, or a portrait image) and fine-tune the refiner on it.
 
@@ -190,13 +191,18 @@ class Pipeline:
             cache: use the caches.
             progress: show progress bars.
             idle_seed: seed of a portrait's idle motion and blinks.
+            max_side: scale the face photo or video down first so that its longer side is at most
+                this many pixels (:func:`talkinghead.scale.scaled_face`; the output has that
+                size); ``None``: the file's own size.
         """
         from .media import is_still
         from .refine.prepare import PrepareSettings, prepare_face
+        from .scale import scaled_face
 
         path = Path(face)
         if not path.exists():
             raise InputError(f"face file {path} does not exist")
+        path = scaled_face(path, max_side, cache=cache, progress=progress)
         portrait = is_still(path)
         if portrait:
             from .portrait import animate_portrait

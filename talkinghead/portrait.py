@@ -593,18 +593,6 @@ def portrait_frames(image: np.ndarray, motion: IdleMotion, *, face_index: int | 
         yield rig.render(motion.angles[i], motion.shift[i], float(motion.blink[i]))
 
 
-def _scratch_folder() -> Path:
-    """A private temporary folder, removed when the process exits (for the idle clip when the
-    cache folder cannot be used)."""
-    import atexit
-    import shutil
-    import tempfile
-
-    folder = Path(tempfile.mkdtemp(prefix="talkinghead-portrait-"))
-    atexit.register(shutil.rmtree, folder, True)
-    return folder
-
-
 def animate_portrait(
     image_path: str | os.PathLike,
     *,
@@ -636,7 +624,7 @@ def animate_portrait(
         MediaError: the image cannot be read.
         FaceError: no face, or several faces without ``face_index``.
     """
-    from .fileio import cache_folder_usable, file_sha256
+    from .fileio import cache_folder_usable, file_sha256, private_temp_folder
     from .media import VideoWriter, load_frames, probe
 
     s = settings or PortraitSettings()
@@ -655,7 +643,7 @@ def animate_portrait(
         log.info("idle clip of %s loaded from the cache (%s)", path, out)
         return out
     if not cache_folder_usable(out.parent):
-        out = _scratch_folder() / out.name
+        out = private_temp_folder("talkinghead-portrait-") / out.name
     image = load_frames(path)[0]
     motion = idle_motion(n_frames, fps, seed, s)
     frames = portrait_frames(image, motion, face_index=face_index, settings=s, name=path.name,

@@ -59,7 +59,8 @@ def test_validation_reports_every_error_with_job_and_field(media):
             {"name": "three", "face": "face.mp4"},
             {"name": "four", "face": "face.mp4", "text": "Hi.", "voice": "nobody", "output": "two.mp4"},
             {"name": "five", "face": "face.mp4", "text": "Hi.", "crf": True, "wobble": 1, "seed": -3},
-            {"name": "six", "face": "face.mp4", "text": "Hi.", "fast": "yes", "skin_detail": 0},
+            {"name": "six", "face": "face.mp4", "text": "Hi.", "fast": "yes", "skin_detail": 0,
+             "colour_anchor": "no", "max_side": 64},
         ],
     })
     with pytest.raises(BatchConfigError) as ei:
@@ -78,6 +79,8 @@ def test_validation_reports_every_error_with_job_and_field(media):
         "job 'five' (jobs[4]): field 'seed': -3 must not be negative",
         "job 'six' (jobs[5]): field 'fast': expected true or false",
         "job 'six' (jobs[5]): field 'skin_detail': expected true or false",
+        "job 'six' (jobs[5]): field 'colour_anchor': expected true or false",
+        "job 'six' (jobs[5]): field 'max_side': 64 is too small",
     ]
     for e in expected:
         assert any(x.startswith(e) for x in errs), (e, errs)
@@ -151,7 +154,7 @@ def test_paths_are_relative_to_the_config_folder_and_jobs_override_defaults(medi
         "defaults": {"face": "face.mp4", "rate": 1.1, "steps": 2, "output_dir": "rel_out"},
         "jobs": [{"name": "a", "script": "hello.txt"},
                  {"name": "b", "text": "Bye.", "rate": 0.9, "crf": 23, "output": "bee.mp4", "fast": True,
-                  "skin_detail": False}],
+                  "skin_detail": False, "colour_anchor": False, "max_side": 1280}],
     })
     cwd = os.getcwd()
     os.chdir(sub)  # the current folder must not matter
@@ -166,6 +169,8 @@ def test_paths_are_relative_to_the_config_folder_and_jobs_override_defaults(medi
     assert (b.rate, b.crf, b.output) == (0.9, 23, (media / "rel_out" / "bee.mp4").resolve())
     assert (a.fast, b.fast) == (False, True)
     assert (a.skin_detail, b.skin_detail) == (True, False)
+    assert (a.colour_anchor, b.colour_anchor) == (True, False) and (a.max_side, b.max_side) == (None, 1280)
+    assert a.face_key != b.face_key  # another size is another prepared face
     # the settings hash follows the settings, not the job's position
     assert a.settings_hash() != b.settings_hash()
     assert load_config(cfg).jobs[0].settings_hash() == a.settings_hash()

@@ -183,3 +183,19 @@ def test_source_boxes_in_chunks_equal_the_whole(prepared, monkeypatch):
     prepared._boxes = None
     np.testing.assert_allclose(boxes_array(prepared._source_boxes()), expected, atol=1e-6)
     prepared._boxes = None
+
+
+@pytest.mark.slow
+def test_say_with_max_side_scales_the_face_first(tmp_path, monkeypatch):
+    from talkinghead.cli import main
+
+    monkeypatch.setenv("TALKINGHEAD_CACHE", str(tmp_path / "cache"))
+    frames, _ = astronaut_clip(n_frames=10, motion="affine", size=384)
+    face = write_clip(frames, tmp_path / "big.mp4", fps=25)
+    out = tmp_path / "small.mp4"
+    assert main(["-q", "say", "--text", "Bob.", "--face", str(face), "-o", str(out), "--steps", "0",
+                 "--max-side", "256"]) == 0
+    info = probe(out)
+    assert (info.width, info.height) == (256, 256) and info.has_audio
+    assert len(list((tmp_path / "cache" / "scaled").glob("*-256x256.mp4"))) == 1
+    assert main(["-q", "say", "--text", "Bob.", "--face", str(face), "-o", str(out), "--max-side", "100"]) == 2

@@ -34,11 +34,12 @@ from typing import Any
 
 from ..errors import InputError, OutputError
 from ..fileio import check_not_an_input, file_sha256, read_text_file
+from ..scale import MIN_MAX_SIDE
 
 #: Settings that may appear under ``defaults:`` and be overridden by a job.
 SETTINGS = ("face", "voice", "tts", "rate", "sentence_pause", "paragraph_pause", "fps", "crf", "steps",
             "face_index", "idle_seed", "seed", "align", "language", "sidecars", "fast", "skin_detail",
-            "colour_anchor")
+            "colour_anchor", "max_side")
 #: Keys only a job may have.
 JOB_ONLY = ("name", "text", "script", "audio", "transcript", "output")
 #: Keys only ``defaults:`` may have.
@@ -78,6 +79,8 @@ class JobSpec:
             for a video, 0 for a portrait or a video whose mouth barely moves).
         face_index: which face in the video (0 = largest; ``None``: the pipeline's default).
         idle_seed: seed of a portrait image's idle motion and blinks.
+        max_side: the face scaled down to at most this many pixels on its longer side first
+            (``talkinghead say --max-side``); ``None``: its own size.
         seed: seed of the voice's sampling noise (Piper; ``None`` = a fresh draw).
         align, language: recording alignment settings.
         sidecars: also write the timeline ``.json`` and ``.srt`` beside the mp4.
@@ -106,6 +109,7 @@ class JobSpec:
     steps: int | None = None
     face_index: int | None = None
     idle_seed: int = 0
+    max_side: int | None = None
     seed: int | None = None
     align: str = "auto"
     language: str = "en-us"
@@ -125,9 +129,9 @@ class JobSpec:
         return self.output.with_name(self.output.name + ".done.json")
 
     @property
-    def face_key(self) -> tuple[str, int | None, int | None, int]:
+    def face_key(self) -> tuple[str, int | None, int | None, int, int | None]:
         """Jobs with the same key share one prepared face."""
-        return (str(self.face), self.face_index, self.steps, self.idle_seed)
+        return (str(self.face), self.face_index, self.steps, self.idle_seed, self.max_side)
 
     def to_payload(self) -> dict:
         """JSON-able dict (paths as strings) for a worker process or a Ray task."""
@@ -268,8 +272,8 @@ class _Validator:
             if key.endswith("pause") and not (0.0 <= v <= 10.0):
                 return bad(f"{v:g} is out of range (0 to 10 seconds)")
             return v
-        if key in ("crf", "steps", "face_index", "idle_seed", "seed"):
-            if v is None and key in ("steps", "face_index", "seed"):
+        if key in ("crf", "steps", "face_index", "idle_seed", "seed", "max_side"):
+            if v is None and key in ("steps", "face_index", "seed", "max_side"):
                 return None
             if isinstance(v, bool) or not isinstance(v, int):
                 return bad(f"expected an integer, got {_type_name(v)} {v!r}")
@@ -277,6 +281,8 @@ class _Validator:
                 return bad(f"{v} is out of range (0 to 51)")
             if key in ("steps", "face_index", "idle_seed", "seed") and v < 0:
                 return bad(f"{v} must not be negative")
+            if key == "max_side" and v < MIN_MAX_SIDE:
+                return bad(f"{v} is too small (at least {MIN_MAX_SIDE} pixels)")
             return v
         if key in ("sidecars", "fast", "skin_detail", "colour_anchor"):
             if not isinstance(v, bool):

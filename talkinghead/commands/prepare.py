@@ -44,6 +44,9 @@ def register(subparsers) -> None:
                    help="which face when there are several: 0 = largest (default; a portrait showing "
                    "several faces needs it)")
     p.add_argument("--idle-seed", type=int, default=0, metavar="N", help="seed of a portrait's idle motion")
+    p.add_argument("--max-side", type=int, default=None, metavar="PX",
+                   help="prepare the face scaled down to at most PX pixels on its longer side, as "
+                        "`say --max-side PX` will use it")
     p.add_argument("--weights", metavar="PT", help="start from these refiner weights instead of the generic ones")
     p.add_argument("--no-cache", action="store_true", help="prepare again even if a cached result exists")
     p.set_defaults(func=run)
@@ -54,6 +57,7 @@ def run(args) -> int:
     from ..refine.prepare import PrepareSettings, prepare_face
 
     from ..media import is_still
+    from ..scale import MIN_MAX_SIDE, scaled_face
 
     if args.steps is not None and args.steps < 0:
         raise InputError(f"--steps must be >= 0, got {args.steps}")
@@ -61,15 +65,18 @@ def run(args) -> int:
         raise InputError(f"--max-frames must be >= 1, got {args.max_frames}")
     if args.face_index is not None and args.face_index < 0:
         raise InputError(f"--face-index must be >= 0, got {args.face_index}")
+    if args.max_side is not None and args.max_side < MIN_MAX_SIDE:
+        raise InputError(f"--max-side {args.max_side} is too small (at least {MIN_MAX_SIDE} pixels)")
     if args.output:  # before the face is read: an output that cannot be written stops at once
         check_writable(args.output)
         check_not_an_input([args.output], {"face video": args.face, "starting weights": args.weights})
-    portrait = is_still(args.face)
+
+    face = scaled_face(args.face, args.max_side, cache=not args.no_cache, progress=not args.quiet)
+    portrait = is_still(face)
     s = PrepareSettings.for_face(portrait, args.steps)
     if args.max_frames is not None:
         s.max_frames = args.max_frames
     s.face_index = args.face_index or 0
-    face = args.face
     if portrait:
         # the same idle clip that `say` animates from a portrait, so the cache is shared
         from ..portrait import animate_portrait
