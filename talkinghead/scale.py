@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 MIN_MAX_SIDE = 128
 #: x264 quality of a scaled video copy (visually lossless: it is the source of every frame).
 SCALED_CRF = 12
+#: A face file whose longer side exceeds this, used at its own size, gets a hint about ``max_side``.
+LARGE_SIDE = 2560
 
 
 def scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
@@ -69,6 +71,11 @@ def scaled_face(path: str | os.PathLike, max_side: int | None, *, cache: bool = 
 
     p = Path(path)
     if max_side is None:
+        info = probe(p)
+        if max(info.width, info.height) > LARGE_SIDE:
+            log.warning("%s is %dx%d: every output frame is made at that size, which takes long; "
+                        "--max-side 1920 (max_side=1920) would scale it down first", p.name, info.width,
+                        info.height)
         return p
     if int(max_side) < MIN_MAX_SIDE:
         raise InputError(f"--max-side {max_side} is too small (at least {MIN_MAX_SIDE} pixels)")

@@ -22,10 +22,10 @@ def test_scaled_size_keeps_the_aspect_and_even_sides():
     assert scaled_size(5000, 10, 200) == (200, 2)
 
 
-def _image(tmp_path, w=600, h=400):
+def _image(tmp_path, w=600, h=400, name="photo.png"):
     rng = np.random.default_rng(0)
     img = cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3), dtype=np.uint8), (0, 0), 4)
-    path = tmp_path / "photo.png"
+    path = tmp_path / name
     cv2.imwrite(str(path), img)
     return path, img[..., ::-1]
 
@@ -44,6 +44,18 @@ def test_a_photo_is_scaled_once_and_cached(tmp_path, monkeypatch):
     assert scaled_face(path, 600) == path and scaled_face(path, None) == path  # fits: the file itself
     with pytest.raises(InputError, match="too small"):
         scaled_face(path, MIN_MAX_SIDE - 1)
+
+
+def test_a_huge_face_file_used_as_it_is_gets_a_hint(tmp_path, caplog):
+    path, _ = _image(tmp_path, w=2600, h=200)
+    with caplog.at_level("WARNING", logger="talkinghead.scale"):
+        assert scaled_face(path, None) == path
+    assert "--max-side" in caplog.text and "2600x200" in caplog.text
+    caplog.clear()
+    small, _ = _image(tmp_path, w=640, h=480, name="small.png")
+    with caplog.at_level("WARNING", logger="talkinghead.scale"):
+        scaled_face(small, None)
+    assert not caplog.text
 
 
 def test_a_photo_is_scaled_without_a_usable_cache(tmp_path, monkeypatch):
