@@ -139,7 +139,7 @@ def anchor_regions(source_points: np.ndarray, new_points: np.ndarray, mesh: Lowe
     # the lips' correction covers the lips whole and fades out over the margin; the opening's
     # exemption starts just inside the inner lip contour
     soft = max(k / 2, 0.5)
-    area = cv2.GaussianBlur(lips_mask(new_points, mesh, r, k), (0, 0), soft)
+    area = cv2.GaussianBlur(new_lips, (0, 0), soft)
     opening = cv2.GaussianBlur(_erode(inner_mouth_mask(new_points, mesh, r, 0.0), k / 2), (0, 0), soft)
     return AnchorRegions(*(np.clip(m, 0, 1).astype(np.float32) for m in (skin, lips, area, opening)))
 
