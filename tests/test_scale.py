@@ -82,3 +82,11 @@ def test_a_video_keeps_every_frame_and_its_rate(tmp_path, monkeypatch):
         assert np.abs(got[k].astype(int) - want).mean() < 3
     assert scaled_face(src, 160) == out
     assert not list((tmp_path / "cache" / "scaled").glob("*.part*"))  # written atomically
+
+
+def test_commands_refuse_a_tiny_max_side_before_any_work(tmp_path, capsys):
+    from talkinghead.cli import main
+
+    path, _ = _image(tmp_path)
+    assert main(["prepare", str(path), "--max-side", "100"]) == 2
+    assert "--max-side 100 is too small" in capsys.readouterr().err
