@@ -625,12 +625,12 @@ def animate_portrait(
         FaceError: no face, or several faces without ``face_index``.
     """
     from .fileio import cache_folder_usable, file_sha256, private_temp_folder
-    from .media import VideoWriter, load_frames, probe
+    from .media import VideoWriter, is_still, load_frames, probe
 
     s = settings or PortraitSettings()
     path = Path(image_path)
     info = probe(path)
-    if not (info.is_image or info.n_frames == 1):
+    if not is_still(path, info):
         raise InputError(f"{path} is not an image (nor a one-frame video)")
     n_frames = int(round(seconds * fps))
     if n_frames < 2:

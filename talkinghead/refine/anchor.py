@@ -249,10 +249,7 @@ def anchor_colours(painted: np.ndarray, source_crop: np.ndarray, flow: np.ndarra
     m = regions.lips_area[..., None]
     keep = (1 - regions.opening) * np.asarray(hole_alpha, np.float32)
     off = lips_offset(painted, moved, regions.lips, deadzone=lips_deadzone)[None, None, :] * m
-    if regions.skin.any():
-        skin = _coarse_offset(rgb_to_lab_approx(moved) - rgb_to_lab_approx(painted), regions.skin, sigma * r,
-                              deadzone)
-        off = off + skin * (1 - m)
+    off = off + colour_offset(painted, moved, regions.skin, sigma_px=sigma * r, deadzone=deadzone) * (1 - m)
     changed = (keep > 0) & ((np.abs(off[..., 0]) + np.abs(off[..., 1]) + np.abs(off[..., 2])) > 1e-3)
     if not changed.any():
         return np.asarray(painted)
