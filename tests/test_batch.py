@@ -13,6 +13,7 @@ from face_fixtures import astronaut_clip, write_clip
 
 from talkinghead import cli
 from talkinghead.batch import BatchConfigError, load_config, run_batch
+from talkinghead.errors import InputError
 from talkinghead.batch.runner import is_complete
 from talkinghead.media import probe
 
@@ -105,6 +106,52 @@ def test_validation_refuses_outputs_that_would_replace_an_input(media):
     assert errs[0].startswith("job 'face' (jobs[0]): field 'output': output ") and "is the face video" in errs[0]
     assert errs[1].startswith("job 'subs' (jobs[1]): field 'output': output ") and "notes.srt is the script" in errs[1]
     assert (media / "face.mp4").stat().st_size > 0
+
+
+def test_validation_across_jobs_inputs_sidecars_and_blocked_folders(media, tmp_path):
+    # One job's output over another job's face video, a sidecar written by two jobs, an output
+    # whose folder cannot exist: each a config error naming the job, before anything runs.
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    cfg = _write_yaml(tmp_path / "across.yaml", {
+        "defaults": {"output_dir": "."},
+        "jobs": [
+            {"name": "other", "face": str(media / "face.mp4"), "text": "Hi."},
+            {"name": "face", "face": str(media / "grey.mp4"), "text": "Hi.", "output": str(media / "face.mp4")},
+            {"name": "a", "face": str(media / "face.mp4"), "text": "Hi.", "sidecars": True},
+            {"name": "b", "face": str(media / "face.mp4"), "text": "Bye.", "output": "a.mov", "sidecars": True},
+            {"name": "c", "face": str(media / "face.mp4"), "text": "Hi.", "output": "afile/c.mp4"},
+        ],
+    })
+    with pytest.raises(BatchConfigError) as ei:
+        load_config(cfg)
+    errs = ei.value.errors
+    assert len(errs) == 3, errs
+    assert any(e.startswith("job 'face' (jobs[1]): field 'output': output ") and "face video of job 'other'" in e
+               for e in errs), errs
+    assert any(e.startswith("job 'b' (jobs[3]): field 'output': the output's .json file a.json is also "
+                            "written by job 'a'") for e in errs), errs
+    assert any(e.startswith("job 'c' (jobs[4]): field 'output': cannot write") and "is a file" in e
+               for e in errs), errs
+    assert (media / "face.mp4").stat().st_size > 1000
+
+
+def test_validation_values_that_would_fail_only_at_run_time(media, tmp_path):
+    cfg = {"defaults": [], "jobs": [
+        {"name": "s", "face": str(media / "face.mp4"), "text": "Hi.", "seed": 2**70},
+        {"name": "a\0b", "face": str(media / "face.mp4"), "text": "Hi."},
+        {"name": "dots", "face": str(media / "face.mp4"), "text": "..."},
+    ]}
+    with pytest.raises(BatchConfigError) as ei:
+        load_config(cfg)
+    errs = ei.value.errors
+    assert errs[0] == "defaults: expected a mapping, got list"
+    assert "'seed'" in errs[1] and "too large" in errs[1]
+    assert "'name'" in errs[2] and "control character" in errs[2]
+    assert errs[3].startswith("job 'dots' (jobs[2]): field 'text': the script has nothing to speak")
+    # a key given twice in one job: PyYAML would keep the last one silently
+    (tmp_path / "twice.yaml").write_text("jobs:\n  - name: a\n    text: one\n    text: two\n", encoding="utf-8")
+    with pytest.raises(InputError, match="line 4.*'text' is given twice"):
+        load_config(tmp_path / "twice.yaml")
 
 
 def test_validation_missing_face_audio_without_transcript_and_duplicate_names(media):
@@ -213,6 +260,24 @@ def test_interrupt_cancels_pending_jobs_and_writes_summary(media, tmp_path, monk
     data = json.loads((tmp_path / "o" / "batch_summary.json").read_text())
     assert data["interrupted"] is True and data["counts"]["cancelled"] == 3
     assert not list((tmp_path / "o").glob("*.mp4"))
+
+
+def test_batch_stopped_by_an_error_says_why_the_rest_did_not_run(media, tmp_path, monkeypatch):
+    """An error outside any job (here the executor cannot start): the summary is still written and
+    the jobs that did not run say why, not "interrupted"."""
+    import talkinghead.batch.runner as runner
+
+    def broken(*a, **k):
+        raise RuntimeError("cluster unreachable")
+
+    monkeypatch.setattr(runner, "_prepare_faces", lambda *a, **k: {})
+    monkeypatch.setattr(runner, "make_executor", broken)
+    cfg = {"defaults": {"face": str(media / "face.mp4")}, "jobs": [{"name": n, "text": "Hi."} for n in ("a", "b")]}
+    with pytest.raises(RuntimeError, match="cluster unreachable"):
+        run_batch(cfg, outdir=tmp_path / "o", progress=False)
+    data = json.loads((tmp_path / "o" / "batch_summary.json").read_text())
+    assert data["interrupted"] is False
+    assert [r["error"] for r in data["results"]] == ["not run: the batch stopped (RuntimeError: cluster unreachable)"] * 2
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ one :class:`BatchConfigError` listing every problem, each naming the job and the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -192,7 +193,7 @@ def read_config_file(path: str | os.PathLike) -> dict:
     p = Path(path)
     text = read_text_file(p, "batch config", "YAML file")
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
@@ -204,6 +205,29 @@ def read_config_file(path: str | os.PathLike) -> dict:
         got = "an empty file" if data is None else f"a {_type_name(data)}"
         raise InputError(f"batch config {p} must be a YAML mapping with a 'jobs:' list (got {got})")
     return data
+
+
+@functools.lru_cache(maxsize=1)
+def _unique_key_loader():
+    """A ``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the last
+    one silently: a job with two ``text:`` lines would say only the second)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice in the same mapping", key_node.start_mark)
+            seen.add(key)
+        return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return Loader
 
 
 def load_config(config: str | os.PathLike | dict, *, outdir: str | os.PathLike | None = None) -> BatchConfig:
@@ -237,6 +261,7 @@ class _Validator:
         self.source = source
         self.base = base
         self.errors: list[str] = []
+        self.inputs: list[tuple[str, dict[str, Path | None]]] = []  # (job label, its input files)
 
     # -- helpers --------------------------------------------------------------------------
     def err(self, where: str, key: str | None, msg: str) -> None:
@@ -258,6 +283,10 @@ class _Validator:
                 return bad(f"expected a string, got {_type_name(v)} {v!r}")
             if not v.strip():
                 return bad("is empty")
+            if key not in ("text", "transcript") and any(ord(c) < 32 for c in v):
+                return bad(f"{v!r} contains a control character")
+            if "\0" in v:
+                return bad("contains a NUL character")
             return v
         if key in ("rate", "sentence_pause", "paragraph_pause", "fps"):
             if v is None and key == "fps":
@@ -281,6 +310,10 @@ class _Validator:
                 return bad(f"{v} is out of range (0 to 51)")
             if key in ("steps", "face_index", "idle_seed", "seed") and v < 0:
                 return bad(f"{v} must not be negative")
+            if key in ("idle_seed", "seed") and v > MAX_SEED:
+                return bad(f"{v} is too large (at most {MAX_SEED})")
+            if key in ("steps", "face_index") and v > 1_000_000:
+                return bad(f"{v} is too large")
             if key == "max_side" and v < MIN_MAX_SIDE:
                 return bad(f"{v} is too small (at least {MIN_MAX_SIDE} pixels)")
             return v
@@ -327,7 +360,8 @@ class _Validator:
         for k in data:
             if k not in TOP_LEVEL:
                 self.err("config", str(k), "unknown top-level key (allowed: defaults, jobs)")
-        defaults = self.section("defaults", data.get("defaults") or {}, SETTINGS + DEFAULTS_ONLY)
+        raw_defaults = data.get("defaults")
+        defaults = self.section("defaults", {} if raw_defaults is None else raw_defaults, SETTINGS + DEFAULTS_ONLY)
         raw_jobs = data.get("jobs")
         if raw_jobs is None:
             self.err("config", "jobs", "missing: give a list of jobs")
@@ -344,14 +378,22 @@ class _Validator:
             out_dir = self.path(defaults["output_dir"]).resolve()
         else:
             out_dir = (self.base / "out").resolve()
+        self.out_dir_bad = (out_dir.exists() and not out_dir.is_dir()) or _blocked_parent(out_dir) is not None
         if out_dir.exists() and not out_dir.is_dir():
-            self.err("defaults", "output_dir", f"{out_dir} exists and is not a folder")
+            if outdir is not None:
+                self.err("-o/--output", None, f"{out_dir} exists and is not a folder")
+            else:
+                self.err("defaults", "output_dir", f"{out_dir} exists and is not a folder")
+        elif _blocked_parent(out_dir) is not None:
+            where, key = ("-o/--output", None) if outdir is not None else ("defaults", "output_dir")
+            self.err(where, key, f"cannot create {out_dir}: {_blocked_parent(out_dir)} is a file, not a folder")
 
         self.default_face = self.file("defaults", "face", defaults["face"]) if "face" in defaults else None
         voice_ok: dict[tuple, str | None] = {}
         jobs: list[JobSpec] = []
         names: dict[str, int] = {}
         outputs: dict[Path, str] = {}
+        written: list[tuple[str, list[Path]]] = []  # each job's files: video, sidecars, marker
         for i, raw in enumerate(raw_jobs):
             job, where, name, out = self.job(i, raw, defaults, out_dir, voice_ok)
             if name is not None:
@@ -359,14 +401,48 @@ class _Validator:
                     self.err(where, "name", f"duplicate job name (also jobs[{names[name]}])")
                 names.setdefault(name, i)
             if out is not None:
-                if out in outputs:
-                    self.err(where, "output", f"duplicate output {out.name} (also {outputs[out]})")
-                outputs.setdefault(out, where)
+                files = self.written_files(out, raw, defaults)
+                for f in files:  # a sidecar or marker of one job is another's video, or its sidecar
+                    if f in outputs and outputs[f] != where:
+                        if f == out:
+                            self.err(where, "output", f"duplicate output {out.name} (also {outputs[f]})")
+                        else:
+                            self.err(where, "output", f"the output's {f.suffix} file {f.name} is also written by "
+                                     f"{outputs[f]}")
+                        break
+                for f in files:
+                    outputs.setdefault(f, where)
+                    if f.is_dir():
+                        self.err(where, "output", f"{f} is a folder: the job could not write it")
+                written.append((where, files))
             if job is not None:
                 jobs.append(job)
+        # one job's output must not replace another job's input (its face video, script, ...)
+        own = dict(self.inputs)
+        for where, files in written:
+            mine = {Path(v).resolve() for v in own.get(where, {}).values() if v is not None}
+            for other, inputs in self.inputs:
+                if other == where:
+                    continue  # a job's own inputs were checked with it
+                theirs = {f"{k} of {other}": v for k, v in inputs.items()
+                          if v is not None and Path(v).resolve() not in mine}  # reported once, as its own
+                try:
+                    check_not_an_input(files, theirs)
+                except OutputError as exc:
+                    self.err(where, "output", str(exc))
+                    break
         if self.errors:
             raise BatchConfigError(self.source, self.errors)
         return BatchConfig(self.source, self.base, out_dir, jobs)
+
+    @staticmethod
+    def written_files(out: Path, raw: Any, defaults: dict) -> list[Path]:
+        """Every file a job writes: the video, its sidecars when asked, the ``.done.json`` marker."""
+        from ..pipeline import say_outputs
+
+        sidecars = raw.get("sidecars", defaults.get("sidecars")) if isinstance(raw, dict) else None
+        files = say_outputs(out, sidecars is True)
+        return [*files, out.with_name(out.name + ".done.json")]
 
     def job(self, i: int, raw: Any, defaults: dict, out_dir: Path, voice_ok: dict
             ) -> tuple[JobSpec | None, str, str | None, Path | None]:
@@ -406,6 +482,9 @@ class _Validator:
             self.err(where, "audio", "a recording takes a 'transcript', not 'text'/'script'")
         if "text" in d:
             text = d["text"]
+            problem = _nothing_to_speak(text)
+            if problem:
+                self.err(where, "text", problem)
         if "script" in d:
             script = self.file(where, "script", d["script"], "script file")
             if script is not None:
@@ -450,12 +529,15 @@ class _Validator:
                 self.err(where, "output", f"{out_name} should be an .mp4 file")
             from ..pipeline import say_outputs
 
+            inputs = {"face video": face, "script": script, "recording": audio, "transcript": transcript_file}
+            self.inputs.append((where, inputs))
             try:
-                check_not_an_input(say_outputs(out, bool(s.get("sidecars"))),
-                                   {"face video": face, "script": script, "recording": audio,
-                                    "transcript": transcript_file})
+                check_not_an_input(say_outputs(out, bool(s.get("sidecars"))), inputs)
             except OutputError as exc:
                 self.err(where, "output", str(exc))
+            blocked = _blocked_parent(out)
+            if blocked is not None and not self.out_dir_bad:  # that one is reported once
+                self.err(where, "output", f"cannot write {out}: {blocked} is a file, not a folder")
         if len(self.errors) > n_before or face is None or out is None:
             return None, where, name, out
         settings = {k: s[k] for k in SETTINGS if k in s and k != "face"}
@@ -489,3 +571,26 @@ class _Validator:
 
 
 _BAD = object()
+
+#: Largest seed a job may give (the voice's sampling noise is seeded with a signed 64-bit integer).
+MAX_SEED = 2**63 - 1
+
+
+def _blocked_parent(path: Path) -> Path | None:
+    """The first existing ancestor of ``path`` that is not a folder (so ``path`` cannot be
+    created), or ``None``."""
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
+
+
+def _nothing_to_speak(text: str) -> str | None:
+    """Why ``text`` gives no speech (the script parser's own message), or ``None``."""
+    from ..speech.script import parse_script
+
+    try:
+        parse_script(text)
+    except InputError as exc:
+        return str(exc)
+    return None

@@ -117,9 +117,10 @@ class BatchSummary:
                 lines.append("-" * len(lines[0]))
         n_ok = sum(r.status == "ok" for r in self.results)
         n_sk = sum(r.status == "skipped" for r in self.results)
-        n_f = sum(r.status in ("failed", "cancelled") for r in self.results)
-        lines.append(f"{n_ok} done, {n_sk} skipped, {n_f} failed in {self.seconds:.1f} s"
-                     + (" (interrupted)" if self.interrupted else ""))
+        n_f = sum(r.status == "failed" for r in self.results)
+        n_c = sum(r.status == "cancelled" for r in self.results)
+        lines.append(f"{n_ok} done, {n_sk} skipped, {n_f} failed" + (f", {n_c} cancelled" if n_c else "")
+                     + f" in {self.seconds:.1f} s" + (" (interrupted)" if self.interrupted else ""))
         return "\n".join(lines)
 
 
@@ -212,18 +213,23 @@ def run_batch(
         raise OutputError(f"cannot create output folder {cfg.output_dir}: {exc.strerror}") from None
     if not os.access(cfg.output_dir, os.W_OK):
         raise OutputError(f"cannot write in output folder {cfg.output_dir}")
-    for j in cfg.jobs:
-        j.output.parent.mkdir(parents=True, exist_ok=True)
-
     summary = BatchSummary(config=cfg.source, output_dir=str(cfg.output_dir))
     results: dict[str, JobResult] = {}
+    for j in cfg.jobs:
+        try:
+            j.output.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # that job fails, the others go on
+            results[j.name] = JobResult(j.name, "failed", error=f"cannot create folder {j.output.parent}: "
+                                        f"{exc.strerror or exc}")
     hashes = {j.name: j.settings_hash() for j in cfg.jobs}
     n = len(cfg.jobs)
     number = {j.name: k + 1 for k, j in enumerate(cfg.jobs)}
 
     todo: list[JobSpec] = []
     for j in cfg.jobs:
-        if resume and is_complete(j, hashes[j.name]):
+        if j.name in results:
+            _say(progress, f"[{number[j.name]}/{n}] {j.name}: FAILED: {results[j.name].error}")
+        elif resume and is_complete(j, hashes[j.name]):
             results[j.name] = JobResult(j.name, "skipped", str(j.output), _marker_duration(j), 0.0)
             _say(progress, f"[{number[j.name]}/{n}] {j.name}: already done, skipped ({j.output.name})")
         else:
@@ -232,6 +238,7 @@ def run_batch(
     env = {k: v for k, v in os.environ.items() if k.startswith("TALKINGHEAD_")}
     ex = None
     inflight: dict = {}
+    stopped_by: str | None = None  # why the batch stopped early, other than Ctrl-C
     try:
         pipelines = _prepare_faces(todo, results, device, progress, jobs, number, n, executor)
         todo = [j for j in todo if j.name not in results]
@@ -259,7 +266,11 @@ def run_batch(
                                   float(res.get("seconds") or round(time.perf_counter() - by_handle[h], 2)),
                                   res.get("error"))
                     if r.status == "ok":
-                        write_marker(j, r, hashes[j.name])
+                        try:
+                            write_marker(j, r, hashes[j.name])
+                        except Exception as exc:  # noqa: BLE001 - the video is done; only --resume loses it
+                            log.warning("%s: could not write %s (--resume will redo this job): %s",
+                                        j.name, j.marker.name, exc)
                         _say(progress, f"[{number[j.name]}/{n}] {j.name}: done in {r.seconds:.1f} s -> "
                              f"{j.output.name} ({r.duration:.2f} s of video)")
                     else:
@@ -268,14 +279,17 @@ def run_batch(
     except KeyboardInterrupt:
         summary.interrupted = True
         _say(progress, "interrupted: cancelling the running jobs (no partial outputs are kept)")
-        if ex is not None and inflight:
-            ex.cancel(list(inflight))
+        _uninterrupted(lambda: ex.cancel(list(inflight)) if ex is not None and inflight else None)
+    except BaseException as exc:
+        stopped_by = f"{type(exc).__name__}: {exc}"
+        raise
     finally:
-        if ex is not None:
-            ex.close()
+        if ex is not None and not _uninterrupted(ex.close):
+            summary.interrupted = True  # a second Ctrl-C while the workers shut down
+        why = "interrupted before it finished" if stopped_by is None else f"not run: the batch stopped ({stopped_by})"
         for j in cfg.jobs:
             if j.name not in results:
-                results[j.name] = JobResult(j.name, "cancelled", error="interrupted before it finished")
+                results[j.name] = JobResult(j.name, "cancelled", error=why)
         summary.results = [results[j.name] for j in cfg.jobs]
         summary.seconds = round(time.perf_counter() - t_start, 2)
         path = cfg.output_dir / SUMMARY_NAME
@@ -286,6 +300,26 @@ def run_batch(
             summary.summary_path = None
             log.warning("could not write %s: %s", path, exc)
     return summary
+
+
+def _uninterrupted(step) -> bool:
+    """Run a clean-up ``step`` to its end even if Ctrl-C is pressed again meanwhile (the batch
+    summary must still be written). Returns ``False`` when an interrupt arrived during it."""
+    import signal
+    import threading
+
+    got = []
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, lambda *_: got.append(True))
+    try:
+        step()
+    except KeyboardInterrupt:
+        got.append(True)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    return not got
 
 
 def _marker_duration(job: JobSpec) -> float | None:
