@@ -4,8 +4,10 @@ Each subcommand lives in :mod:`talkinghead.commands` as a module with ``register
 ``run(args) -> int``. User errors (:class:`~talkinghead.errors.TalkingHeadError`) are printed as one
 line, ``talkinghead: error: ...``, with the error's exit code; no traceback unless ``-v -v``.
 
-Exit codes: 0 success, 1 failure, 2 bad input or usage, 3 alignment refused, 4 no usable face,
-5 output not writable, 6 missing optional dependency, 130 interrupted.
+Exit codes: 0 success, 1 failure (an internal error: one line, the traceback with ``-v -v``), 2 bad
+input or usage, 3 alignment refused, 4 no usable face, 5 output not writable, 6 missing optional
+dependency, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM; 129 for SIGHUP). Interrupted or
+terminated, the command cleans up as on any error: no partial output, no temporary files.
 """
 
 from __future__ import annotations
@@ -94,11 +96,44 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     os.environ.setdefault("GLOG_minloglevel", "2")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C's ``KeyboardInterrupt`` so that every ``finally`` and
+    ``with`` block cleans up (Python's default for these signals ends the process on the spot,
+    leaving temporary files and a running encoder behind)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise Terminated(signum)
+
+
+def _termination_handlers() -> dict:
+    """Route SIGTERM/SIGHUP to :class:`Terminated` (main thread only); returns the previous
+    handlers."""
+    import signal
+    import threading
+
+    previous: dict = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) in (signal.SIG_DFL, None):
+            previous[sig] = signal.signal(sig, _raise_terminated)
+    return previous
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``talkinghead`` command. Returns the exit code."""
+    import signal
+
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose, args.quiet)
+    previous = _termination_handlers()
     try:
         return int(args.func(args) or 0)
     except TalkingHeadError as exc:
@@ -106,9 +141,21 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"talkinghead: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated as exc:
+        print("talkinghead: terminated", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("talkinghead: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, not a traceback, unless asked
+        if args.verbose >= 2:
+            raise
+        print(f"talkinghead: internal error: {type(exc).__name__}: {exc} (run with -v -v for the traceback; "
+              "please report it)", file=sys.stderr)
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -47,8 +47,13 @@ def check_writable(path: str | os.PathLike, *, try_create: bool = True) -> Path:
 
 def _create_in(parent: Path, path: Path, suffix: str) -> tuple[int, str]:
     """``tempfile.mkstemp`` beside ``path``; an :class:`OSError` becomes an :class:`OutputError`."""
+    # the name's start keeps a long name (up to the file system's 255 bytes) under the limit
+    # once the dot, the random part and the suffix are added
+    stem = path.name
+    while len(f".{stem}.".encode()) + 8 + len(suffix.encode()) > 255:
+        stem = stem[:-1]
     try:
-        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=parent)
+        return tempfile.mkstemp(prefix=f".{stem}.", suffix=suffix, dir=parent)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: cannot create files in {parent} ({exc.strerror or exc})") from exc
 
@@ -144,7 +149,7 @@ def read_text_file(path: str | os.PathLike, what: str, kind: str = "text file") 
     if p.is_dir():
         raise InputError(f"{what} {p} is a folder, not a {kind}")
     try:
-        return p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8-sig")  # a leading byte-order mark is not text
     except UnicodeDecodeError:
         raise InputError(f"{what} {p} is not a {kind} (not UTF-8 text)") from None
     except OSError as exc:

@@ -140,8 +140,10 @@ def _ffmpeg_header(p: Path) -> str:
     return r.stderr
 
 
-def _packet_times(p: Path, stream: str) -> np.ndarray:
-    """Presentation times (s, sorted) of every packet of ``stream`` (e.g. "v:0"), no decoding."""
+def _packet_times(p: Path, stream: str) -> tuple[np.ndarray, str]:
+    """Presentation times (s, sorted) of every packet of ``stream`` (e.g. "v:0"), no decoding,
+    and what ffmpeg reported while reading them (``""``: nothing; "partial file" for a truncated
+    one)."""
     r = subprocess.run(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(p),
          "-map", f"0:{stream}", "-c", "copy", "-f", "framemd5", "-"],
@@ -162,7 +164,14 @@ def _packet_times(p: Path, stream: str) -> np.ndarray:
             parts = [s.strip() for s in line.split(",")]
             if len(parts) >= 4:
                 pts.append(float(parts[2]) * tb)
-    return np.sort(np.asarray(pts, dtype=np.float64))
+    return np.sort(np.asarray(pts, dtype=np.float64)), _last_message(r.stderr)
+
+
+def _last_message(stderr: str) -> str:
+    """ffmpeg's last error line without its ``[component @ 0x...]`` prefix (``""`` if none)."""
+    lines = [ln.strip() for ln in stderr.strip().splitlines()
+             if ln.strip() and "Last message repeated" not in ln]
+    return re.sub(r"^(\[[^\]]*\]\s*)+", "", lines[-1]) if lines else ""
 
 
 def _audio_duration(p: Path) -> float:
@@ -240,10 +249,15 @@ def _probe_file(path: str, resolved: str, size: int, mtime_ns: int, inode: int, 
     if rotation in (90, 270):
         w, h = h, w
 
-    times = _packet_times(p, "v:0")
+    times, problem = _packet_times(p, "v:0")
     n_packets = len(times)
+    if n_packets <= 1 and problem:  # not a one-frame video (a portrait): the rest is missing
+        raise MediaError(f"{p} is truncated or damaged ({problem}): "
+                         + ("no frame" if n_packets == 0 else "only one frame") + " can be read")
     if n_packets == 0:
         raise MediaError(f"{p} has a video stream with zero frames")
+    if problem:
+        log.warning("%s is truncated or damaged (%s): using the %d frames that can be read", p, problem, n_packets)
 
     fm = _FPS_RE.search(vline)
     tm2 = _TBR_RE.search(vline)
@@ -341,6 +355,11 @@ def read_frames(
             err = errf.read().decode("utf-8", "replace").strip().splitlines()
             msg = err[-1] if err else "no frames decoded"
             raise MediaError(f"cannot decode {p}: {msg}")
+        if max_frames is not None and n < max_frames and not info.variable_frame_rate:
+            errf.seek(0)
+            msg = _last_message(errf.read().decode("utf-8", "replace"))
+            log.warning("%s is damaged: only %d of its %d frames could be decoded%s", p, n, max_frames,
+                        f" ({msg})" if msg else "")
 
 
 def load_frames(path: str | os.PathLike, *, max_frames: int | None = None) -> np.ndarray:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .fileio import check_not_an_input, check_writable
+from .fileio import atomic_path, check_not_an_input, check_writable
 from .frames import SourceFrames, pingpong_indices
 from .speech.types import Speech
 from .visemes import VisemeTrack, visemes_from_speech
@@ -76,6 +76,10 @@ class Provenance:
         for p in (self.sign_cert, self.sign_key):
             if p is not None and not p.exists():
                 raise InputError(f"signing file {p} does not exist")
+        if self.sign_cert is not None:  # not a PEM, an unsupported key, no c2pa: say so before rendering
+            from .provenance.c2pa_manifest import check_signing_credentials
+
+            check_signing_credentials(self.sign_cert, self.sign_key)
         if self.audio_watermark:
             from .provenance import audio_watermark as aw
 
@@ -109,13 +113,15 @@ class Provenance:
         return build_metadata(script_text, self.job_id, watermark=self.watermark,
                               audio_watermark=self.audio_watermark)
 
-    def sign(self, path: Path, script_text: str) -> None:
+    def sign(self, path: Path, script_text: str, title: str | None = None) -> None:
+        """Sign ``path`` in place (when signing was asked); ``title``: the file's final name
+        (default ``path``'s)."""
         if self.sign_cert is None:
             return
         from .provenance import build_manifest, script_sha256, sign_c2pa
 
-        manifest = build_manifest(title=path.name, job_id=self.job_id, script_sha256=script_sha256(script_text),
-                                  watermark=self.watermark)
+        manifest = build_manifest(title=title or path.name, job_id=self.job_id,
+                                  script_sha256=script_sha256(script_text), watermark=self.watermark)
         sign_c2pa(path, self.sign_cert, self.sign_key, manifest=manifest)
 
 
@@ -359,16 +365,18 @@ class Pipeline:
         audio_track = prov.mark_audio(speech.audio, speech.sample_rate)
         timings["audio_watermark"] = time.perf_counter() - t
         t = time.perf_counter()
-        with VideoWriter(out, fps, audio=(audio_track, speech.sample_rate), crf=crf,
-                         metadata=prov.metadata(speech.text)) as writer:
-            for frame in self.frames(speech, fps, timings, provenance=prov, fast=fast, skin_detail=skin_detail,
-                                     colour_anchor=colour_anchor):
-                if on_frame is not None:
-                    on_frame(n, frame)
-                writer.write(frame)
-                n += 1
-        timings["total_video"] = time.perf_counter() - t
-        prov.sign(out, speech.text)
+        # the finished video replaces ``out`` only once it is signed: a failure leaves the old file
+        with atomic_path(out) as unsigned:
+            with VideoWriter(unsigned, fps, audio=(audio_track, speech.sample_rate), crf=crf,
+                             metadata=prov.metadata(speech.text)) as writer:
+                for frame in self.frames(speech, fps, timings, provenance=prov, fast=fast,
+                                         skin_detail=skin_detail, colour_anchor=colour_anchor):
+                    if on_frame is not None:
+                        on_frame(n, frame)
+                    writer.write(frame)
+                    n += 1
+            timings["total_video"] = time.perf_counter() - t
+            prov.sign(unsigned, speech.text, title=out.name)
         if sidecars:
             speech.write_timeline(written[1])
             speech.write_srt(written[2])

@@ -41,3 +41,56 @@ def test_speak_seed_gives_the_same_audio(tmp_path):
         outs.append(sf.read(out)[0])
     assert len(outs[0]) == len(outs[1]) and (outs[0] == outs[1]).all()
     assert not (len(outs[2]) == len(outs[0]) and (outs[2] == outs[0]).all())
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["speak", "Hi.", "-o", "{d}/x.mp3"], "should be a .wav file"),
+    (["speak", "Hi.", "--sentence-pause", "nan", "-o", "{d}/x.wav"], "--sentence-pause nan is out of range"),
+    (["speak", "Hi.", "--paragraph-pause", "-5", "-o", "{d}/x.wav"], "--paragraph-pause -5 is out of range"),
+    (["speak", "Hi.", "--seed", str(2**70), "-o", "{d}/x.wav"], "--seed 1180591620717411303424 is out of range"),
+    (["speak", "Hi.", "--transcript", "bye", "-o", "{d}/x.wav"], "--transcript goes with --audio"),
+    (["speak", "--audio", "{d}/rec.wav", "--transcript", "{d}/missing.txt", "-o", "{d}/x.wav"],
+     "transcript file {d}/missing.txt does not exist"),
+    (["say", "--text", "Hi.", "--face", "{d}/rec.wav", "--idle-seed", "-1", "-o", "{d}/x.mp4"],
+     "--idle-seed must be >= 0"),
+    (["mesh", "--text", "Hi.", "--face", "{d}/rec.wav", "-o", "{d}/x.avi"], "should be an .mp4 file"),
+    (["verify", "{d}/rec.wav", "--max-frames", "0"], "--max-frames must be >= 1"),
+])
+def test_bad_options_exit_2_before_any_work(tmp_path, capsys, argv, message):
+    import wave
+
+    with wave.open(str(tmp_path / "rec.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\0\0" * 1600)
+    d = str(tmp_path)
+    assert main([a.format(d=d) for a in argv]) == 2
+    assert message.format(d=d) in capsys.readouterr().err
+    assert not list(tmp_path.glob("x.*"))
+
+
+def test_sigterm_cleans_up_like_ctrl_c(tmp_path, monkeypatch, capsys):
+    """SIGTERM (a service manager, `timeout`, `kill`) unwinds like Ctrl-C: the atomic output's
+    temporary file is removed, nothing is left half-written, and the exit code is 128 + 15."""
+    import os
+    import signal
+    import time
+
+    import talkinghead.commands.speak as speak
+    from talkinghead.fileio import atomic_path
+
+    def slow_run(args):
+        with atomic_path(tmp_path / "out.wav") as tmp:
+            tmp.write_bytes(b"half a file")
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(10)  # interrupted by the handler
+        return 0
+
+    monkeypatch.setattr(speak, "run", slow_run)
+    t = time.perf_counter()
+    assert main(["speak", "Hi.", "-o", str(tmp_path / "out.wav")]) == 143
+    assert time.perf_counter() - t < 5
+    assert "terminated" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored for the caller

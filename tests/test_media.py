@@ -236,3 +236,26 @@ def test_probe_is_remembered_until_the_file_changes(tmp_path, monkeypatch):
     assert a == b and a.n_frames == 3 and len(calls) == 1  # the same file, read once
     write_video(tmp_path / "other.mp4", _frames(5), 25, crf=10).replace(clip)  # rewritten
     assert probe(clip).n_frames == 5 and len(calls) == 2
+
+
+def test_truncated_video_is_named_not_taken_for_a_still(tmp_path, caplog):
+    # The index at the front (faststart), the frames cut off: ffmpeg reads what is there and says
+    # "partial file". Half the file: a warning and the frames that exist; almost nothing left: an
+    # error, not a one-frame "portrait" searched for a face.
+    src = write_video(tmp_path / "src.mp4", _frames(25, 192, 128), 25, crf=12)
+    fast = tmp_path / "fast.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(src), "-c", "copy", "-movflags", "+faststart",
+                    str(fast)], check=True)
+    data = fast.read_bytes()
+    half = tmp_path / "half.mp4"
+    half.write_bytes(data[: len(data) // 2])
+    with caplog.at_level("WARNING", logger="talkinghead.media"):
+        info = probe(half)
+    assert 1 < info.n_frames < 25
+    assert any("half.mp4 is truncated or damaged" in r.getMessage() for r in caplog.records)
+    assert 1 <= len(list(read_frames(half))) <= info.n_frames  # the last packet may be cut too
+    moov_end = data.index(b"mdat") + 8  # the index and the first bytes of the first frame
+    stub = tmp_path / "stub.mp4"
+    stub.write_bytes(data[: moov_end + 200])
+    with pytest.raises(MediaError, match="stub.mp4 is truncated or damaged.*can be read"):
+        probe(stub)

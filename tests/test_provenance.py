@@ -411,3 +411,19 @@ def test_audio_watermark_survives_aac_in_mp4(tmp_path, piper, capsys):
     assert _verify(str(with_mark)) == 0  # no video mark, no metadata: the audio mark alone
     assert "audio:     PRESENT" in capsys.readouterr().out
     assert _verify(str(without)) == 1
+
+
+def test_bad_signing_files_are_refused_before_any_work(tmp_path, creds):
+    """A certificate or key c2pa cannot use is an error of Provenance.check(), which the say
+    command and Pipeline.say run before rendering (a failure after it left an unsigned video)."""
+    from talkinghead.errors import InputError
+    from talkinghead.pipeline import Provenance
+
+    chain, key, _ = creds
+    Provenance(sign_cert=chain, sign_key=key).check()  # good credentials pass
+    notpem = tmp_path / "notes.txt"
+    notpem.write_text("not a certificate\n", encoding="utf-8")
+    with pytest.raises(InputError, match="not a PEM file"):
+        Provenance(sign_cert=notpem, sign_key=key).check()
+    with pytest.raises(InputError, match="not a PEM file"):
+        Provenance(sign_cert=chain, sign_key=notpem).check()

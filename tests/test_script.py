@@ -37,3 +37,21 @@ def test_read_script_errors(tmp_path):
     bad.write_bytes("caf\xe9".encode("latin-1"))
     with pytest.raises(InputError, match="UTF-8"):
         read_script(bad)
+
+
+def test_markup_edge_cases():
+    # an unclosed tag would be read out ("pause one s"): refused
+    for text in ("Hello [pause 1s there.", "Hello pause 1s] there."):
+        with pytest.raises(ScriptError, match="unmatched"):
+            parse_script(text)
+    # [pause 0s] stays a pause part: it replaces the sentence pause instead of vanishing
+    parts = parse_script("Hello. [pause 0s] There.")
+    assert [(p.text, p.pause) for p in parts] == [("Hello.", 0.0), ("", 0.0), ("There.", 0.0)]
+    assert parts[1].text == "" and not parts[1].paragraph_break
+
+
+def test_byte_order_mark_is_not_text(tmp_path):
+    f = tmp_path / "bom.txt"
+    f.write_bytes("\ufeffHello there.\r\n".encode("utf-8"))
+    assert read_script(f) == "Hello there.\n"  # universal newlines
+    assert parse_script("\ufeffHi.")[0].text == "Hi."

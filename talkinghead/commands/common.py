@@ -38,7 +38,7 @@ def script_input_files(args: argparse.Namespace) -> dict[str, str | None]:
     ``script``, ``recording`` and a ``transcript`` given as a file (``None`` where not given)."""
     t = getattr(args, "transcript", None)
     return {"script": getattr(args, "script", None), "recording": getattr(args, "audio", None),
-            "transcript": t if t and Path(t).is_file() else None}
+            "transcript": t if t and Path(t).expanduser().is_file() else None}
 
 
 def script_from_args(args: argparse.Namespace) -> str | None:
@@ -53,15 +53,64 @@ def script_from_args(args: argparse.Namespace) -> str | None:
     return text
 
 
+def transcript_file(value: str | None) -> Path | None:
+    """The file a ``--transcript`` value names, or ``None`` when it is the words themselves.
+
+    A value is a file when such a file exists, or when it looks like one (it ends in ``.txt``, or
+    is a single token with a path separator): a mistyped file name must not be aligned as if it
+    were what the recording says.
+
+    Raises:
+        InputError: it looks like a file name but there is no such file.
+    """
+    if value is None:
+        return None
+    p = Path(value).expanduser()
+    if p.is_file():
+        return p
+    token = value.strip()
+    looks_like_a_file = token.lower().endswith(".txt") or (("/" in token or "\\" in token) and not any(
+        c.isspace() for c in token))
+    if looks_like_a_file:
+        raise InputError(f"transcript file {value} does not exist (give the words themselves or an existing .txt file)")
+    return None
+
+
+def check_number_options(args: argparse.Namespace) -> None:
+    """Range checks of the numeric options several commands share, before any work starts."""
+    from ..speech.piper import MAX_SEED
+    from ..speech.script import MAX_PAUSE
+
+    seed = getattr(args, "seed", None)
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise InputError(f"--seed {seed} is out of range (0 to {MAX_SEED})")
+    for opt in ("sentence_pause", "paragraph_pause"):
+        v = getattr(args, opt, None)
+        if v is not None and not 0.0 <= v <= MAX_PAUSE:  # also refuses NaN
+            raise InputError(f"--{opt.replace('_', '-')} {v:g} is out of range (0 to {MAX_PAUSE:g} seconds)")
+    for opt in ("idle_seed", "face_index", "steps"):
+        v = getattr(args, opt, None)
+        if v is not None and v < 0:
+            raise InputError(f"--{opt.replace('_', '-')} must be >= 0, got {v}")
+    if getattr(args, "idle_seed", None) is not None and args.idle_seed > MAX_SEED:
+        raise InputError(f"--idle-seed {args.idle_seed} is out of range (0 to {MAX_SEED})")
+
+
 def speech_from_args(args: argparse.Namespace):
     """Run the Speech stage as the options say."""
     from ..speech.script import read_script
     from ..speech.select import make_speech
 
+    check_number_options(args)
     text = script_from_args(args)
     transcript = args.transcript
-    if transcript is not None and Path(transcript).suffix == ".txt" and Path(transcript).exists():
-        transcript = read_script(transcript)
+    if transcript is not None and args.audio is None:
+        raise InputError("--transcript goes with --audio REC (the recording it transcribes)")
+    if args.audio is not None and text is not None and transcript is not None:
+        raise InputError("give what the recording says once: --transcript, or TEXT/--script, not both")
+    tfile = transcript_file(transcript)
+    if tfile is not None:
+        transcript = read_script(tfile)
     if args.audio is None and text is None:
         raise InputError("nothing to say: give TEXT or --script FILE (or --audio REC --transcript ...)")
     return make_speech(

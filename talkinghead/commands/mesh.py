@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     from ..visemes import visemes_from_speech
 
     out = check_writable(args.output)
+    if out.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        raise InputError(f"output {out} should be an .mp4 file")
     check_not_an_input([out], {"face video": args.face, **script_input_files(args)})
     if not 0.0 <= args.opacity <= 1.0:
         raise InputError(f"--opacity must be between 0 and 1, got {args.opacity}")

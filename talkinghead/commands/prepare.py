@@ -59,6 +59,9 @@ def run(args) -> int:
     from ..media import is_still
     from ..scale import MIN_MAX_SIDE, scaled_face
 
+    from .common import check_number_options
+
+    check_number_options(args)
     if args.steps is not None and args.steps < 0:
         raise InputError(f"--steps must be >= 0, got {args.steps}")
     if args.max_frames is not None and args.max_frames < 1:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..fileio import check_not_an_input, check_writable
+from ..errors import InputError
 from .common import add_script_options, script_input_files, speech_from_args
 
 EPILOG = """\
@@ -33,6 +34,8 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = check_writable(args.output)
+    if out.suffix.lower() != ".wav":
+        raise InputError(f"output {out} should be a .wav file (the speech is written as WAV)")
     timeline = Path(args.timeline) if args.timeline else out.with_suffix(".json")
     srt = Path(args.srt) if args.srt else out.with_suffix(".srt")
     if not args.no_sidecars:

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import MediaError
+from ..errors import InputError, MediaError
 
 EPILOG = """\
 examples:
@@ -92,8 +92,12 @@ def run(args: argparse.Namespace) -> int:
     from ..provenance.metadata import is_marked_synthetic, read_metadata
 
     path = Path(args.video)
+    if path.is_dir():
+        raise MediaError(f"{path} is a folder: give a video or audio file")
     if not path.is_file():
         raise MediaError(f"file not found: {path}")
+    if args.max_frames < 1:
+        raise InputError(f"--max-frames must be >= 1, got {args.max_frames}")
     meta = read_metadata(path)
     report: dict = {"file": str(path)}
     tags = {k: v for k, v in meta.items() if k not in ("major_brand", "minor_version", "compatible_brands")}

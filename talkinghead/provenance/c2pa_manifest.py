@@ -127,6 +127,30 @@ def signing_algorithm(key_pem: bytes) -> str:
     raise InputError(f"unsupported signing key type {type(key).__name__}")
 
 
+def _signer(cert: str | os.PathLike, key: str | os.PathLike, tsa_url: str | None = None):
+    """A c2pa ``Signer`` of the PEM certificate chain and key (close it after use).
+
+    Raises:
+        InputError: unreadable, non-PEM or unsupported certificate or key, or c2pa refuses them.
+        DependencyError: c2pa-python is not installed.
+    """
+    c2pa = _c2pa()
+    cert_pem = _read_pem(cert, "certificate")
+    key_pem = _read_pem(key, "private key")
+    alg = signing_algorithm(key_pem)
+    try:
+        info = c2pa.C2paSignerInfo(alg.encode(), cert_pem, key_pem, tsa_url)
+        return c2pa.Signer.from_info(info)
+    except c2pa.C2paError as exc:
+        raise InputError(f"c2pa refused the certificate/key: {exc}") from exc
+
+
+def check_signing_credentials(cert: str | os.PathLike, key: str | os.PathLike) -> None:
+    """Check before any work that :func:`sign_c2pa` will accept this certificate and key (the
+    same errors, raised before a long render instead of after it)."""
+    _signer(cert, key).close()
+
+
 def sign_c2pa(
     mp4_path: str | os.PathLike,
     cert: str | os.PathLike,
@@ -159,16 +183,9 @@ def sign_c2pa(
     src = Path(mp4_path)
     if not src.is_file():
         raise MediaError(f"file not found: {src}")
-    cert_pem = _read_pem(cert, "certificate")
-    key_pem = _read_pem(key, "private key")
-    alg = signing_algorithm(key_pem)
     dst = Path(output) if output is not None else src
     definition = manifest if manifest is not None else build_manifest(title=dst.name)
-    try:
-        info = c2pa.C2paSignerInfo(alg.encode(), cert_pem, key_pem, tsa_url)
-        signer = c2pa.Signer.from_info(info)
-    except c2pa.C2paError as exc:
-        raise InputError(f"c2pa refused the certificate/key: {exc}") from exc
+    signer = _signer(cert, key, tsa_url)
     with atomic_path(dst) as tmp:
         try:
             with c2pa.Builder(json.dumps(definition)) as builder, open(src, "rb") as fin, \

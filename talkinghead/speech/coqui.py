@@ -242,6 +242,8 @@ class CoquiSpeaker:
         for part in parts:
             if not part.text:
                 pause = part.pause if not part.paragraph_break else 0.7
+                if pause <= 0:
+                    continue
                 pieces.append((np.zeros(int(round(pause * self.sample_rate)), np.float32),
                                [(SILENCE, pause)], []))
                 continue

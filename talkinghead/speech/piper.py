@@ -20,9 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ScriptError, VoiceError
-from .script import ScriptPart, expand_abbreviations, parse_script, script_text
+from ..errors import InputError, ScriptError, VoiceError
+from .script import MAX_PAUSE, ScriptPart, expand_abbreviations, parse_script, script_text
 from .types import SILENCE, PhonemeInterval, Speech, WordInterval
+
+#: Largest ``seed`` (onnxruntime seeds with a signed 64-bit integer).
+MAX_SEED = 2**63 - 1
 
 _LOG = logging.getLogger(__name__)
 
@@ -108,6 +111,11 @@ class PiperSpeaker:
     ) -> None:
         if not (0.25 <= rate <= 4.0):
             raise VoiceError(f"speaking rate {rate} is out of range (0.25 to 4)")
+        for what, value in (("sentence pause", sentence_pause), ("paragraph pause", paragraph_pause)):
+            if not (0.0 <= float(value) <= MAX_PAUSE):  # also refuses NaN
+                raise InputError(f"{what} {value} s is out of range (0 to {MAX_PAUSE:g} seconds)")
+        if seed is not None and not (0 <= int(seed) <= MAX_SEED):
+            raise InputError(f"seed {seed} is out of range (0 to {MAX_SEED})")
         self.model_path, self.config_path, self.name = resolve_voice(voice)
         self.rate = rate
         self.sentence_pause = float(sentence_pause)

@@ -88,6 +88,8 @@ def parse_script(text: str) -> list[ScriptPart]:
         ScriptError: the script is empty or whitespace only, has malformed markup, or has nothing
             speakable (no letter or digit outside markup).
     """
+    if text is not None:
+        text = text.replace("\ufeff", "")  # a byte-order mark (a Windows editor's UTF-8) is not text
     if text is None or not text.strip():
         raise ScriptError("the script is empty")
     parts: list[ScriptPart] = []
@@ -106,8 +108,8 @@ def parse_script(text: str) -> list[ScriptPart]:
             seconds = float(pm.group(1)) / (1000.0 if (pm.group(2) or "s").lower() == "ms" else 1.0)
             if seconds > MAX_PAUSE:
                 raise ScriptError(f"pause {m.group(0)} is longer than {MAX_PAUSE:g} s")
-            if seconds > 0:
-                parts.append(ScriptPart(pause=seconds))
+            # kept even at 0 s: it replaces the pause that would otherwise end the sentence
+            parts.append(ScriptPart(pause=seconds))
             pos = m.end()
         _add_text(parts, para[pos:])
     if not any(p.text and _speakable(p.text) for p in parts):
@@ -121,6 +123,9 @@ def _speakable(text: str) -> bool:
 
 def _add_text(parts: list[ScriptPart], chunk: str) -> None:
     chunk = " ".join(chunk.split())
+    stray = next((c for c in chunk if c in "[]"), None)
+    if stray is not None:  # an unclosed "[pause 1s" would otherwise be read out
+        raise ScriptError(f"unmatched {stray!r} in {chunk!r}: markup is a pause in brackets, e.g. [pause 0.8s]")
     if chunk and _speakable(chunk):
         parts.append(ScriptPart(text=chunk))
 
