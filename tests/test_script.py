@@ -55,3 +55,23 @@ def test_byte_order_mark_is_not_text(tmp_path):
     f.write_bytes("\ufeffHello there.\r\n".encode("utf-8"))
     assert read_script(f) == "Hello there.\n"  # universal newlines
     assert parse_script("\ufeffHi.")[0].text == "Hi."
+
+
+def test_subtitle_cues_end_at_sentences_and_pauses_not_abbreviations():
+    import numpy as np
+
+    from talkinghead.speech.types import PhonemeInterval, Speech, WordInterval, srt_text
+
+    def cues(words):  # (text, start, end) -> the cues' texts
+        sp = Speech(np.zeros(16000 * 20, np.float32), 16000, [PhonemeInterval("_", 0.0, 20.0)],
+                    [WordInterval(t, a, b) for t, a, b in words])
+        return [block.split("\n")[2] for block in srt_text(sp).strip().split("\n\n")]
+
+    t = 0.0
+    words = []
+    for w in "Dr. Smith met the U.S. team, e.g. Ann. Then".split():
+        words.append((w, t, t + 0.3))
+        t += 0.35
+    assert cues(words) == ["Dr. Smith met the U.S. team, e.g.", "Ann.", "Then"]
+    # a pause of a second ends the cue before it, even mid-sentence
+    assert cues([("Hello", 0.0, 0.4), ("there.", 1.6, 2.0)]) == ["Hello", "there."]

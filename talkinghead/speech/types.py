@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -126,15 +127,43 @@ def _srt_time(t: float) -> str:
     return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
 
 
+#: A silence at least this long (seconds) between two words ends a subtitle cue: a cue is not left
+#: on screen through a pause or a paragraph break.
+CUE_GAP = 0.6
+
+
+def _ends_sentence(word: str) -> bool:
+    """A written word that ends a sentence: a final ``. ! ? ; :``, but not an abbreviation's full
+    stop ("Dr.", "St.", "e.g.", "U.S."), which a name or more words follow."""
+    from .script import AFTER_NAME, BEFORE_NAME, BEFORE_NUMBER
+
+    w = word.rstrip().rstrip("\"'”’)]")
+    if not w.endswith((".", "!", "?", ";", ":")):
+        return False
+    if not w.endswith("."):
+        return True
+    core = w[:-1].lstrip("\"'“‘([")
+    if core in BEFORE_NAME or core in BEFORE_NUMBER or core in AFTER_NAME or core in ("St", "vs", "Vs", "approx"):
+        return False
+    return not re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]", core)  # e.g, i.e, U.S: dotted initialisms
+
+
 def srt_text(speech: Speech, max_words: int = 7, max_seconds: float = 3.5) -> str:
-    """SubRip text for ``speech`` (see :meth:`Speech.write_srt`)."""
+    """SubRip text for ``speech`` (see :meth:`Speech.write_srt`).
+
+    Words are grouped into cues of at most ``max_words`` words and ``max_seconds`` seconds; a cue
+    also ends at a sentence's end (not at an abbreviation's full stop) and before a silence of
+    :data:`CUE_GAP` seconds or more, so that no cue stays on screen through a pause.
+    """
     cues: list[tuple[float, float, str]] = []
     if speech.words:
         group: list[WordInterval] = []
         for w in speech.words:
+            if group and (w.start - group[-1].end >= CUE_GAP or w.end - group[0].start > max_seconds):
+                cues.append((group[0].start, group[-1].end, " ".join(g.text for g in group)))
+                group = []
             group.append(w)
-            ends_sentence = w.text.rstrip().endswith((".", "!", "?", ";", ":"))
-            if len(group) >= max_words or w.end - group[0].start >= max_seconds or ends_sentence:
+            if len(group) >= max_words or w.end - group[0].start >= max_seconds or _ends_sentence(w.text):
                 cues.append((group[0].start, group[-1].end, " ".join(g.text for g in group)))
                 group = []
         if group:
