@@ -124,6 +124,33 @@ def test_mismatched_transcript_is_refused(stretched):
         align_recording((y, sr), "Hello.", method="dtw")
 
 
+def test_speech_the_transcript_lacks_is_refused_not_called_silence(stretched, rendered):
+    from talkinghead.speech.recorded import unaligned_speech
+    from talkinghead.speech.types import PhonemeInterval
+
+    y, sr, _ = stretched
+    # the timeline of the first copy, then "silence" over a second copy of the speech: found
+    twice = np.concatenate([y, y])
+    d = len(y) / sr
+    first = align_recording((y, sr), TEXT, method="dtw").phonemes
+    timeline = first[:-1] + [PhonemeInterval(SILENCE, first[-1].start, 2 * d)]
+    a, b = unaligned_speech(timeline, twice, sr)
+    assert d - 0.1 < a < d + 1.0 and b > 2 * d - 1.0
+    # the same silence over a tone 20 dB below the voice (background music): not speech
+    level = np.sqrt(np.mean(y[np.abs(y) > 0.01] ** 2)) * 10 ** (-20 / 20)
+    music = np.sin(2 * np.pi * 220 * np.arange(len(y)) / sr).astype(np.float32) * level * np.sqrt(2)
+    assert unaligned_speech(timeline, np.concatenate([y, music]), sr) is None
+    # end to end: pocketsphinx fits the words to one copy and calls the other silence; refused
+    with pytest.raises(AlignmentError, match=r"speech at .* that the transcript does not cover"):
+        align_recording((twice, sr), TEXT, method="pocketsphinx")
+    # a real 2 s pause, under that music or not, is not refused
+    z = np.concatenate([y, np.zeros(int(2.0 * sr), np.float32), y])
+    music = np.sin(2 * np.pi * 220 * np.arange(len(z)) / sr).astype(np.float32) * level * np.sqrt(2)
+    for audio in (z, z + music):
+        speech = align_recording((audio, sr), TEXT + " " + TEXT, method="dtw")
+        assert len(speech.words) == 2 * len(TEXT.split())
+
+
 def test_matching_cost_is_below_threshold(stretched):
     from talkinghead.speech.recorded import MAX_COST
 

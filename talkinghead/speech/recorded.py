@@ -222,6 +222,55 @@ def _cut_silences(y: np.ndarray, sr: int) -> tuple[np.ndarray, _Cut]:
     return cond, _Cut(pieces, gaps)
 
 
+#: Longest stretch of speech-loud sound (seconds) an alignment may place inside a silence of its
+#: timeline. A breath, a click or a short "um" fit; a sentence the transcript lacks does not (the
+#: alignment then puts the words around it and calls it silence).
+MAX_UNALIGNED_SOUND = 1.0
+#: Sound within this many dB of the aligned speech's loud level (the 90th percentile of its frames'
+#: levels: the vowels) counts as speech; background music or room noise under a pause, mixed 20 dB
+#: or more below the voice, does not.
+SPEECH_LEVEL_DB = 15.0
+
+
+def unaligned_speech(phonemes: list[PhonemeInterval], y: np.ndarray, sr: int,
+                     limit: float = MAX_UNALIGNED_SOUND) -> tuple[float, float] | None:
+    """The first silence of the timeline that holds more than ``limit`` seconds of sound as loud
+    as speech.
+
+    Args:
+        phonemes: the aligned timeline (tiling the recording).
+        y, sr: the recording, mono.
+        limit: seconds (:data:`MAX_UNALIGNED_SOUND`).
+
+    Returns:
+        ``(start, end)`` seconds from the first to the last loud frame in that silence, or ``None``.
+        "As loud as speech": a 25 ms frame's RMS level within :data:`SPEECH_LEVEL_DB` of the 90th
+        percentile of the levels of the frames the timeline calls speech.
+    """
+    import librosa
+
+    hop = max(int(0.010 * sr), 1)
+    rms = librosa.feature.rms(y=np.asarray(y, np.float32), frame_length=max(int(0.025 * sr), 2), hop_length=hop)[0]
+    db = 20 * np.log10(np.maximum(rms, 1e-6))
+    t = np.arange(len(db)) * hop / sr
+    silent = np.zeros(len(db), bool)
+    for p in phonemes:
+        if p.symbol == SILENCE:
+            silent[(t >= p.start) & (t < p.end)] = True
+    if silent.all() or not silent.any():
+        return None
+    level = np.percentile(db[~silent], 90) - SPEECH_LEVEL_DB
+    for p in phonemes:
+        if p.symbol != SILENCE or p.end - p.start <= limit:
+            continue
+        inside = (t >= p.start) & (t < p.end)
+        loud = inside & (db > level)
+        if loud.sum() * hop / sr > limit:  # speech has short gaps: the loud time, not one run
+            k = np.flatnonzero(loud)
+            return float(t[k[0]]), float(t[k[-1]] + hop / sr)
+    return None
+
+
 # ---- reference rendering -------------------------------------------------------------------------
 def _reference(words: list[WordPhonemes], speaker) -> Speech:
     """Render the transcript's phonemes with Piper; timeline + word timings of the rendering."""
@@ -552,6 +601,12 @@ def align_recording(
             f"the transcript does not match the recording (alignment cost "
             f"{info['alignment_cost']:.2f} > {MAX_COST}); check the transcript"
         )
+    unspoken = unaligned_speech(phonemes, y, sr)
+    if unspoken is not None:
+        a, b = unspoken
+        raise AlignmentError(
+            f"the recording has speech at {a:.2f}-{b:.2f} s that the transcript does not cover (the "
+            "face would keep its mouth shut through it); check that the transcript has every word")
     speech = Speech(audio=y, sample_rate=sr, phonemes=phonemes, words=wl,
                     text=" ".join(transcript.split()), backend="recorded", info=info)
     speech.check_tiling(tol=1e-6)
