@@ -142,3 +142,15 @@ def test_progress_bar_counts_sentences(piper, capsys):
     assert "speech" in err and "0/3" in err and "sentence" in err  # three sentences, the pause is none
     piper.speak("Quiet now.")
     assert "speech" not in capsys.readouterr().err
+
+
+def test_symbols_read_as_words_have_their_own_time(piper):
+    # "&" is read "and", "%" "percent": each written symbol gets its own word interval, and the
+    # words after it are not shifted onto its sound
+    s = piper.speak("Tom & Jerry cost 5 % more.")
+    w = {x.text: x for x in s.words}
+    assert [x.text for x in s.words] == ["Tom", "&", "Jerry", "cost", "5", "%", "more."]
+    assert w["&"].end - w["&"].start > 0.05 and w["%"].end - w["%"].start > 0.15
+    # "Jerry" starts where its own phonemes do, after the "and"
+    first_jerry_phone = next(p for p in s.phonemes if p.start >= w["&"].end - 1e-6 and p.symbol != "_")
+    assert abs(w["Jerry"].start - first_jerry_phone.start) < 1e-6

@@ -75,3 +75,11 @@ def test_subtitle_cues_end_at_sentences_and_pauses_not_abbreviations():
     assert cues(words) == ["Dr. Smith met the U.S. team, e.g.", "Ann.", "Then"]
     # a pause of a second ends the cue before it, even mid-sentence
     assert cues([("Hello", 0.0, 0.4), ("there.", 1.6, 2.0)]) == ["Hello", "there."]
+
+
+def test_emoji_are_not_spoken():
+    # the voice would say "grinning face", "thumbs up medium skin tone": words nobody wrote
+    parts = parse_script("I love pizza 🍕 and 😀 emoji 👍🏽. A👨‍👩‍👧B, I ♥ NY © 2024, 50% & $5")
+    assert parts[0].text == "I love pizza and emoji. A B, I NY 2024, 50% & $5"
+    with pytest.raises(ScriptError, match="nothing to speak"):
+        parse_script("😀 👍")

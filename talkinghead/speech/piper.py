@@ -26,6 +26,9 @@ from .types import SILENCE, PhonemeInterval, Speech, WordInterval
 
 #: Largest ``seed`` (onnxruntime seeds with a signed 64-bit integer).
 MAX_SEED = 2**63 - 1
+#: Symbols espeak reads as words ("and", "percent", "dollars", "plus", ...): a written word made of
+#: them alone still has phonemes (other punctuation has none).
+_SPOKEN_SYMBOLS = "&%$€£¥+=@#"
 
 _LOG = logging.getLogger(__name__)
 
@@ -247,8 +250,9 @@ class PiperSpeaker:
         return speech
 
     def _word_counts(self, word: str) -> tuple[int, int]:
-        """How many phoneme words and phonemes espeak makes of one written word on its own."""
-        if not any(ch.isalnum() for ch in word):
+        """How many phoneme words and phonemes espeak makes of one written word on its own (a
+        symbol such as "&" or "%" is read as a word; a dash or an ellipsis makes none)."""
+        if not any(ch.isalnum() or ch in _SPOKEN_SYMBOLS for ch in word):
             return 0, 0
         groups = phones = 0
         for sent in self.phonemize(word):

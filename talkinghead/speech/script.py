@@ -14,6 +14,7 @@ A script is a string (or the contents of a UTF-8 text file). Rules:
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +93,7 @@ def parse_script(text: str) -> list[ScriptPart]:
         text = text.replace("\ufeff", "")  # a byte-order mark (a Windows editor's UTF-8) is not text
     if text is None or not text.strip():
         raise ScriptError("the script is empty")
+    text = drop_pictographs(text)
     parts: list[ScriptPart] = []
     paragraphs = [p for p in _PARAGRAPH.split(text.replace("\r\n", "\n")) if p.strip()]
     for k, para in enumerate(paragraphs):
@@ -115,6 +117,31 @@ def parse_script(text: str) -> list[ScriptPart]:
     if not any(p.text and _speakable(p.text) for p in parts):
         raise ScriptError("the script has nothing to speak (no words, only markup or punctuation)")
     return parts
+
+
+def drop_pictographs(text: str) -> str:
+    """``text`` without emoji and other pictographic symbols (Unicode category So, e.g. 😀 ♥ ©
+    ™, with their skin-tone modifiers, variation selectors and joiners).
+
+    The voice would read them out by name ("grinning face", "thumbs up medium skin tone"), words
+    the script does not show and the subtitles cannot place. Currency, maths and punctuation
+    (``$ % & + -``) are kept: the voice reads those as the words they stand for.
+    """
+    if text.isascii():
+        return text
+    out: list[str] = []
+    dropped = False
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat == "So" or (cat == "Sk" and 0x1F3FB <= ord(ch) <= 0x1F3FF) or ch in "\u200d\ufe0e\ufe0f" \
+                or 0xE0020 <= ord(ch) <= 0xE007F:
+            dropped = True
+            continue
+        if dropped and out and out[-1].isalnum() and ch.isalnum():
+            out.append(" ")  # "A😀B" -> "A B", two words as written
+        dropped = False
+        out.append(ch)
+    return re.sub(r"[ \t]+(?=[.,!?;:])", "", "".join(out))  # "emoji 👍." -> "emoji."
 
 
 def _speakable(text: str) -> bool:
