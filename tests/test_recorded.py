@@ -233,3 +233,17 @@ def test_other_language_uses_dtw(speaker):
     assert abs(first.start - (true_first.start + 0.3)) < 0.04
     with pytest.raises(InputError, match="English only"):
         align_recording((y, ref.sample_rate), "Guten Tag", language="de", method="pocketsphinx")
+
+
+def test_a_pause_does_not_split_a_phoneme_in_two():
+    # one "b" on both sides of a cut silence would close the lips twice
+    from talkinghead.speech.recorded import _overlay_gaps
+
+    ivs = [("a", 0.0, 1.0), ("b", 1.0, 2.2), ("c", 2.2, 3.0)]
+    out = _overlay_gaps(ivs, [(1.4, 2.0)], 3.0)
+    assert [p.symbol for p in out] == ["a", "b", SILENCE, "c"]
+    assert (out[1].start, out[1].end) == (1.0, 1.4) and out[-1].end == 3.0
+    out = _overlay_gaps([("a", 0.0, 1.3), ("b", 1.3, 2.6), ("c", 2.6, 3.0)], [(1.4, 2.0)], 3.0)
+    assert [p.symbol for p in out] == ["a", SILENCE, "b", "c"]  # the longer side kept
+    for p, q in zip(out, out[1:]):
+        assert p.end == q.start

@@ -332,16 +332,20 @@ def dtw_map(ref: np.ndarray, rec: np.ndarray, hop: int = HOP) -> tuple[np.ndarra
 
 def _overlay_gaps(ivs: list[tuple[str, float, float]], gaps: list[tuple[float, float]], total: float
                   ) -> list[PhonemeInterval]:
-    """Make each gap SILENCE (cutting the intervals it overlaps), merge silences, retile."""
+    """Make each gap SILENCE (cutting the intervals it overlaps), merge silences, retile.
+
+    A phoneme the gap cuts in two keeps only its longer side: the same sound on both sides of a
+    pause would close the lips twice for one "b"."""
     for g0, g1 in gaps:
         out: list[tuple[str, float, float]] = []
         for s, a, b in ivs:
             if b <= g0 or a >= g1:
                 out.append((s, a, b))
                 continue
-            if a < g0:
+            before, after = max(g0 - a, 0.0), max(b - g1, 0.0)
+            if before > 0 and (after == 0 or before >= after or s == SILENCE):
                 out.append((s, a, g0))
-            if b > g1:
+            if after > 0 and (before == 0 or after > before or s == SILENCE):
                 out.append((s, g1, b))
         out.append((SILENCE, g0, g1))
         ivs = sorted(out, key=lambda x: (x[1], x[2]))
