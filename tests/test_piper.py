@@ -154,3 +154,25 @@ def test_symbols_read_as_words_have_their_own_time(piper):
     # "Jerry" starts where its own phonemes do, after the "and"
     first_jerry_phone = next(p for p in s.phonemes if p.start >= w["&"].end - 1e-6 and p.symbol != "_")
     assert abs(w["Jerry"].start - first_jerry_phone.start) < 1e-6
+
+
+def test_word_timing_follows_the_phonemes_when_espeak_rewrites_words(piper):
+    # espeak reads "e.g." as "for example" and joins "Main St."; the written words are matched to
+    # the phoneme words locally (a global proportional split drifted by up to half a second)
+    s = piper.speak("Dr. Smith lives on Main St. near Mt. Everest, e.g. next to the U.S. Army base.")
+    w = {x.text: x for x in s.words}
+    f = next(p for p in s.phonemes if p.symbol == "f")  # the "f" of "for example"
+    assert w["Everest,"].end <= f.start + 1e-6
+    assert w["e.g."].start <= f.start < w["e.g."].end
+    assert w["e.g."].end - w["e.g."].start > 0.4  # "for example" is long
+    assert [x.text for x in s.words] == "Dr. Smith lives on Main St. near Mt. Everest, e.g. next to the U.S. Army base.".split()
+
+
+def test_match_words_to_groups():
+    from talkinghead.speech.piper import match_words_to_groups
+
+    # exact, joined ("in the" -> one), expanded ("e.g." -> two), unsaid (a word with no group)
+    assert match_words_to_groups([(1, 3), (1, 2)], [3, 2]) == [((0, 1), (0, 1)), ((1, 2), (1, 2))]
+    assert match_words_to_groups([(1, 2), (1, 2), (1, 5)], [4, 5]) == [((0, 2), (0, 1)), ((2, 3), (1, 2))]
+    assert match_words_to_groups([(1, 4), (1, 10), (1, 3)], [4, 3, 7, 3]) == [
+        ((0, 1), (0, 1)), ((1, 2), (1, 3)), ((2, 3), (3, 4))]

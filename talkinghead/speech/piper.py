@@ -281,6 +281,71 @@ def _is_modifier(c: str) -> bool:
     return c == "ː" or c == "ˑ" or unicodedata.category(c) in ("Mn", "Lm") and c not in _STRESS
 
 
+def match_words_to_groups(counts: list[tuple[int, int]], group_sizes: list[int], max_block: int = 4
+                          ) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Match written words to the phoneme words espeak made of them in context, in order.
+
+    espeak joins words ("in the" -> one phoneme word), splits or expands others ("e.g." -> "for
+    example"), so the counts need not agree; a global proportional split then drifts by up to
+    half a second over a long sentence. Dynamic programming pairs consecutive runs instead: one
+    written word with one or more phoneme words, several written words with one phoneme word, or a
+    written word with none, minimising the difference of phoneme counts (written words counted as
+    spoken alone).
+
+    Args:
+        counts: per written word, ``(phoneme words, phonemes)`` when spoken alone.
+        group_sizes: phonemes of each phoneme word actually made, in order.
+        max_block: longest run on either side of one pairing.
+
+    Returns:
+        ``[((k, i), (l, j)), ...]``: written words ``k..i-1`` took phoneme words ``l..j-1``
+        (``l == j``: none), covering both sequences in order.
+    """
+    n, m = len(counts), len(group_sizes)
+    q = np.concatenate([[0], np.cumsum(group_sizes)])
+    p = np.concatenate([[0], np.cumsum([c[1] for c in counts])])
+    inf = float("inf")
+    dp = np.full((n + 1, m + 1), inf)
+    back: dict[tuple[int, int], tuple[int, int]] = {}
+    dp[0, 0] = 0.0
+    for i in range(n + 1):
+        for j in range(m + 1):
+            if i == 0 and j == 0:
+                continue
+            best, arg = dp[i, j], None
+            # one written word <- b phoneme words (b = 0: a word espeak did not say)
+            if i >= 1:
+                for b in range(0, min(max_block, j) + 1):
+                    prev = dp[i - 1, j - b]
+                    if not np.isfinite(prev):
+                        continue
+                    extra = 0.0 if b == max(counts[i - 1][0], 1) else 0.5 * abs(b - counts[i - 1][0]) + (2.0 if b == 0 else 0.0)
+                    c = prev + abs((p[i] - p[i - 1]) - (q[j] - q[j - b])) + extra
+                    if c < best:
+                        best, arg = c, (i - 1, j - b)
+            # a >= 2 written words <- one phoneme word
+            if j >= 1:
+                for a in range(2, min(max_block, i) + 1):
+                    prev = dp[i - a, j - 1]
+                    if not np.isfinite(prev):
+                        continue
+                    c = prev + abs((p[i] - p[i - a]) - (q[j] - q[j - 1])) + 0.5 * (a - 1)
+                    if c < best:
+                        best, arg = c, (i - a, j - 1)
+            if arg is not None:
+                dp[i, j], back[(i, j)] = best, arg
+    if not np.isfinite(dp[n, m]):  # cannot happen with b = 0 allowed, unless m > n * max_block
+        share = np.round(np.linspace(0, m, n + 1)).astype(int)
+        return [((k, k + 1), (int(share[k]), int(share[k + 1]))) for k in range(n)]
+    out = []
+    i, j = n, m
+    while (i, j) != (0, 0):
+        k, l = back[(i, j)]
+        out.append(((k, i), (l, j)))
+        i, j = k, l
+    return out[::-1]
+
+
 class _TimelineBuilder:
     """Concatenate sentences and pauses into one :class:`Speech` with a tiling timeline.
 
@@ -379,12 +444,23 @@ class _TimelineBuilder:
                 self.words.append(WordInterval(word, spans[g][0] / self.sr, spans[g + n_groups - 1][1] / self.sr))
                 g += n_groups
             return
-        _LOG.debug("%d written words, %d phoneme words: proportional word timing", len(spoken), made)
-        share = np.cumsum([0] + [max(c[1], 1) for _, c in spoken]).astype(np.float64)
-        cut = np.round(share / share[-1] * len(rows)).astype(int)
-        for (word, _), a, b in zip(spoken, cut[:-1], cut[1:]):
-            if b > a:
-                self.words.append(WordInterval(word, edges[rows[a]] / self.sr, edges[rows[b - 1] + 1] / self.sr))
+        _LOG.debug("%d written words, %d phoneme words: words matched to them by phoneme counts", len(spoken), made)
+        group_rows: list[list[int]] = [[] for _ in range(made)]
+        for i in rows:
+            group_rows[self.word_of[i] - first].append(i)
+        for (k, i), (l, j) in match_words_to_groups([c for _, c in spoken], [len(g) for g in group_rows]):
+            block = [r for g in group_rows[l:j] for r in g]
+            if not block:
+                continue  # a word espeak did not say (no time of its own)
+            if i - k == 1:
+                self.words.append(WordInterval(spoken[k][0], edges[block[0]] / self.sr, edges[block[-1] + 1] / self.sr))
+                continue
+            # several written words, one phoneme word ("in the" -> "ɪnðə"): its phonemes shared
+            share = np.cumsum([0] + [max(c[1], 1) for _, c in spoken[k:i]]).astype(np.float64)
+            cut = np.round(share / share[-1] * len(block)).astype(int)
+            for (word, _), u, v in zip(spoken[k:i], cut[:-1], cut[1:]):
+                if v > u:
+                    self.words.append(WordInterval(word, edges[block[u]] / self.sr, edges[block[v - 1] + 1] / self.sr))
 
     def build(self, text: str, backend: str, info: dict) -> Speech:
         audio = np.concatenate(self.audio) if self.audio else np.zeros(0, np.float32)
