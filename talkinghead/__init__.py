@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Pipeline": "talkinghead.pipeline",
     "SayResult": "talkinghead.pipeline",
+    "Provenance": "talkinghead.pipeline",
     "make_speech": "talkinghead.speech.select",
     "Speech": "talkinghead.speech.types",
     "PhonemeInterval": "talkinghead.speech.types",

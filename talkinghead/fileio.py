@@ -19,6 +19,10 @@ from .errors import InputError, OutputError
 log = logging.getLogger(__name__)
 
 
+#: Longest file name (bytes) of the usual file systems (ext4, XFS, APFS, NTFS in UTF-16 units).
+NAME_MAX = 255
+
+
 def check_writable(path: str | os.PathLike, *, try_create: bool = True) -> Path:
     """Fail early, with a clear message, if ``path`` cannot be created.
 
@@ -30,6 +34,9 @@ def check_writable(path: str | os.PathLike, *, try_create: bool = True) -> Path:
     """
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
+    if len(p.name.encode()) > NAME_MAX:  # before any stat(), which fails on such a name
+        raise OutputError(f"cannot write {p.name[:40]}...: the file name is {len(p.name.encode())} bytes long, "
+                          f"more than the {NAME_MAX} a file system allows")
     if p.is_dir():
         raise OutputError(f"output path {p} is a folder; give a file name")
     if not parent.exists():

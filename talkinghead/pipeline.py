@@ -34,6 +34,22 @@ CHUNK = 16
 BOX_CHUNK = 1024
 
 
+#: Output file suffixes of a video (an mp4 container).
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
+
+
+def check_video_options(fps: float | None, crf: int | None = None) -> None:
+    """Range checks of an output frame rate (``None``: the face video's) and x264 quality.
+
+    Raises:
+        InputError: ``fps`` not within 1-120, ``crf`` not within 0-51.
+    """
+    if fps is not None and not (1.0 <= float(fps) <= 120.0):  # also refuses NaN
+        raise InputError(f"frame rate {fps} is out of range (1 to 120 fps)")
+    if crf is not None and not (0 <= int(crf) <= 51):
+        raise InputError(f"crf {crf} is out of range (0 to 51, lower = better)")
+
+
 def say_outputs(output: str | Path, sidecars: bool) -> list[Path]:
     """The files :meth:`Pipeline.say` writes: ``output`` and, with ``sidecars``, its timeline
     (``.json``) and subtitles (``.srt``) beside it, in that order."""
@@ -130,15 +146,17 @@ class SayResult:
     """What :meth:`Pipeline.say` made.
 
     Attributes:
-        path: the mp4 written (``None`` when only frames were streamed).
+        path: the mp4 written.
         speech: the speech (audio + phoneme timeline + words).
         visemes: the per-frame mouth parameters.
         fps: frame rate of the video.
         n_frames: number of video frames.
-        timings: seconds spent per stage (``speech``, ``visemes``, ``render``, ``refine``, ...).
+        timings: seconds spent per stage: ``speech``, ``audio_watermark``, ``visemes``,
+            ``mesh+render``, ``refine+blend``, ``provenance`` (watermark and label), and
+            ``total_video`` (everything from the first frame to the finished file).
     """
 
-    path: Path | None
+    path: Path
     speech: Speech
     visemes: VisemeTrack
     fps: float
@@ -159,9 +177,13 @@ class SayResult:
 class Pipeline:
     """A prepared face that can say scripts. Create with :meth:`from_face`."""
 
-    def __init__(self, prepared, face_path: Path, device: str = "auto", progress: bool = True):
+    def __init__(self, prepared, face_path: Path, device: str = "auto", progress: bool = True,
+                 source_paths: tuple[Path, ...] = ()):
         self.prepared = prepared
         self.face_path = Path(face_path)
+        #: every file this face came from (the user's photo or video, its scaled copy, the idle
+        #: clip made of a photo): :meth:`say` never writes over one of them
+        self.source_paths = tuple(Path(p) for p in (*source_paths, face_path))
         self.device = device
         self.progress = progress
         self._rig = None
@@ -201,14 +223,18 @@ class Pipeline:
                 this many pixels (:func:`talkinghead.scale.scaled_face`; the output has that
                 size); ``None``: the file's own size.
         """
+        from .devices import select_device
         from .media import is_still
         from .refine.prepare import PrepareSettings, prepare_face
         from .scale import scaled_face
 
+        select_device(device)  # an unknown device, or cuda without a GPU: InputError, now
         path = Path(face)
         if not path.exists():
             raise InputError(f"face file {path} does not exist")
+        sources = [path]
         path = scaled_face(path, max_side, cache=cache, progress=progress)
+        sources.append(path)
         portrait = is_still(path)
         if portrait:
             from .portrait import animate_portrait
@@ -217,7 +243,7 @@ class Pipeline:
             face_index = 0 if face_index is None else face_index
         settings = PrepareSettings.for_face(portrait, steps, face_index=face_index or 0)
         prepared = prepare_face(path, settings=settings, device=device, cache=cache, progress=progress)
-        return cls(prepared, path, device=device, progress=progress)
+        return cls(prepared, path, device=device, progress=progress, source_paths=tuple(sources))
 
     # ------------------------------------------------------------------------------------
     @property
@@ -271,7 +297,8 @@ class Pipeline:
         from .face.deform import deform_lower_face
         from .render.renderer import render_frames
 
-        fps = float(fps or self.fps)
+        check_video_options(fps)
+        fps = float(self.fps if fps is None else fps)
         timings = timings if timings is not None else {}
         t0 = time.perf_counter()
         visemes = visemes_from_speech(speech, fps)
@@ -347,17 +374,20 @@ class Pipeline:
         if output is None:
             raise InputError("say() needs an output path")
         out = check_writable(output)
+        if out.suffix.lower() not in VIDEO_SUFFIXES:
+            raise InputError(f"output {out} should be an .mp4 file")
+        check_video_options(fps, crf)
         written = say_outputs(out, sidecars)
         for w in written[1:]:
             check_writable(w)
-        check_not_an_input(written, {"face video": self.face_path, "recording": audio})
+        check_not_an_input(written, {**{f"face file ({p.name})": p for p in self.source_paths}, "recording": audio})
         timings: dict = {}
         t = time.perf_counter()
         if speech is None:
             speech = make_speech(text, tts=tts, voice=voice, rate=rate, audio=audio, transcript=transcript,
                                  seed=seed, progress=self.progress)
         timings["speech"] = time.perf_counter() - t
-        fps = float(fps or self.fps)
+        fps = float(self.fps if fps is None else fps)
         prov = provenance if provenance is not None else Provenance()
         prov.check()
         n = 0

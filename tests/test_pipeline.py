@@ -199,3 +199,44 @@ def test_say_with_max_side_scales_the_face_first(tmp_path, monkeypatch):
     assert (info.width, info.height) == (256, 256) and info.has_audio
     assert len(list((tmp_path / "cache" / "scaled").glob("*-256x256.mp4"))) == 1
     assert main(["-q", "say", "--text", "Bob.", "--face", str(face), "-o", str(out), "--max-side", "100"]) == 2
+
+
+@pytest.mark.slow
+def test_api_refuses_bad_calls_before_rendering(prepared, face_clip, tmp_path):
+    """The Python API checks what the command line checks: the face file, a sidecar or a bad
+    suffix as the output, the quality and frame rate, the device."""
+    from talkinghead import Pipeline
+    from talkinghead.errors import InputError, OutputError
+    from talkinghead.speech.types import PhonemeInterval, Speech
+    from talkinghead.visemes import visemes_from_speech
+
+    speech = Speech(np.zeros(8000, np.float32), 16000, [PhonemeInterval("_", 0.0, 0.5)], text="")
+    before = face_clip.read_bytes()
+    with pytest.raises(OutputError, match="face file"):
+        prepared.say(speech=speech, output=face_clip)  # the user's own face video
+    assert face_clip.read_bytes() == before
+    for bad in ("v.json", "noext", "v.txt"):
+        with pytest.raises(InputError, match="should be an .mp4"):
+            prepared.say(speech=speech, output=tmp_path / bad, sidecars=True)
+    with pytest.raises(InputError, match="crf 99"):
+        prepared.say(speech=speech, output=tmp_path / "a.mp4", crf=99)
+    for fps in (0, -5, float("nan")):
+        with pytest.raises(InputError, match="frame rate"):
+            prepared.say(speech=speech, output=tmp_path / "a.mp4", fps=fps)
+        with pytest.raises(InputError, match="frame rate"):
+            next(prepared.frames(speech, fps=fps))
+        with pytest.raises(InputError, match="frame rate"):
+            visemes_from_speech(speech, fps)
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(InputError, match="unknown device"):
+        Pipeline.from_face(face_clip, device="tpu", progress=False)
+
+
+def test_unseeded_speech_differs_and_its_seed_reproduces_it():
+    from talkinghead import make_speech
+
+    a, b = make_speech("Same take."), make_speech("Same take.")
+    assert a.info["seed"] != b.info["seed"]
+    assert len(a.audio) != len(b.audio) or not np.array_equal(a.audio, b.audio)
+    c = make_speech("Same take.", seed=a.info["seed"])
+    assert np.array_equal(a.audio, c.audio)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, OutputError
-from ..fileio import check_not_an_input, file_sha256, read_text_file
+from ..fileio import NAME_MAX, check_not_an_input, file_sha256, read_text_file
 from ..scale import MIN_MAX_SIDE
 
 #: Settings that may appear under ``defaults:`` and be overridden by a job.
@@ -412,6 +412,9 @@ class _Validator:
                         break
                 for f in files:
                     outputs.setdefault(f, where)
+                    if len(f.name.encode()) > NAME_MAX:  # before is_dir(), whose stat() fails on it
+                        self.err(where, "output", f"the file name {f.name[:40]}... is longer than {NAME_MAX} bytes")
+                        break
                     if f.is_dir():
                         self.err(where, "output", f"{f} is a folder: the job could not write it")
                 written.append((where, files))

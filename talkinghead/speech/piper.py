@@ -92,7 +92,8 @@ class PiperSpeaker:
         paragraph_pause: silence for a paragraph break (blank line in the script), seconds.
         speaker_id: speaker of a multi-speaker voice.
         seed: make the voice's sampling noise reproducible: the same seed and the same sequence
-            of calls give bit-identical audio (``None``: a fresh draw each time). This seeds
+            of calls give bit-identical audio (``None``: a fresh random seed for each speaker,
+            recorded in ``Speech.info["seed"]`` so that a take can be made again). This seeds
             ONNX Runtime's global generator before the voice's session is created.
         progress: a progress bar (tqdm, per sentence) while a script is spoken.
 
@@ -125,10 +126,14 @@ class PiperSpeaker:
         self.paragraph_pause = float(paragraph_pause)
         self.speaker_id = speaker_id
         self.progress = bool(progress)
-        if seed is not None:
-            import onnxruntime
+        import onnxruntime
 
-            onnxruntime.set_seed(int(seed))
+        if seed is None:  # a fresh take (ONNX Runtime alone repeats one take per process), kept in info
+            import secrets
+
+            seed = secrets.randbelow(2**31)
+        self.seed = int(seed)
+        onnxruntime.set_seed(self.seed)
         self._voice = self._load()
         self.sample_rate: int = int(self._voice.config.sample_rate)
 
@@ -261,7 +266,7 @@ class PiperSpeaker:
         return groups, phones
 
     def _info(self) -> dict:
-        return {"voice": self.name, "model": str(self.model_path), "rate": self.rate}
+        return {"voice": self.name, "model": str(self.model_path), "rate": self.rate, "seed": self.seed}
 
 
 def _has_phone(group: str) -> bool:

@@ -23,8 +23,11 @@ Guarantees on top of the blend:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from ..errors import InputError
 from ..speech.types import SILENCE, PhonemeInterval, Speech
 from .inventory import CLASSES, VISEMES, classify, split_phoneme
 from .types import MOUTH_PARAMS, P, VisemeTrack
@@ -62,8 +65,8 @@ def visemes_from_timeline(
     Returns:
         A :class:`VisemeTrack` of ``round(duration * fps)`` frames.
     """
-    if fps <= 0:
-        raise ValueError("fps must be positive")
+    if not (math.isfinite(fps) and fps > 0):
+        raise InputError(f"frame rate {fps} must be a positive number")
     n_frames = VisemeTrack.n_frames_for(duration, fps)
     segs = expand_timeline(phonemes)
     classes = [classify(s.symbol) for s in segs]
