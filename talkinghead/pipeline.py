@@ -380,7 +380,9 @@ class Pipeline:
         written = say_outputs(out, sidecars)
         for w in written[1:]:
             check_writable(w)
-        check_not_an_input(written, {**{f"face file ({p.name})": p for p in self.source_paths}, "recording": audio})
+        first, *copies = self.source_paths
+        check_not_an_input(written, {"face video": first, **{f"face video's working copy {c.name}": c for c in copies},
+                                     "recording": audio})
         timings: dict = {}
         t = time.perf_counter()
         if speech is None:

@@ -212,7 +212,7 @@ def test_api_refuses_bad_calls_before_rendering(prepared, face_clip, tmp_path):
 
     speech = Speech(np.zeros(8000, np.float32), 16000, [PhonemeInterval("_", 0.0, 0.5)], text="")
     before = face_clip.read_bytes()
-    with pytest.raises(OutputError, match="face file"):
+    with pytest.raises(OutputError, match="is the face video"):
         prepared.say(speech=speech, output=face_clip)  # the user's own face video
     assert face_clip.read_bytes() == before
     for bad in ("v.json", "noext", "v.txt"):
