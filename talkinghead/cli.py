@@ -26,7 +26,7 @@ COMMANDS = ("say", "speak", "batch", "prepare", "track", "mesh", "verify", "doct
 
 EPILOG = """\
 examples:
-  talkinghead speak "Hello there." -o hello.wav        speech + timeline.json + .srt
+  talkinghead speak "Hello there." -o hello.wav        hello.wav + hello.json (timeline) + hello.srt
   talkinghead say --text "Hello there." --face me.mp4 -o hello.mp4
   talkinghead doctor                                   check the installation
 

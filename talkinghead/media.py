@@ -219,6 +219,9 @@ def _probe_file(path: str, resolved: str, size: int, mtime_ns: int, inode: int, 
 
     header = _ffmpeg_header(p)
     if "Input #0" not in header:
+        if "moov atom not found" in header:  # an mp4 whose index (written last) never was
+            raise MediaError(f"cannot read {p}: the mp4 is incomplete (its index, the 'moov' atom, is missing: "
+                             "a recording or download that did not finish?)")
         last = header.strip().splitlines()[-1] if header.strip() else "unknown format"
         raise MediaError(f"cannot read {p}: not a video, image or audio file ({last})")
     has_audio = bool(re.search(r"Stream #\d+:\d+[^:]*: Audio:", header))

@@ -259,3 +259,12 @@ def test_truncated_video_is_named_not_taken_for_a_still(tmp_path, caplog):
     stub.write_bytes(data[: moov_end + 200])
     with pytest.raises(MediaError, match="stub.mp4 is truncated or damaged.*can be read"):
         probe(stub)
+    # the index written last (ffmpeg's default layout), the file cut short: no index at all
+    late = tmp_path / "late.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(src), "-c", "copy", "-movflags", "-faststart",
+                    str(late)], check=True)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(late.read_bytes()[: late.stat().st_size // 2])
+    if late.read_bytes().find(b"moov") > late.read_bytes().find(b"mdat"):
+        with pytest.raises(MediaError, match="cut.mp4: the mp4 is incomplete"):
+            probe(cut)

@@ -11,7 +11,8 @@ log = logging.getLogger(__name__)
 EPILOG = """\
 examples:
   talkinghead prepare speaker.mp4                      track + fine-tune (a few minutes on a CPU)
-  talkinghead prepare speaker.mp4 --steps 300          longer fine-tuning, better likeness
+  talkinghead prepare speaker.mp4 --steps 300          longer fine-tuning (measured no better than
+                                                       150 on the development clips: models/README.md)
   talkinghead prepare portrait.png                     a single image works too (animated, not fine-tuned)
   talkinghead prepare speaker.mp4 -o speaker.refiner.pt   also keep a copy of the weights
 

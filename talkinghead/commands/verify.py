@@ -16,7 +16,8 @@ examples:
   talkinghead verify clip.mp4 --trust my_ca.pem --json
       also check that the C2PA signer chains to my_ca.pem; machine-readable report
   talkinghead verify clip.mp4 --key my-secret-key
-      look for a watermark made with your own key
+      look for a watermark embedded with another key (through the Python module
+      talkinghead.provenance.watermark; the commands embed the public key)
 
 exit status:
   0  marked: the video watermark or the speech-track (audio) watermark is detected, or the
@@ -35,7 +36,7 @@ def register(sub) -> None:
                     "watermark of the speech track, the container metadata and a C2PA manifest "
                     "(Content Credentials).", epilog=EPILOG)
     p.add_argument("video", metavar="VIDEO", help="the video to check")
-    p.add_argument("--key", default=None, help="watermark key (default: the public talkinghead key)")
+    p.add_argument("--key", default=None, help="watermark key (default: the public talkinghead key, the one say and batch embed)")
     p.add_argument("--trust", metavar="CA.pem", help="PEM trust anchors for the C2PA signer")
     p.add_argument("--max-frames", type=int, default=300, metavar="N",
                    help="frames used for watermark detection (default 300; more = slower, surer)")
