@@ -130,3 +130,37 @@ def test_lips_offset_is_not_moved_by_a_few_stray_pixels():
     stray = lips_offset(painted, teeth, reg.lips, deadzone=(0, 0, 0))
     assert np.abs(stray - clean).max() < 4.0
     assert not lips_offset(painted, source, np.zeros((R, R), np.float32)).any()
+
+
+def test_an_underexposed_face_painted_as_a_lit_one_is_brought_down_to_its_light():
+    """A dark photo (skin at L* 5) painted as a well-lit face (L* 25, the refiner's habit): the
+    painted region is scaled in linear light to the source's level, shading kept, not blackened;
+    a normally lit painting within the tolerance is not touched by the exposure step."""
+    from talkinghead.refine.anchor import EXPOSURE_TOLERANCE, apply_gain, deadzone_scale, exposure_gain
+
+    mesh, closed, opened = _faces()
+    fl = backward_flow(closed, opened, R)
+    alpha = np.zeros((R, R), np.float32)
+    alpha[8:-8, 8:-8] = 1.0
+    reg = anchor_regions(closed, opened, mesh, alpha, fl)
+    source = _face_image(closed, mesh, skin=(5.0, 4.0, 6.0), lips=(4.0, 8.0, 5.0), mouth=(1.0, 1.0, 1.0))
+    painted = _face_image(opened, mesh, skin=(25.0, 12.0, 16.0), lips=(20.0, 30.0, 15.0), mouth=(8.0, 6.0, 3.0))
+    assert deadzone_scale(source, reg.skin) < 0.2  # dark skin: small dead zones
+    g = exposure_gain(painted, source, reg.skin)
+    assert 0.05 < g < 0.3
+    out = anchor_colours(painted, source, fl, reg, alpha)
+    skin = (reg.skin > 0.99) & (reg.lips_area < 0.01)
+    assert abs(_lab(out)[skin][:, 0].mean() - _lab(source)[skin][:, 0].mean()) < 1.5
+    assert (_lab(out)[skin][:, 0] > 0.5).mean() > 0.95  # darkened, not clipped to black
+    # the opening is darkened with the rest (exposure is the whole region's)
+    opening = cv2.erode((inner_mouth_mask(opened, mesh, R, 0.0) > 0.5).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert _lab(out)[opening][:, 0].mean() < _lab(painted)[opening][:, 0].mean() - 2
+    # a lit face: no exposure step (gain 1 within the tolerance)
+    lit = _face_image(closed, mesh)
+    assert exposure_gain(_face_image(opened, mesh, skin=(73.0, 14.0, 18.0)), lit, reg.skin) == 1.0
+    assert deadzone_scale(lit, reg.skin) == 1.0
+    # the gain itself: linear light, alpha-weighted, identity at 1
+    np.testing.assert_array_equal(apply_gain(painted, 1.0, alpha), painted)
+    half = apply_gain(np.full((4, 4, 3), 188, np.uint8), 0.5, np.ones((4, 4), np.float32))
+    assert abs(int(half[0, 0, 0]) - 137) <= 1  # sRGB 188 is linear 0.50; half of it is sRGB 137
+    assert EXPOSURE_TOLERANCE > 1

@@ -427,3 +427,17 @@ def test_bad_signing_files_are_refused_before_any_work(tmp_path, creds):
         Provenance(sign_cert=notpem, sign_key=key).check()
     with pytest.raises(InputError, match="not a PEM file"):
         Provenance(sign_cert=chain, sign_key=notpem).check()
+
+
+def test_the_mark_is_fainter_in_dark_pixels():
+    """The same pattern that vanishes in mid-grey skin is a coarse mottle on an underexposed face:
+    the amplitude falls with the luma below DARK_KNEE."""
+    p = wm.make_payload(JOB)
+    bright = np.full((96, 128, 3), 120, np.uint8)
+    dark = np.full((96, 128, 3), 12, np.uint8)
+    d_bright = np.abs(wm.embed(bright, None, p, time_s=0.0).astype(int) - 120).mean()
+    d_dark = np.abs(wm.embed(dark, None, p, time_s=0.0).astype(int) - 12).mean()
+    assert d_bright > 1.0
+    assert d_dark < 0.35 * d_bright
+    white = np.full((96, 128, 3), 250, np.uint8)  # clipped: the mark could only darken it
+    assert np.abs(wm.embed(white, None, p, time_s=0.0).astype(int) - 250).mean() < 0.35 * d_bright

@@ -20,7 +20,8 @@ amplitude swings slowly in time:
   bits, 4-5 cells each). The cell values are
   smoothed (Gaussian, sigma = half a cell), so the pattern is low/mid-frequency (what survives
   H.264 at CRF 28 and downscaling), faded out at the grid's border, and added to the luma (the
-  same value on R, G and B).
+  same value on R, G and B), fainter in dark pixels (luma below :data:`DARK_KNEE`, in proportion)
+  and near white (:data:`BRIGHT_KNEE`).
 * **When.** The pattern's amplitude is ``strength * cos(2 pi F0 t)`` with :data:`F0_HZ` = 2 Hz,
   ``t`` the frame's time in seconds. This temporal modulation is what makes the mark detectable
   at all under a 40 dB PSNR budget: a *static* pattern is drowned by the face's own static
@@ -119,6 +120,16 @@ Z_THRESHOLD = 6.5
 #: Default peak amplitude of the pattern (grey levels, RMS over the grid at the peak).
 DEFAULT_STRENGTH = 4.0
 MIN_PSNR = 40.0
+#: Below this luma (8-bit code value) the pattern's amplitude falls in proportion to the luma:
+#: the eye sees a change relative to the light (Weber), so the same +-4 levels that vanish in
+#: mid-grey skin made a coarse blotchy pattern on an underexposed face (skin at 10-25) and in
+#: shadows. Skin in a normally exposed video (codes ~80-220) keeps the full amplitude.
+DARK_KNEE = 64.0
+#: The same near white (luma above ``255 - BRIGHT_KNEE``): there the pattern can only darken
+#: (brighter is clipped), and it showed as grey spots on an overexposed, clipped face.
+BRIGHT_KNEE = 32.0
+#: The smallest fraction of the amplitude kept in the darkest (and the whitest) pixels.
+DARK_FLOOR = 0.1
 
 
 # ----------------------------------------------------------------------------------------------
@@ -452,6 +463,9 @@ def embed(
     m_roi[:, 2] -= (x0, y0)
     field_ = cv2.warpAffine(pat, m_roi, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    luma = cv2.cvtColor(frame[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    # fainter where it is dark (DARK_KNEE) or clipped white (BRIGHT_KNEE)
+    field_ = field_ * np.clip(np.minimum(luma / DARK_KNEE, (255.0 - luma) / BRIGHT_KNEE), DARK_FLOOR, 1.0)
     delta = np.rint(field_ * amp)
     max_sse = h * w * 255.0**2 / 10.0 ** (min_psnr / 10.0)
     for _ in range(8):

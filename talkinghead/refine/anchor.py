@@ -53,6 +53,28 @@ ANCHOR_DEADZONE = (6.0, 3.0, 3.0)
 #: The same for the lips' median difference (on those frames its 95th percentile is 1.7-9.9 L*,
 #: 1.7-8.2 a*, 1.6-3.4 b*: highest on RD_Radio34, whose lips change colour with their shape).
 LIPS_DEADZONE = (6.0, 3.0, 3.0)
+#: Skin lightness (CIELAB L*) at and above which the dead zones hold as measured (the darkest of
+#: the five faces they were measured on, WDA_BobMenendez_000, has skin at L* 38). On darker skin
+#: in the picture (an underexposed photo, a dim room) they shrink in proportion (see
+#: :func:`deadzone_scale`): at L* 5 a difference of 5 units is a face twice as bright, which the
+#: refiner, trained on well-lit faces, paints, and which showed as a bright lower face with a seam
+#: under the nose.
+DEADZONE_LIGHTNESS = 40.0
+#: The same near white: skin lighter than ``100 - OVEREXPOSED_MARGIN`` (an overexposed photo, skin
+#: clipped towards white) leaves little room for real shading, and a painted face a few units
+#: greyer or tinted showed as a grey-lavender patch with a seam; the dead zones shrink in
+#: proportion to the room left. The lightest skin of the development clips is L* 75.
+OVEREXPOSED_MARGIN = 20.0
+#: The smallest fraction of the dead zones kept on the darkest skin.
+MIN_DEADZONE_SCALE = 0.15
+#: Exposure: when the painted skin's mean linear luminance differs from the source skin's by more
+#: than this factor, the painted region is first scaled in linear light by the excess (see
+#: :func:`exposure_gain`). Well beyond what the skin dead zone allows (6 L* at skin L* 60 is a
+#: factor 1.26; 1.5 is about 10 L*), so that only a face painted at another exposure is scaled: an
+#: underexposed photo (skin L* 3-5) was painted as a well-lit face (L* 22, ten times the light),
+#: and an additive CIELAB shift of that size blackens the painting's darker parts where a gain
+#: keeps its shading. Smaller errors are the CIELAB anchoring's.
+EXPOSURE_TOLERANCE = 1.5
 #: Fewer lip pixels than this (a face a few pixels wide, lips out of view): no lips correction.
 MIN_LIP_PIXELS = 20
 #: Margin between the lips and the skin measured, fraction of the crop side.
@@ -142,6 +164,71 @@ def anchor_regions(source_points: np.ndarray, new_points: np.ndarray, mesh: Lowe
     area = cv2.GaussianBlur(new_lips, (0, 0), soft)
     opening = cv2.GaussianBlur(_erode(inner_mouth_mask(new_points, mesh, r, 0.0), k / 2), (0, 0), soft)
     return AnchorRegions(*(np.clip(m, 0, 1).astype(np.float32) for m in (skin, lips, area, opening)))
+
+
+def deadzone_scale(source: np.ndarray, weight: np.ndarray) -> float:
+    """How much of the dead zones applies to a face: its skin's mean lightness over
+    :data:`DEADZONE_LIGHTNESS`, or its room below white over :data:`OVEREXPOSED_MARGIN`, whichever
+    is smaller, between :data:`MIN_DEADZONE_SCALE` and 1 (1 on any normally lit face; less on a
+    dark one, where a few CIELAB units are a large change of brightness, and on a washed-out one).
+
+    Args:
+        source: ``(R, R, 3)`` uint8 RGB, the source crop moved onto the painted face.
+        weight: ``(R, R)`` in [0, 1], its skin (:attr:`AnchorRegions.skin`).
+    """
+    w = np.asarray(weight, np.float32)
+    if float(w.sum()) < 1.0:
+        return 1.0
+    lightness = float((rgb_to_lab_approx(source)[..., 0] * w).sum() / w.sum())
+    room = min(lightness / DEADZONE_LIGHTNESS, (100.0 - lightness) / OVEREXPOSED_MARGIN)
+    return float(np.clip(room, MIN_DEADZONE_SCALE, 1.0))
+
+
+_SRGB = np.arange(256, dtype=np.float64) / 255.0
+#: sRGB code value -> linear light, ``(256,)``.
+_TO_LINEAR = np.where(_SRGB <= 0.04045, _SRGB / 12.92, ((_SRGB + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def _to_srgb(linear: np.ndarray) -> np.ndarray:
+    x = np.clip(linear, 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055) * 255.0
+
+
+def exposure_gain(painted: np.ndarray, source: np.ndarray, weight: np.ndarray,
+                  tolerance: float = EXPOSURE_TOLERANCE) -> float:
+    """The linear-light gain that brings the painted skin's brightness within ``tolerance`` of
+    the source skin's (1 when it already is).
+
+    Args:
+        painted: ``(R, R, 3)`` uint8 RGB, the refiner's crop.
+        source: ``(R, R, 3)`` uint8 RGB, the source crop moved onto the painted face.
+        weight: ``(R, R)`` in [0, 1], the skin (:attr:`AnchorRegions.skin`).
+        tolerance: :data:`EXPOSURE_TOLERANCE` (a ratio > 1).
+
+    Returns:
+        ``gain`` such that ``gain * painted`` has the source's mean luminance times at most
+        ``tolerance`` (or over ``1 / tolerance``): the ratio soft-thresholded in the log domain.
+    """
+    w = np.asarray(weight, np.float32)
+    if float(w.sum()) < 1.0:
+        return 1.0
+
+    def mean_luminance(img):
+        lin = _TO_LINEAR[np.asarray(img)]
+        y = 0.2126 * lin[..., 0] + 0.7152 * lin[..., 1] + 0.0722 * lin[..., 2]
+        return float((y * w).sum() / w.sum())
+
+    ratio = (mean_luminance(source) + 1e-4) / (mean_luminance(painted) + 1e-4)
+    excess = max(abs(np.log(ratio)) - np.log(tolerance), 0.0)
+    return float(np.exp(np.sign(np.log(ratio)) * excess))
+
+
+def apply_gain(painted: np.ndarray, gain: float, alpha: np.ndarray) -> np.ndarray:
+    """``painted`` scaled by ``gain`` in linear light, in proportion to ``alpha`` ``(R, R)``;
+    ``(R, R, 3)`` uint8 RGB."""
+    lin = _TO_LINEAR[np.asarray(painted)]
+    a = np.asarray(alpha, np.float32)[..., None]
+    return np.clip(np.rint(_to_srgb(lin * (1 + (gain - 1) * a))), 0, 255).astype(np.uint8)
 
 
 def _soft_threshold(x: np.ndarray, t) -> np.ndarray:
@@ -239,7 +326,12 @@ def anchor_colours(painted: np.ndarray, source_crop: np.ndarray, flow: np.ndarra
         hole_alpha: ``(R, R)`` the painted region's alpha: the correction is applied in proportion
             to it (outside it the crop, which only reproduces the frame, is unchanged).
         sigma: comparison scale of the skin, fraction of the crop side (:data:`ANCHOR_SIGMA`).
-        deadzone, lips_deadzone: :data:`ANCHOR_DEADZONE`, :data:`LIPS_DEADZONE`.
+        deadzone, lips_deadzone: :data:`ANCHOR_DEADZONE`, :data:`LIPS_DEADZONE`, both scaled by
+            :func:`deadzone_scale` of the source's skin (unchanged on a normally lit face).
+
+    Before that, a face painted far brighter or darker than the source's (more than
+    :data:`EXPOSURE_TOLERANCE`, as the refiner paints an underexposed face) has its whole painted
+    region, opening included, scaled in linear light (:func:`exposure_gain`).
 
     Returns:
         ``(R, R, 3)`` uint8 RGB; ``painted`` itself where nothing is beyond the dead zones.
@@ -248,6 +340,11 @@ def anchor_colours(painted: np.ndarray, source_crop: np.ndarray, flow: np.ndarra
     moved = move_with_skin(np.ascontiguousarray(source_crop), flow)
     m = regions.lips_area[..., None]
     keep = (1 - regions.opening) * np.asarray(hole_alpha, np.float32)
+    gain = exposure_gain(painted, moved, regions.skin)
+    if gain != 1.0:  # a face painted far brighter or darker than it is: its light first, the whole region
+        painted = apply_gain(painted, gain, hole_alpha)
+    k = deadzone_scale(moved, regions.skin)  # smaller dead zones on a dark face
+    deadzone, lips_deadzone = np.asarray(deadzone, np.float32) * k, np.asarray(lips_deadzone, np.float32) * k
     off = lips_offset(painted, moved, regions.lips, deadzone=lips_deadzone)[None, None, :] * m
     off = off + colour_offset(painted, moved, regions.skin, sigma_px=sigma * r, deadzone=deadzone) * (1 - m)
     changed = (keep > 0) & ((np.abs(off[..., 0]) + np.abs(off[..., 1]) + np.abs(off[..., 2])) > 1e-3)
