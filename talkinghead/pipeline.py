@@ -237,8 +237,11 @@ class Pipeline:
         sources.append(path)
         portrait = is_still(path)
         if portrait:
+            from .face.orientation import upright_face
             from .portrait import animate_portrait
 
+            path = upright_face(path, cache=cache)  # a photo lying on its side: turned upright
+            sources.append(path)
             path = animate_portrait(path, face_index=face_index, seed=idle_seed, cache=cache, progress=progress)
             face_index = 0 if face_index is None else face_index
         settings = PrepareSettings.for_face(portrait, steps, face_index=face_index or 0)

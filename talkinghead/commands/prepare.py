@@ -82,9 +82,11 @@ def run(args) -> int:
         s.max_frames = args.max_frames
     s.face_index = args.face_index or 0
     if portrait:
-        # the same idle clip that `say` animates from a portrait, so the cache is shared
+        # the same upright photo and idle clip that `say` animates from a portrait (shared cache)
+        from ..face.orientation import upright_face
         from ..portrait import animate_portrait
 
+        face = upright_face(face, cache=not args.no_cache)
         face = animate_portrait(face, face_index=args.face_index, seed=args.idle_seed,
                                 cache=not args.no_cache, progress=not args.quiet)
     prepared = prepare_face(face, settings=s, base_weights=args.weights, device=args.device,
