@@ -183,7 +183,7 @@ class Pipeline:
         self.face_path = Path(face_path)
         #: every file this face came from (the user's photo or video, its scaled copy, the idle
         #: clip made of a photo): :meth:`say` never writes over one of them
-        self.source_paths = tuple(Path(p) for p in (*source_paths, face_path))
+        self.source_paths = tuple(dict.fromkeys(Path(p) for p in (*source_paths, face_path)))  # in order, once
         self.device = device
         self.progress = progress
         self._rig = None

@@ -36,6 +36,7 @@ from typing import Any
 from ..errors import InputError, OutputError
 from ..fileio import NAME_MAX, check_not_an_input, file_sha256, read_text_file
 from ..scale import MIN_MAX_SIDE
+from ..speech.piper import MAX_SEED
 
 #: Settings that may appear under ``defaults:`` and be overridden by a job.
 SETTINGS = ("face", "voice", "tts", "rate", "sentence_pause", "paragraph_pause", "fps", "crf", "steps",
@@ -46,7 +47,6 @@ JOB_ONLY = ("name", "text", "script", "audio", "transcript", "output")
 #: Keys only ``defaults:`` may have.
 DEFAULTS_ONLY = ("output_dir",)
 TOP_LEVEL = ("defaults", "jobs")
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
 
 
 class BatchConfigError(InputError):
@@ -127,7 +127,7 @@ class JobSpec:
     @property
     def marker(self) -> Path:
         """The ``.done.json`` marker written beside the output after success."""
-        return self.output.with_name(self.output.name + ".done.json")
+        return marker_path(self.output)
 
     @property
     def face_key(self) -> tuple[str, int | None, int | None, int, int | None]:
@@ -262,6 +262,7 @@ class _Validator:
         self.base = base
         self.errors: list[str] = []
         self.inputs: list[tuple[str, dict[str, Path | None]]] = []  # (job label, its input files)
+        self.written: list[tuple[str, list[Path]]] = []  # (job label, every file it writes)
 
     # -- helpers --------------------------------------------------------------------------
     def err(self, where: str, key: str | None, msg: str) -> None:
@@ -378,22 +379,19 @@ class _Validator:
             out_dir = self.path(defaults["output_dir"]).resolve()
         else:
             out_dir = (self.base / "out").resolve()
-        self.out_dir_bad = (out_dir.exists() and not out_dir.is_dir()) or _blocked_parent(out_dir) is not None
+        where, key = ("-o/--output", None) if outdir is not None else ("defaults", "output_dir")
+        blocked = _blocked_parent(out_dir)
         if out_dir.exists() and not out_dir.is_dir():
-            if outdir is not None:
-                self.err("-o/--output", None, f"{out_dir} exists and is not a folder")
-            else:
-                self.err("defaults", "output_dir", f"{out_dir} exists and is not a folder")
-        elif _blocked_parent(out_dir) is not None:
-            where, key = ("-o/--output", None) if outdir is not None else ("defaults", "output_dir")
-            self.err(where, key, f"cannot create {out_dir}: {_blocked_parent(out_dir)} is a file, not a folder")
+            self.err(where, key, f"{out_dir} exists and is not a folder")
+        elif blocked is not None:
+            self.err(where, key, f"cannot create {out_dir}: {blocked} is a file, not a folder")
+        self.out_dir_bad = (out_dir.exists() and not out_dir.is_dir()) or blocked is not None
 
         self.default_face = self.file("defaults", "face", defaults["face"]) if "face" in defaults else None
         voice_ok: dict[tuple, str | None] = {}
         jobs: list[JobSpec] = []
         names: dict[str, int] = {}
         outputs: dict[Path, str] = {}
-        written: list[tuple[str, list[Path]]] = []  # each job's files: video, sidecars, marker
         for i, raw in enumerate(raw_jobs):
             job, where, name, out = self.job(i, raw, defaults, out_dir, voice_ok)
             if name is not None:
@@ -401,7 +399,7 @@ class _Validator:
                     self.err(where, "name", f"duplicate job name (also jobs[{names[name]}])")
                 names.setdefault(name, i)
             if out is not None:
-                files = self.written_files(out, raw, defaults)
+                files = self.written[-1][1]
                 for f in files:  # a sidecar or marker of one job is another's video, or its sidecar
                     if f in outputs and outputs[f] != where:
                         if f == out:
@@ -417,12 +415,11 @@ class _Validator:
                         break
                     if f.is_dir():
                         self.err(where, "output", f"{f} is a folder: the job could not write it")
-                written.append((where, files))
             if job is not None:
                 jobs.append(job)
         # one job's output must not replace another job's input (its face video, script, ...)
         own = dict(self.inputs)
-        for where, files in written:
+        for where, files in self.written:
             mine = {Path(v).resolve() for v in own.get(where, {}).values() if v is not None}
             for other, inputs in self.inputs:
                 if other == where:
@@ -437,15 +434,6 @@ class _Validator:
         if self.errors:
             raise BatchConfigError(self.source, self.errors)
         return BatchConfig(self.source, self.base, out_dir, jobs)
-
-    @staticmethod
-    def written_files(out: Path, raw: Any, defaults: dict) -> list[Path]:
-        """Every file a job writes: the video, its sidecars when asked, the ``.done.json`` marker."""
-        from ..pipeline import say_outputs
-
-        sidecars = raw.get("sidecars", defaults.get("sidecars")) if isinstance(raw, dict) else None
-        files = say_outputs(out, sidecars is True)
-        return [*files, out.with_name(out.name + ".done.json")]
 
     def job(self, i: int, raw: Any, defaults: dict, out_dir: Path, voice_ok: dict
             ) -> tuple[JobSpec | None, str, str | None, Path | None]:
@@ -528,14 +516,16 @@ class _Validator:
             out_name = d.get("output", f"{name}.mp4")
             out = Path(os.path.expanduser(out_name))
             out = (out if out.is_absolute() else out_dir / out).resolve()
+            from ..pipeline import VIDEO_SUFFIXES, say_outputs
+
             if out.suffix.lower() not in VIDEO_SUFFIXES:
                 self.err(where, "output", f"{out_name} should be an .mp4 file")
-            from ..pipeline import say_outputs
-
+            # every file the job writes: the video, its sidecars when asked, the .done.json marker
+            self.written.append((where, [*say_outputs(out, bool(s.get("sidecars"))), marker_path(out)]))
             inputs = {"face video": face, "script": script, "recording": audio, "transcript": transcript_file}
             self.inputs.append((where, inputs))
             try:
-                check_not_an_input(say_outputs(out, bool(s.get("sidecars"))), inputs)
+                check_not_an_input(self.written[-1][1], inputs)
             except OutputError as exc:
                 self.err(where, "output", str(exc))
             blocked = _blocked_parent(out)
@@ -575,8 +565,9 @@ class _Validator:
 
 _BAD = object()
 
-#: Largest seed a job may give (the voice's sampling noise is seeded with a signed 64-bit integer).
-MAX_SEED = 2**63 - 1
+def marker_path(output: Path) -> Path:
+    """The ``.done.json`` marker of a job's output (:attr:`JobSpec.marker`)."""
+    return output.with_name(output.name + ".done.json")
 
 
 def _blocked_parent(path: Path) -> Path | None:

@@ -76,8 +76,10 @@ def run(args: argparse.Namespace) -> int:
     from ..render.renderer import paste_crop, preview_images, render_frames
     from ..visemes import visemes_from_speech
 
+    from ..pipeline import VIDEO_SUFFIXES
+
     out = check_writable(args.output)
-    if out.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+    if out.suffix.lower() not in VIDEO_SUFFIXES:
         raise InputError(f"output {out} should be an .mp4 file")
     check_not_an_input([out], {"face video": args.face, **script_input_files(args)})
     if not 0.0 <= args.opacity <= 1.0:

@@ -80,10 +80,10 @@ def provenance_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import Pipeline, say_outputs
+    from ..pipeline import VIDEO_SUFFIXES, Pipeline, say_outputs
 
     out = check_writable(args.output)
-    if out.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+    if out.suffix.lower() not in VIDEO_SUFFIXES:
         raise InputError(f"output {out} should be an .mp4 file")
     if args.fps is not None and not (1 <= args.fps <= 120):
         raise InputError(f"--fps {args.fps} is out of range (1 to 120)")

@@ -167,22 +167,20 @@ def anchor_regions(source_points: np.ndarray, new_points: np.ndarray, mesh: Lowe
 
 
 def deadzone_scale(source: np.ndarray, weight: np.ndarray) -> float:
-    """How much of the dead zones applies to a face: its skin's mean lightness over
-    :data:`DEADZONE_LIGHTNESS`, or its room below white over :data:`OVEREXPOSED_MARGIN`, whichever
-    is smaller, between :data:`MIN_DEADZONE_SCALE` and 1 (1 on any normally lit face; less on a
-    dark one, where a few CIELAB units are a large change of brightness, and on a washed-out one).
+    """How much of the dead zones applies to a face: the lightness (CIELAB L*) of its skin's mean
+    luminance over :data:`DEADZONE_LIGHTNESS`, or its room below white over
+    :data:`OVEREXPOSED_MARGIN`, whichever is smaller, between :data:`MIN_DEADZONE_SCALE` and 1 (1 on
+    any normally lit face; less on a dark one, where a few CIELAB units are a large change of
+    brightness, and on a washed-out one).
 
     Args:
         source: ``(R, R, 3)`` uint8 RGB, the source crop moved onto the painted face.
         weight: ``(R, R)`` in [0, 1], its skin (:attr:`AnchorRegions.skin`).
     """
-    w = np.asarray(weight, np.float32)[::4, ::4]  # a mean: every 4th pixel each way is plenty
-    if float(w.sum()) < 1.0:
+    y = _mean_luminance(source, weight)
+    if y is None:
         return 1.0
-    sel = w > 0
-    px = np.ascontiguousarray(np.asarray(source)[::4, ::4][sel][None], np.uint8)
-    lab8 = cv2.cvtColor(px, cv2.COLOR_RGB2LAB)[0]  # 8-bit L* is L* x 255 / 100
-    lightness = float((lab8[:, 0] * w[sel]).sum() / w.sum()) * (100.0 / 255.0)
+    lightness = 116.0 * np.cbrt(y) - 16.0 if y > 0.008856 else 903.3 * y  # CIE L* of Y
     room = min(lightness / DEADZONE_LIGHTNESS, (100.0 - lightness) / OVEREXPOSED_MARGIN)
     return float(np.clip(room, MIN_DEADZONE_SCALE, 1.0))
 
@@ -212,18 +210,23 @@ def exposure_gain(painted: np.ndarray, source: np.ndarray, weight: np.ndarray,
         ``gain`` such that ``gain * painted`` has the source's mean luminance times at most
         ``tolerance`` (or over ``1 / tolerance``): the ratio soft-thresholded in the log domain.
     """
-    w = np.asarray(weight, np.float32)
-    if float(w.sum()) < 1.0:
+    y_source, y_painted = _mean_luminance(source, weight), _mean_luminance(painted, weight)
+    if y_source is None:
         return 1.0
-
-    def mean_luminance(img):
-        lin = _TO_LINEAR[np.asarray(img)]
-        y = 0.2126 * lin[..., 0] + 0.7152 * lin[..., 1] + 0.0722 * lin[..., 2]
-        return float((y * w).sum() / w.sum())
-
-    ratio = (mean_luminance(source) + 1e-4) / (mean_luminance(painted) + 1e-4)
+    ratio = (y_source + 1e-4) / (y_painted + 1e-4)
     excess = max(abs(np.log(ratio)) - np.log(tolerance), 0.0)
     return float(np.exp(np.sign(np.log(ratio)) * excess))
+
+
+def _mean_luminance(img: np.ndarray, weight: np.ndarray) -> float | None:
+    """Weighted mean relative luminance Y (linear light, 0-1) of ``img`` ``(R, R, 3)`` uint8 RGB
+    over ``weight`` ``(R, R)``, from every 4th pixel each way (a mean); ``None`` without weight."""
+    w = np.asarray(weight, np.float32)[::4, ::4]
+    if float(w.sum()) < 1.0 / 16:
+        return None
+    lin = _TO_LINEAR[np.asarray(img)[::4, ::4]]
+    y = 0.2126 * lin[..., 0] + 0.7152 * lin[..., 1] + 0.0722 * lin[..., 2]
+    return float((y * w).sum() / w.sum())
 
 
 def apply_gain(painted: np.ndarray, gain: float, alpha: np.ndarray) -> np.ndarray:
