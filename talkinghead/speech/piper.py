@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, ScriptError, VoiceError
+from .normalize import normalize_english
 from .script import MAX_PAUSE, ScriptPart, expand_abbreviations, parse_script, script_text
 from .types import SILENCE, PhonemeInterval, Speech, WordInterval
 
@@ -150,13 +151,13 @@ class PiperSpeaker:
         """Piper's phonemes for ``text``, one list per sentence (IPA code points, stress marks,
         ``" "`` between words, punctuation)."""
         if self._english:
-            text = expand_abbreviations(text)
+            text = normalize_english(expand_abbreviations(text))
         return [s for s in self._voice.phonemize(text) if s]
 
     @property
     def _english(self) -> bool:
         """Whether the voice speaks English (espeak voice ``en*``): :func:`expand_abbreviations`
-        applies to English text only."""
+        and :func:`normalize_english` apply to English text only."""
         return str(getattr(self._voice.config, "espeak_voice", "")).lower().startswith("en")
 
     # ---- synthesis -----------------------------------------------------------------------

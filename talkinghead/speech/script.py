@@ -8,7 +8,8 @@ A script is a string (or the contents of a UTF-8 text file). Rules:
 - English voices: an abbreviation's full stop is not the end of a sentence where a name or a
   number follows ("Dr. Smith", "Gen. Lee", "No. 5", "Jan. 5", "the U.S. Army"), and a few that
   espeak would spell out are read as words ("Jr." -> "Junior", "Ms Smith" -> "Miz Smith"):
-  :func:`expand_abbreviations`.
+  :func:`expand_abbreviations`; money, years, dates and phone numbers are read as words
+  (:func:`talkinghead.speech.normalize.normalize_english`, applied by the speaker).
 """
 
 from __future__ import annotations
