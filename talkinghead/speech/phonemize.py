@@ -139,25 +139,25 @@ def phonemize_words(text: str, language: str = DEFAULT_LANGUAGE) -> list[WordPho
     cores = [_strip_punct(w) for w in spoken]
     todo = [c for c, _ in cores if c]
     isolated = iter(backend.phonemize(todo, strip=True, njobs=1)) if todo else iter(())
-    # (written word, punctuation, isolated IPA) for pronounceable words
-    items: list[tuple[str, str, str]] = []
+    # (written word, punctuation, isolated IPA, spoken core) for pronounceable words
+    items: list[tuple[str, str, str, str]] = []
     for word, (core, punct) in zip(raw, cores):
         ipa = next(isolated).strip() if core else ""
         if split_phones(ipa):
-            items.append((word, punct, ipa))
+            items.append((word, punct, ipa, core))
         elif punct and items:
-            w, p, i = items[-1]
-            items[-1] = (w, p + punct, i)
+            w, p, i, c = items[-1]
+            items[-1] = (w, p + punct, i, c)
     if not items:
         raise ScriptError(f"the transcript has nothing pronounceable: {text.strip()[:60]!r}")
     # Re-phonemize whole sentences so words get their in-context form ("a" -> "ɐ", not "ˈeɪ"),
     # and give each written word as many space-separated groups as it has on its own.
     spans, start = [], 0
-    for k, (_, punct, _) in enumerate(items):
+    for k, (_, punct, _, _) in enumerate(items):
         if any(c in ".!?;:…" for c in punct) or k == len(items) - 1:
             spans.append((start, k + 1))
             start = k + 1
-    lines = [" ".join(_strip_punct(items[k][0])[0] for k in range(a, b)) for a, b in spans]
+    lines = [" ".join(items[k][3] for k in range(a, b)) for a, b in spans]
     in_context = backend.phonemize(lines, strip=True, njobs=1)
     out: list[WordPhonemes] = []
     for (a, b), sent_ipa in zip(spans, in_context):

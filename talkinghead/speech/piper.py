@@ -301,7 +301,8 @@ def match_words_to_groups(counts: list[tuple[int, int]], group_sizes: list[int],
     Args:
         counts: per written word, ``(phoneme words, phonemes)`` when spoken alone.
         group_sizes: phonemes of each phoneme word actually made, in order.
-        max_block: longest run on either side of one pairing.
+        max_block: longest run on either side of one pairing (one written word may also take
+            one more phoneme word than it makes alone).
 
     Returns:
         ``[((k, i), (l, j)), ...]``: written words ``k..i-1`` took phoneme words ``l..j-1``
@@ -320,8 +321,8 @@ def match_words_to_groups(counts: list[tuple[int, int]], group_sizes: list[int],
                 continue
             best, arg = dp[i, j], None
             # one written word <- b phoneme words (b = 0: a word espeak did not say)
-            if i >= 1:
-                for b in range(0, min(max_block, j) + 1):
+            if i >= 1:  # a word read as many ("555-1234": seven digits) may take them all
+                for b in range(0, min(max(max_block, counts[i - 1][0] + 1), j) + 1):
                     prev = dp[i - 1, j - b]
                     if not np.isfinite(prev):
                         continue
