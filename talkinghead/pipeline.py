@@ -224,6 +224,7 @@ class Pipeline:
                 size); ``None``: the file's own size.
         """
         from .devices import select_device
+        from .face.orientation import upright_face
         from .media import is_still
         from .refine.prepare import PrepareSettings, prepare_face
         from .scale import scaled_face
@@ -235,13 +236,12 @@ class Pipeline:
         sources = [path]
         path = scaled_face(path, max_side, cache=cache, progress=progress)
         sources.append(path)
+        path = upright_face(path, cache=cache, progress=progress)  # lying on its side: turned upright
+        sources.append(path)
         portrait = is_still(path)
         if portrait:
-            from .face.orientation import upright_face
             from .portrait import animate_portrait
 
-            path = upright_face(path, cache=cache)  # a photo lying on its side: turned upright
-            sources.append(path)
             path = animate_portrait(path, face_index=face_index, seed=idle_seed, cache=cache, progress=progress)
             face_index = 0 if face_index is None else face_index
         settings = PrepareSettings.for_face(portrait, steps, face_index=face_index or 0)

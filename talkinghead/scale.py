@@ -111,16 +111,28 @@ def _scale_image(src: Path, out: Path, w: int, h: int) -> None:
 
 
 def _scale_video(src: Path, out: Path, w: int, h: int, n_frames: int, progress: bool) -> None:
+    transcode_video(src, out, f"scale={w}:{h}:flags=area", n_frames, progress=progress, what="scale")
+
+
+def transcode_video(src: Path, out: Path, video_filter: str, n_frames: int, *, progress: bool = False,
+                    what: str = "scale") -> None:
+    """Write ``src``'s video stream through an ffmpeg filter (e.g. ``"transpose=1"``) to ``out``
+    (atomically): H.264 at :data:`SCALED_CRF`, no audio, every frame kept with its timing.
+
+    Raises:
+        MediaError: ffmpeg fails (the message names ``what``: "cannot scale ...").
+    """
     from tqdm import tqdm
 
     from .media import ffmpeg_exe
 
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-nostats", "-progress", "pipe:1",
            "-i", str(src), "-map", "0:v:0", "-an", "-sn", "-dn", "-fps_mode", "passthrough",
-           "-vf", f"scale={w}:{h}:flags=area", "-c:v", "libx264", "-preset", "veryfast",
+           "-vf", video_filter, "-c:v", "libx264", "-preset", "veryfast",
            "-crf", str(SCALED_CRF), "-pix_fmt", "yuv420p", "-movflags", "+faststart"]
+    desc = {"scale": "scaling face", "turn": "turning face"}.get(what, what)
     with atomic_path(out) as tmp, tempfile.TemporaryFile() as errf, \
-            tqdm(total=n_frames or None, disable=not progress, desc="scaling face", unit="frame") as bar:
+            tqdm(total=n_frames or None, disable=not progress, desc=desc, unit="frame") as bar:
         proc = subprocess.Popen(cmd + ["-y", str(tmp)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=errf, text=True)
         assert proc.stdout is not None
@@ -133,4 +145,4 @@ def _scale_video(src: Path, out: Path, w: int, h: int, n_frames: int, progress: 
         if proc.wait() != 0:
             errf.seek(0)
             err = errf.read().decode("utf-8", "replace").strip().splitlines()
-            raise MediaError(f"cannot scale {src}: {err[-1] if err else 'ffmpeg failed'}")
+            raise MediaError(f"cannot {what} {src}: {err[-1] if err else 'ffmpeg failed'}")

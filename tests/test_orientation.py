@@ -37,3 +37,42 @@ def test_upright_face_writes_a_turned_copy_once(tmp_path, monkeypatch, caplog):
     back = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)
     assert np.abs(back.astype(int) - img).mean() < 1.0  # the original, upright again (lossless PNG)
     assert upright_face(ud) == out  # cached
+
+
+def test_a_video_lying_on_its_side_is_turned_upright(tmp_path, monkeypatch, caplog):
+    from face_fixtures import astronaut_clip, write_clip
+
+    from talkinghead.media import load_frames, probe
+
+    monkeypatch.setenv("TALKINGHEAD_CACHE", str(tmp_path / "cache"))
+    frames, _ = astronaut_clip(12, size=(320, 256), face_scale=0.5, background=90)
+    upright = write_clip(frames, tmp_path / "upright.mp4")
+    assert upright_face(upright) == upright  # an upright video is used as it is
+    sideways = write_clip([np.ascontiguousarray(cv2.rotate(f, cv2.ROTATE_90_CLOCKWISE)) for f in frames],
+                          tmp_path / "sideways.mp4")
+    with caplog.at_level("WARNING", logger="talkinghead.face.orientation"):
+        out = upright_face(sideways)
+    assert out != sideways and "lying on its side" in caplog.text and "video" in caplog.text
+    info = probe(out)
+    assert (info.width, info.height, info.n_frames) == (320, 256, 12)  # turned back, every frame kept
+    back = load_frames(out)
+    assert np.abs(back.astype(int) - np.stack(frames)).mean() < 4.0  # the original frames, upright
+    assert upright_face(sideways) == out  # cached
+
+
+def test_say_turns_a_sideways_face_video_upright(tmp_path, monkeypatch, piper):
+    from face_fixtures import astronaut_clip, write_clip
+
+    from talkinghead import Pipeline
+    from talkinghead.media import load_frames, probe
+
+    monkeypatch.setenv("TALKINGHEAD_CACHE", str(tmp_path / "cache"))
+    frames, _ = astronaut_clip(20, size=(320, 256), face_scale=0.5, background=90)
+    sideways = write_clip([np.ascontiguousarray(cv2.rotate(f, cv2.ROTATE_90_COUNTERCLOCKWISE)) for f in frames],
+                          tmp_path / "sideways.mp4")
+    pipe = Pipeline.from_face(sideways, steps=0)
+    assert sideways in pipe.source_paths and pipe.face_path != sideways
+    out = pipe.say(speech=piper.speak("Hello."), output=tmp_path / "out.mp4").path
+    info = probe(out)
+    assert (info.width, info.height) == (320, 256)  # upright, as the person was filmed
+    assert upright_turns(load_frames(out, max_frames=1)[0]) == 0

@@ -76,17 +76,19 @@ def run(args) -> int:
         check_not_an_input([args.output], {"face video": args.face, "starting weights": args.weights})
 
     face = scaled_face(args.face, args.max_side, cache=not args.no_cache, progress=not args.quiet)
+    # the same upright copy that `say` uses (shared cache): a face lying on its side is turned
+    from ..face.orientation import upright_face
+
+    face = upright_face(face, cache=not args.no_cache, progress=not args.quiet)
     portrait = is_still(face)
     s = PrepareSettings.for_face(portrait, args.steps)
     if args.max_frames is not None:
         s.max_frames = args.max_frames
     s.face_index = args.face_index or 0
     if portrait:
-        # the same upright photo and idle clip that `say` animates from a portrait (shared cache)
-        from ..face.orientation import upright_face
+        # the same idle clip that `say` animates from a portrait (shared cache)
         from ..portrait import animate_portrait
 
-        face = upright_face(face, cache=not args.no_cache)
         face = animate_portrait(face, face_index=args.face_index, seed=args.idle_seed,
                                 cache=not args.no_cache, progress=not args.quiet)
     prepared = prepare_face(face, settings=s, base_weights=args.weights, device=args.device,
