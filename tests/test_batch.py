@@ -351,3 +351,25 @@ def test_ray_executor_runs_jobs_on_a_local_ray_instance(media, tmp_path):
     assert r.status == "ok" and r.duration > 0.5
     _check_video(Path(r.output))
     assert (tmp_path / "ray_out" / "r1.mp4.done.json").exists()
+
+
+def test_a_worker_is_interrupted_once_per_job_and_never_while_idle():
+    """Ctrl-C reaches every worker of ``-j N`` (and the parent sends one more when it cancels):
+    the running job gets one KeyboardInterrupt; a second one, or one while the worker waits for
+    work, is ignored (it used to print the worker's traceback)."""
+    import os
+    import signal
+
+    import talkinghead.batch.executors as ex
+
+    previous = signal.signal(signal.SIGINT, ex._worker_sigint)
+    try:
+        ex._JOB.update(running=False, interrupted=False)
+        os.kill(os.getpid(), signal.SIGINT)  # idle: nothing happens
+        ex._JOB.update(running=True, interrupted=False)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)  # the job is already unwinding: ignored
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        ex._JOB.update(running=False, interrupted=False)

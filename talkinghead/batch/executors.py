@@ -21,6 +21,10 @@ from typing import Any
 
 EXECUTORS = ("local", "ray")
 
+#: In a worker process: whether a job is running and whether it has been interrupted already
+#: (see :func:`_worker_sigint`).
+_JOB = {"running": False, "interrupted": False}
+
 
 def threads_per_worker(n_workers: int) -> int:
     """Torch threads for each of ``n_workers`` parallel workers: ``max(1, cores // n)``."""
@@ -55,6 +59,7 @@ def execute_job(payload: dict, pipeline: Any = None) -> dict:
     if payload.get("threads"):
         _set_threads(payload["threads"])
     job = JobSpec.from_payload(payload["job"])
+    _JOB.update(running=True, interrupted=False)
     res = {"name": job.name, "status": "failed", "output": None, "duration": None, "n_frames": None,
            "seconds": 0.0, "error": None}
     try:
@@ -84,6 +89,8 @@ def execute_job(payload: dict, pipeline: Any = None) -> dict:
         tb = traceback.extract_tb(exc.__traceback__)
         where = f" ({tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno})" if tb else ""
         res["error"] = f"{type(exc).__name__}: {exc}{where}"
+    finally:
+        _JOB.update(running=False)
     res["seconds"] = round(time.perf_counter() - t0, 2)
     return res
 
@@ -117,8 +124,22 @@ class InProcessExecutor:
 
 
 def _init_worker(threads: int, env: dict) -> None:
+    import signal
+
     os.environ.update(env)
     _set_threads(threads)
+    signal.signal(signal.SIGINT, _worker_sigint)
+
+
+def _worker_sigint(signum, frame) -> None:
+    """SIGINT in a worker process (Ctrl-C reaches the whole process group; the parent also sends
+    one when it cancels): the running job is interrupted once (``KeyboardInterrupt``: it removes
+    its partial files); an idle worker, or a job already unwinding, ignores it. The parent alone
+    decides what a Ctrl-C means: a second one used to print a worker's traceback (interrupted
+    while it waited for work, or while the first interrupt was being handled)."""
+    if _JOB["running"] and not _JOB["interrupted"]:
+        _JOB["interrupted"] = True
+        raise KeyboardInterrupt
 
 
 class ProcessExecutor:
