@@ -201,6 +201,7 @@ class Pipeline:
         progress: bool = True,
         idle_seed: int = 0,
         max_side: int | None = None,
+        turn: int | str | None = None,
     ) -> "Pipeline":
         """Track ``face`` (a video, or a portrait image) and fine-tune the refiner on it.
 
@@ -222,6 +223,9 @@ class Pipeline:
             max_side: scale the face photo or video down first so that its longer side is at most
                 this many pixels (:func:`talkinghead.scale.scaled_face`; the output has that
                 size); ``None``: the file's own size.
+            turn: ``None`` (or ``"auto"``): a photo or video whose face lies on its side or upside
+                down is turned upright (:func:`talkinghead.face.orientation.upright_face`); 0, 90,
+                180 or 270: turn it this many degrees clockwise instead (0: as it is).
         """
         from .devices import select_device
         from .face.orientation import upright_face
@@ -229,14 +233,18 @@ class Pipeline:
         from .refine.prepare import PrepareSettings, prepare_face
         from .scale import scaled_face
 
+        from .face.orientation import check_turn
+
         select_device(device)  # an unknown device, or cuda without a GPU: InputError, now
+        turn = check_turn(turn)
         path = Path(face)
         if not path.exists():
             raise InputError(f"face file {path} does not exist")
         sources = [path]
         path = scaled_face(path, max_side, cache=cache, progress=progress)
         sources.append(path)
-        path = upright_face(path, cache=cache, progress=progress)  # lying on its side: turned upright
+        # lying on its side: turned upright (or as ``turn`` says)
+        path = upright_face(path, cache=cache, progress=progress, turn=turn, name=Path(face).name)
         sources.append(path)
         portrait = is_still(path)
         if portrait:

@@ -61,7 +61,7 @@ def test_validation_reports_every_error_with_job_and_field(media):
             {"name": "four", "face": "face.mp4", "text": "Hi.", "voice": "nobody", "output": "two.mp4"},
             {"name": "five", "face": "face.mp4", "text": "Hi.", "crf": True, "wobble": 1, "seed": -3},
             {"name": "six", "face": "face.mp4", "text": "Hi.", "fast": "yes", "skin_detail": 0,
-             "colour_anchor": "no", "max_side": 64},
+             "colour_anchor": "no", "max_side": 64, "turn": 45},
         ],
     })
     with pytest.raises(BatchConfigError) as ei:
@@ -82,6 +82,7 @@ def test_validation_reports_every_error_with_job_and_field(media):
         "job 'six' (jobs[5]): field 'skin_detail': expected true or false",
         "job 'six' (jobs[5]): field 'colour_anchor': expected true or false",
         "job 'six' (jobs[5]): field 'max_side': 64 is too small",
+        "job 'six' (jobs[5]): field 'turn': 45 is not one of auto, 0, 90, 180, 270",
     ]
     for e in expected:
         assert any(x.startswith(e) for x in errs), (e, errs)
@@ -201,7 +202,8 @@ def test_paths_are_relative_to_the_config_folder_and_jobs_override_defaults(medi
         "defaults": {"face": "face.mp4", "rate": 1.1, "steps": 2, "output_dir": "rel_out"},
         "jobs": [{"name": "a", "script": "hello.txt"},
                  {"name": "b", "text": "Bye.", "rate": 0.9, "crf": 23, "output": "bee.mp4", "fast": True,
-                  "skin_detail": False, "colour_anchor": False, "max_side": 1280}],
+                  "skin_detail": False, "colour_anchor": False, "max_side": 1280, "turn": 90},
+                 {"name": "c", "text": "Again.", "turn": "auto"}],
     })
     cwd = os.getcwd()
     os.chdir(sub)  # the current folder must not matter
@@ -209,7 +211,8 @@ def test_paths_are_relative_to_the_config_folder_and_jobs_override_defaults(medi
         c = load_config(cfg)
     finally:
         os.chdir(cwd)
-    a, b = c.jobs
+    a, b, c3 = c.jobs
+    assert (a.turn, b.turn, c3.turn) == (None, 90, None) and a.face_key == c3.face_key
     assert c.output_dir == (media / "rel_out").resolve()
     assert a.face == (media / "face.mp4").resolve() and a.text.strip() == "Hello there."
     assert (a.rate, a.steps, a.output.name) == (1.1, 2, "a.mp4")

@@ -76,3 +76,70 @@ def test_say_turns_a_sideways_face_video_upright(tmp_path, monkeypatch, piper):
     info = probe(out)
     assert (info.width, info.height) == (320, 256)  # upright, as the person was filmed
     assert upright_turns(load_frames(out, max_frames=1)[0]) == 0
+
+
+def test_close_scores_of_a_face_on_its_side_are_decided_by_its_eye_line():
+    from talkinghead.face.orientation import TurnScores, decide_turns
+
+    # a small face on its side in a wide shot (measured: 0.87 as given, 0.97 turned)
+    close = np.array([0.87, 0.30, 0.20, 0.955])
+    assert decide_turns([TurnScores(close, 78.0)]) == 3  # the eye line is steep: it lies on its side
+    assert decide_turns([TurnScores(close, 12.0)]) == 0  # a tilted upright face is left alone
+    assert decide_turns([TurnScores(close, None)]) == 0
+    # frames without a face (a fade from black) do not dilute the others
+    black = TurnScores(np.zeros(4), None)
+    clear = TurnScores(np.array([0.70, 0.20, 0.10, 0.95]), 85.0)
+    assert decide_turns([black, black, clear]) == 3 and decide_turns([black]) == 0
+
+
+def test_a_sideways_video_fading_in_from_black_with_an_odd_size_is_turned(tmp_path, monkeypatch):
+    from face_fixtures import astronaut_clip, write_clip
+
+    from talkinghead.media import probe
+
+    monkeypatch.setenv("TALKINGHEAD_CACHE", str(tmp_path / "cache"))
+    frames, _ = astronaut_clip(30, size=(320, 256), face_scale=0.5, background=90)
+    frames = [(f * min(1.0, i / 15)).astype(np.uint8) for i, f in enumerate(frames)]  # black at first
+    turned = [np.ascontiguousarray(cv2.rotate(f, cv2.ROTATE_90_CLOCKWISE))[:, :255] for f in frames]
+    import subprocess
+
+    from talkinghead.media import ffmpeg_exe
+
+    raw = tmp_path / "odd.mp4"  # 255x320: an odd width needs yuv444p
+    p = subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "255x320",
+                        "-r", "25", "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv444p", "-crf", "12", str(raw)],
+                       input=b"".join(f.tobytes() for f in turned), capture_output=True)
+    assert p.returncode == 0, p.stderr
+    out = upright_face(raw)
+    info = probe(out)
+    assert out != raw and (info.width, info.height) == (320, 256) and info.n_frames == 30  # padded to even
+
+
+def test_a_forced_turn_overrides_the_detector(tmp_path, monkeypatch):
+    from face_fixtures import astronaut_clip, write_clip
+
+    from talkinghead.errors import InputError
+    from talkinghead.face.orientation import check_turn
+    from talkinghead.media import probe
+
+    monkeypatch.setenv("TALKINGHEAD_CACHE", str(tmp_path / "cache"))
+    frames, _ = astronaut_clip(8, size=(320, 256), face_scale=0.5, background=90)
+    upright = write_clip(frames, tmp_path / "upright.mp4")
+    sideways = write_clip([np.ascontiguousarray(cv2.rotate(f, cv2.ROTATE_90_CLOCKWISE)) for f in frames],
+                          tmp_path / "sideways.mp4")
+    assert upright_face(sideways, turn=0) == sideways  # kept as it is when asked
+    forced = upright_face(upright, turn="90")
+    assert forced != upright and (probe(forced).width, probe(forced).height) == (256, 320)
+    assert check_turn("auto") is None and check_turn(None) is None and check_turn(270) == 270
+    for bad in ("45", 45, "left", True):
+        with pytest.raises(InputError, match="auto, 0, 90, 180, 270"):
+            check_turn(bad)
+
+
+def test_the_warning_names_the_users_file(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("TALKINGHEAD_CACHE", str(tmp_path / "cache"))
+    ud = tmp_path / "0123abcd-384x512.png"  # as a --max-side copy is named
+    cv2.imwrite(str(ud), cv2.cvtColor(cv2.rotate(astronaut_image(), cv2.ROTATE_180), cv2.COLOR_RGB2BGR))
+    with caplog.at_level("WARNING", logger="talkinghead.face.orientation"):
+        upright_face(ud, name="holiday.png")
+    assert "holiday.png" in caplog.text and "0123abcd" not in caplog.text and "--turn 0" in caplog.text

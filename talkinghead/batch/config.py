@@ -41,7 +41,7 @@ from ..speech.piper import MAX_SEED
 #: Settings that may appear under ``defaults:`` and be overridden by a job.
 SETTINGS = ("face", "voice", "tts", "rate", "sentence_pause", "paragraph_pause", "fps", "crf", "steps",
             "face_index", "idle_seed", "seed", "align", "language", "sidecars", "fast", "skin_detail",
-            "colour_anchor", "max_side")
+            "colour_anchor", "max_side", "turn")
 #: Keys only a job may have.
 JOB_ONLY = ("name", "text", "script", "audio", "transcript", "output")
 #: Keys only ``defaults:`` may have.
@@ -82,6 +82,8 @@ class JobSpec:
         idle_seed: seed of a portrait image's idle motion and blinks.
         max_side: the face scaled down to at most this many pixels on its longer side first
             (``talkinghead say --max-side``); ``None``: its own size.
+        turn: ``None`` (``auto`` in the config): a face lying on its side is turned upright; 0,
+            90, 180 or 270: turned that many degrees clockwise (``talkinghead say --turn``).
         seed: seed of the voice's sampling noise (Piper; ``None`` = a fresh draw).
         align, language: recording alignment settings.
         sidecars: also write the timeline ``.json`` and ``.srt`` beside the mp4.
@@ -111,6 +113,7 @@ class JobSpec:
     face_index: int | None = None
     idle_seed: int = 0
     max_side: int | None = None
+    turn: int | None = None
     seed: int | None = None
     align: str = "auto"
     language: str = "en-us"
@@ -130,9 +133,9 @@ class JobSpec:
         return marker_path(self.output)
 
     @property
-    def face_key(self) -> tuple[str, int | None, int | None, int, int | None]:
+    def face_key(self) -> tuple[str, int | None, int | None, int, int | None, int | None]:
         """Jobs with the same key share one prepared face."""
-        return (str(self.face), self.face_index, self.steps, self.idle_seed, self.max_side)
+        return (str(self.face), self.face_index, self.steps, self.idle_seed, self.max_side, self.turn)
 
     def to_payload(self) -> dict:
         """JSON-able dict (paths as strings) for a worker process or a Ray task."""
@@ -289,6 +292,13 @@ class _Validator:
             if "\0" in v:
                 return bad("contains a NUL character")
             return v
+        if key == "turn":
+            from ..face.orientation import check_turn
+
+            try:
+                return check_turn(v)
+            except InputError:
+                return bad(f"{v!r} is not one of auto, 0, 90, 180, 270 (degrees clockwise)")
         if key in ("rate", "sentence_pause", "paragraph_pause", "fps"):
             if v is None and key == "fps":
                 return None

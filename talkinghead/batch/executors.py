@@ -69,7 +69,7 @@ def execute_job(payload: dict, pipeline: Any = None) -> dict:
         if pipeline is None:
             pipeline = Pipeline.from_face(job.face, device=payload.get("device", "auto"),
                                           face_index=job.face_index, steps=job.steps, idle_seed=job.idle_seed,
-                                          max_side=job.max_side,
+                                          max_side=job.max_side, turn=job.turn,
                                           cache=True, progress=progress)
         pipeline.progress = progress
         speech_kw = dict(tts=job.tts, voice=job.voice, rate=job.rate, sentence_pause=job.sentence_pause,

@@ -359,7 +359,8 @@ def _prepare_faces(todo: list[JobSpec], results: dict, device: str, progress: bo
         try:
             j0 = js[0]
             pipelines[key] = Pipeline.from_face(face, device=device, face_index=j0.face_index, steps=j0.steps,
-                                                idle_seed=j0.idle_seed, max_side=j0.max_side, cache=True,
+                                                idle_seed=j0.idle_seed, max_side=j0.max_side, turn=j0.turn,
+                                                cache=True,
                                                 progress=progress and threads is None)
         except TalkingHeadError as exc:
             err = f"face {face.name}: {exc}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from ..errors import InputError
 
@@ -48,6 +49,9 @@ def register(subparsers) -> None:
     p.add_argument("--max-side", type=int, default=None, metavar="PX",
                    help="prepare the face scaled down to at most PX pixels on its longer side, as "
                         "`say --max-side PX` will use it")
+    p.add_argument("--turn", default="auto", metavar="auto|0|90|180|270",
+                   help="turn the face upright when it lies on its side or upside down (auto), or by "
+                        "this many degrees clockwise (0: as it is), as `say --turn` will")
     p.add_argument("--weights", metavar="PT", help="start from these refiner weights instead of the generic ones")
     p.add_argument("--no-cache", action="store_true", help="prepare again even if a cached result exists")
     p.set_defaults(func=run)
@@ -75,11 +79,13 @@ def run(args) -> int:
         check_writable(args.output)
         check_not_an_input([args.output], {"face video": args.face, "starting weights": args.weights})
 
+    from ..face.orientation import check_turn, upright_face
+
+    turn = check_turn(args.turn)
     face = scaled_face(args.face, args.max_side, cache=not args.no_cache, progress=not args.quiet)
     # the same upright copy that `say` uses (shared cache): a face lying on its side is turned
-    from ..face.orientation import upright_face
-
-    face = upright_face(face, cache=not args.no_cache, progress=not args.quiet)
+    face = upright_face(face, cache=not args.no_cache, progress=not args.quiet, turn=turn,
+                        name=Path(args.face).name)
     portrait = is_still(face)
     s = PrepareSettings.for_face(portrait, args.steps)
     if args.max_frames is not None:

@@ -38,6 +38,10 @@ def register(sub) -> None:
                    help="scale the face photo or video down first so that its longer side is at most PX "
                         "pixels (the output has that size): a phone photo or a 4K video renders several "
                         "times faster at 1920 (default: the face file's own size)")
+    p.add_argument("--turn", default="auto", metavar="auto|0|90|180|270",
+                   help="a face photo or video lying on its side or upside down is turned upright "
+                        "(auto, the default); 0 uses it as it is, 90/180/270 turns it that many degrees "
+                        "clockwise")
     p.add_argument("--fps", type=float, help="output frame rate (default: the face video's)")
     p.add_argument("--crf", type=int, default=18, help="x264 quality, lower = better (default 18)")
     p.add_argument("--steps", type=int, help="fine-tuning steps when preparing a new face (default 150 for a "
@@ -96,11 +100,14 @@ def run(args: argparse.Namespace) -> int:
     if args.max_side is not None and args.max_side < MIN_MAX_SIDE:
         raise InputError(f"--max-side {args.max_side} is too small (at least {MIN_MAX_SIDE} pixels)")
     check_not_an_input(say_outputs(out, args.sidecars), {"face video": args.face, **script_input_files(args)})
+    from ..face.orientation import check_turn
+
+    turn = check_turn(args.turn)
     prov = provenance_from_args(args)
     speech = speech_from_args(args)  # fail fast on a bad script before the long preparation
     face = Pipeline.from_face(args.face, device=args.device, face_index=args.face_index, steps=args.steps,
                               cache=not args.no_cache, progress=not args.quiet, idle_seed=args.idle_seed,
-                              max_side=args.max_side)
+                              max_side=args.max_side, turn=turn)
     result = face.say(speech=speech, output=out, fps=args.fps, crf=args.crf, sidecars=args.sidecars,
                       provenance=prov, fast=args.fast, skin_detail=args.skin_detail,
                       colour_anchor=args.colour_anchor)
