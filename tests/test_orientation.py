@@ -93,7 +93,7 @@ def test_close_scores_of_a_face_on_its_side_are_decided_by_its_eye_line():
 
 
 def test_a_sideways_video_fading_in_from_black_with_an_odd_size_is_turned(tmp_path, monkeypatch):
-    from face_fixtures import astronaut_clip, write_clip
+    from face_fixtures import astronaut_clip
 
     from talkinghead.media import probe
 
