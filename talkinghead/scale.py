@@ -136,12 +136,19 @@ def transcode_video(src: Path, out: Path, video_filter: str, n_frames: int, *, p
         proc = subprocess.Popen(cmd + ["-y", str(tmp)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=errf, text=True)
         assert proc.stdout is not None
-        for line in proc.stdout:  # "frame=N" lines from -progress
-            if line.startswith("frame="):
-                try:
-                    bar.update(max(int(line[6:]) - bar.n, 0))
-                except ValueError:
-                    pass
+        try:
+            for line in proc.stdout:  # "frame=N" lines from -progress
+                if line.startswith("frame="):
+                    try:
+                        bar.update(max(int(line[6:]) - bar.n, 0))
+                    except ValueError:
+                        pass
+        except BaseException:  # Ctrl-C, SIGTERM: the encoder must not go on writing a removed file
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            proc.stdout.close()
         if proc.wait() != 0:
             errf.seek(0)
             err = errf.read().decode("utf-8", "replace").strip().splitlines()

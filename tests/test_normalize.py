@@ -54,6 +54,11 @@ from talkinghead.speech.normalize import normalize_english as norm
         ("the 2020s", "the 20 twenties"),
         ("the 2000s", "the 2 thousands"),
         ("the '90s", "the nineties"),
+        ("$1995m", "1,995 million dollars"),  # amounts never re-read as years
+        ("$1500-2000", "1,500 to 2,000 dollars"),
+        ("$5k-10k", "5 to 10 thousand dollars"),
+        ("1990-2005", "19 90 to 2005"),
+        ("250-1250 words", "250 to 1,250 words"),
     ],
 )
 def test_written_forms_become_words(written, spoken):
@@ -67,6 +72,20 @@ def test_written_forms_become_words(written, spoken):
 )
 def test_other_numbers_are_left_to_espeak(text):
     assert norm(text) == text
+
+
+def test_a_very_long_number_is_left_to_espeak_not_a_crash():
+    for text in ("$" + "1" * 5000, "1" * 5000 + "-2", "in " + "9" * 5000):
+        assert norm(text) == text
+
+
+def test_an_amount_before_a_scale_word_is_read_in_the_spoken_order_word_by_word():
+    from talkinghead.speech.normalize import normalize_words
+
+    assert normalize_words(["It", "cost", "$3", "billion.", "In", "1995"]) == [
+        "It", "cost", "3", "billion dollars.", "In", "19 95"]
+    assert normalize_words(["$5", "T-shirts"]) == ["5 dollars", "T-shirts"]
+    assert " ".join(normalize_words("It cost $3 billion.".split())) == norm("It cost $3 billion.")
 
 
 def test_each_word_reads_the_same_alone_and_in_its_sentence():
@@ -97,6 +116,8 @@ def test_transcripts_are_normalised_word_by_word():
     assert len(words[2].ipa.split()) == 4 and len(words[4].ipa.split()) == 3
     assert "dˈɑːlɚz" in words[2].ipa and "pɔɪnt" not in words[2].ipa  # the sentence is read normalised too
     assert "hˈʌndɹɪd" not in words[4].ipa
+    words = phonemize_words("It cost $3 billion.")  # not "three dollars billion"
+    assert words[2].ipa == "θɹˈiː" and words[3].ipa.split()[-1] == "dˈɑːlɚz"
     words = phonemize_words("The 1990s cost $2.5m then.")
     assert [w.text for w in words] == ["The", "1990s", "cost", "$2.5m", "then."]
     assert "kˈɔst" in words[2].ipa and "mˈɪliən" in words[3].ipa  # no word shifted onto its neighbour

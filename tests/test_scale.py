@@ -90,3 +90,46 @@ def test_commands_refuse_a_tiny_max_side_before_any_work(tmp_path, capsys):
     path, _ = _image(tmp_path)
     assert main(["prepare", str(path), "--max-side", "100"]) == 2
     assert "--max-side 100 is too small" in capsys.readouterr().err
+
+
+def test_an_interrupted_transcode_leaves_no_encoder_and_no_file(tmp_path, monkeypatch):
+    """Ctrl-C while a face video is scaled or turned: the ffmpeg child is stopped at once (it went
+    on writing a file that had already been removed) and nothing is left behind."""
+    import os
+
+    from face_fixtures import astronaut_clip, write_clip
+
+    import talkinghead.scale as scale
+
+    frames, _ = astronaut_clip(60, size=256, face_scale=0.5)
+    src = write_clip(frames, tmp_path / "src.mp4")
+    out = tmp_path / "out" / "turned.mp4"
+    out.parent.mkdir()
+
+    class Interrupting:
+        def __init__(self, *a, **k):
+            self.n = 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, k):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("tqdm.tqdm", Interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        scale.transcode_video(src, out, "transpose=clock,scale=2048:2048", 60, what="turn")  # slow: seconds
+    assert not list(out.parent.iterdir())  # no output, no partial file
+    mine = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmd = open(f"/proc/{pid}/cmdline", "rb").read()
+            except OSError:
+                continue
+            if str(out.parent).encode() in cmd:
+                mine.append(pid)
+    assert not mine  # the encoder was killed, not left running

@@ -50,6 +50,7 @@ def execute_job(payload: dict, pipeline: Any = None) -> dict:
         ``{"name", "status": "ok" | "failed", "output", "duration" (s of video), "n_frames",
         "seconds" (wall time), "error"}``. Never raises except for ``KeyboardInterrupt``.
     """
+    _JOB.update(running=True, interrupted=False)  # first: a Ctrl-C from here on interrupts the job
     from ..errors import TalkingHeadError
     from .config import JobSpec
 
@@ -59,7 +60,6 @@ def execute_job(payload: dict, pipeline: Any = None) -> dict:
     if payload.get("threads"):
         _set_threads(payload["threads"])
     job = JobSpec.from_payload(payload["job"])
-    _JOB.update(running=True, interrupted=False)
     res = {"name": job.name, "status": "failed", "output": None, "duration": None, "n_frames": None,
            "seconds": 0.0, "error": None}
     try:

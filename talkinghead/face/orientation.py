@@ -172,15 +172,15 @@ def sample_frames(path: str | os.PathLike, info=None, *, n: int = VIDEO_SCORE_FR
 def video_upright_turns(path: str | os.PathLike, info=None) -> int:
     """Clockwise quarter turns (0-3) that make the face in a video upright: :func:`turn_scores` of
     up to :data:`VIDEO_SCORE_FRAMES` frames of its first :data:`VIDEO_SCORE_SECONDS`, decided by
-    :func:`decide_turns`. Remembered per file (path, size, modification time) in this process.
+    :func:`decide_turns`. Remembered per file (path, size, modification and change times, inode) in this process.
     """
     p = Path(path).resolve()
     st = p.stat()
-    return _video_turns_cached(str(p), st.st_size, st.st_mtime_ns)
+    return _video_turns_cached(str(p), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
 @functools.lru_cache(maxsize=64)
-def _video_turns_cached(path: str, size: int, mtime_ns: int) -> int:
+def _video_turns_cached(path: str, size: int, mtime_ns: int, inode: int, ctime_ns: int) -> int:
     frames = sample_frames(path)
     if not frames:  # nothing decodable in the first seconds: leave the video as it is
         return 0

@@ -10,8 +10,9 @@ then reads as a person would: "3 dollars 50 cents", "20 pounds", "19 95", "the 1
 "November 27th, 2026", "5 5 5, 1 2 3 4", "5 to 10". The numbers themselves are left to espeak.
 
 Every rule looks at one written word alone (no context from its neighbours; the one exception is
-a scale word after an amount, "$3 billion", read "3 billion dollars"), so a word normalised on its
-own is read the same as inside its sentence: the word timing and subtitles, which count the
+a scale word after an amount, "$3 billion", read "3 billion dollars", which
+:func:`normalize_words` gives word by word as "3" and "billion dollars"), so a word normalised on
+its own is read the same as inside its sentence: the word timing and subtitles, which count the
 phonemes of each written word (:meth:`PiperSpeaker._word_counts
 <talkinghead.speech.piper.PiperSpeaker._word_counts>`), keep the text as written ("$3.50" is one
 subtitle word spoken as four).
@@ -53,21 +54,26 @@ _DASH = "[-–]"  # hyphen-minus or en dash
 _START = r"(?<![\w.,$£€¥/:])"
 #: No letter, digit or number punctuation just after.
 _END = r"(?![\w/:]|[.,\-–]\d)"
-_AMOUNT = r"(\d{1,3}(?:,\d{3})+|\d+)?(?:\.(\d+))?"
-_SCALE = r"(?:(" + "|".join(sorted(GLUED_SCALES, key=len, reverse=True)) + r")|\s(?i:(" + "|".join(SCALE_WORDS) + r")))"
+#: Digit runs are at most this long (Python refuses to convert a run of over 4300 digits).
+_D = r"\d{1,15}"
+_AMOUNT = r"(\d{1,3}(?:,\d{3}){1,5}|" + _D + r")?(?:\.(" + _D + r"))?"
+_GLUED = "|".join(sorted(GLUED_SCALES, key=len, reverse=True))
+_SCALE = r"(?:(" + _GLUED + r")|\s(?i:(" + "|".join(SCALE_WORDS) + r")))"
 _CURRENCY = re.compile(
     r"(?<![\w.,])([$£€¥])" + _AMOUNT
-    + r"(?:" + _DASH + r"\1?" + r"(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?" + r")?"  # a range: "$5-10", "$5–$10"
+    + r"(?:(?:" + _GLUED + r")?" + _DASH + r"\1?"  # a range: "$5-10", "$5–$10", "$5k-10k"
+    + r"(\d{1,3}(?:,\d{3}){1,5}|" + _D + r")(?:\.(" + _D + r"))?" + r")?"
     + _SCALE + r"?"
     + r"(?:/([A-Za-z]+))?"  # "$3.50/hour"
     + r"(?![\w])(?![.,]\d)"
 )
-_ISO_DATE = re.compile(_START + r"(\d{4})-(\d{2})-(\d{2})" + _END)
+_ISO_DATE = re.compile(_START + r"(\d{4})-(\d{2})-(\d{2})" + _END)  # (fixed lengths)
 _SLASH_DATE = re.compile(_START + r"(\d{1,2})/(\d{1,2})/(\d{4})" + _END)
 _PHONE = re.compile(
     _START + r"(?:\+?(1)[-.])?(?:(\d{3})[-.]|\((\d{3})\)-?)?(\d{3})([-.])(\d{4})" + _END
 )
-_RANGE = re.compile(_START + r"(?<![-–])(\d+(?:\.\d+)?)" + _DASH + r"(\d+(?:\.\d+)?)" + _END)
+_RANGE = re.compile(_START + r"(?<![-–])(" + _D + r"(?:\." + _D + r")?)" + _DASH + r"(" + _D + r"(?:\." + _D + r")?)"
+                    + _END)
 _YEAR = re.compile(r"(?<![\w.,$£€¥/:])(?<!\d[-–])(1\d)(\d)(\d)(s|['’]s)?" + _END)
 _DECADE = re.compile(r"(?<![\w.,$£€¥/:])(?:(20)(\d)0|['’]?([1-9])0)(?:s|['’]s)" + _END)
 
@@ -124,13 +130,15 @@ def _currency(m: re.Match) -> str:
     symbol, whole, frac, whole2, frac2, glued, word, per = m.groups()
     if not (whole or frac) or (m.group(0).count(symbol) == 2 and not (whole2 or frac2)):
         return m.group(0)
+    if not glued and not word and re.search(_GLUED, m.group(0).split("-")[0].split("–")[0][1:].lstrip("0123456789.,")):
+        return m.group(0)  # "$5k-10" (a scale on the first amount only): left to espeak
     names = CURRENCIES[symbol]
     per = f" per {per}" if per else ""
     scale = GLUED_SCALES.get(glued or "") or (word or "").lower()
     two = whole2 is not None or frac2 is not None
 
-    def num(w: str | None, f: str | None) -> str:
-        return f"{w or 0}{'.' + f if f else ''}"
+    def num(w: str | None, f: str | None) -> str:  # "1,995": never read as a year afterwards
+        return f"{int(w.replace(',', '')) if w else 0:,}{'.' + f if f else ''}"
 
     if scale:  # "$2.5m" -> "2.5 million dollars"; "$2-3bn" -> "2 to 3 billion dollars"
         amount = f"{num(whole, frac)} to {num(whole2, frac2)}" if two else num(whole, frac)
@@ -156,8 +164,8 @@ def _iso_date(m: re.Match) -> str:
 def _phone(m: re.Match) -> str:
     country, area, area_paren, exchange, sep, line = m.groups()
     area = area or area_paren
-    if not (area or country) and sep == "-" and exchange.endswith("0") and line.endswith("00"):
-        return m.group(0)  # "200-1000" is a range of round numbers, not a phone number
+    if not (area or country) and sep == "-" and exchange.endswith("0") and line.endswith("0"):
+        return m.group(0)  # "200-1000", "250-1250" are ranges of round numbers, not phone numbers
     if not (area or country) and sep == ".":
         return m.group(0)  # "123.4567" is a decimal number
     groups = [g for g in (country, area, exchange, line) if g]
@@ -166,7 +174,8 @@ def _phone(m: re.Match) -> str:
 
 def _range(m: re.Match) -> str:
     a, b = m.groups()
-    if re.fullmatch(r"1\d{3}", a) and re.fullmatch(r"\d{2}|1\d{3}", b):  # "1990-95", "1990-1995": years
+    if re.fullmatch(r"1\d{3}", a) and re.fullmatch(r"\d{2}|1\d{3}|20\d{2}", b) and int(a) >= 1010:
+        # "1990-95", "1990-1995", "1990-2005": years
         return f"{_spoken_year(a)} to {_spoken_year(b) if len(b) == 4 else b}"
     # other numbers are quantities: "300-1500 words" is not "three hundred to fifteen hundred"
     return " to ".join(f"{int(x):,}" if x.isdigit() else x for x in (a, b))
@@ -203,3 +212,29 @@ def normalize_english(text: str) -> str:
     text = _RANGE.sub(_range, text)
     text = _DECADE.sub(_decade, text)
     return _YEAR.sub(_year_match, text)
+
+
+_MONEY_WORD = re.compile(r"[$£€¥]" + _AMOUNT)
+
+
+def normalize_words(words: list[str]) -> list[str]:
+    """The spoken form of each written word (:func:`normalize_english` of the word alone), except
+    an amount of money followed by a scale word ("$3 billion"), which :func:`normalize_english`
+    reads "3 billion dollars": the amount's word becomes ``"3"`` and the scale word ``"billion
+    dollars"``, so that word-by-word phonemes come in the spoken order.
+
+    Examples:
+        >>> normalize_words(["It", "cost", "$3", "billion.", "In", "1995"])
+        ['It', 'cost', '3', 'billion dollars.', 'In', '19 95']
+    """
+    out = [normalize_english(w) for w in words]
+    for i in range(len(words) - 1):
+        nxt = words[i + 1]
+        core = nxt.rstrip(".,;:!?)\"'’”")
+        if core.lower() not in SCALE_WORDS or not _MONEY_WORD.fullmatch(words[i]):
+            continue
+        full = normalize_english(f"{words[i]} {core}")
+        cut = full.lower().rfind(f" {core.lower()} ")
+        if cut > 0:
+            out[i], out[i + 1] = full[:cut], full[cut + 1:] + nxt[len(core):]
+    return out

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ScriptError, VoiceError
-from .normalize import normalize_english
+from .normalize import normalize_words
 
 #: Default espeak language.
 DEFAULT_LANGUAGE = "en-us"
@@ -122,7 +122,7 @@ def phonemize_words(text: str, language: str = DEFAULT_LANGUAGE) -> list[WordPho
 
     Each word is phonemized on its own (one espeak call for the whole batch), so the mapping from
     written words to phonemes is exact. English words are first normalised on their own
-    (:func:`~talkinghead.speech.normalize.normalize_english`: "$3.50" is read "three dollars fifty
+    (:func:`~talkinghead.speech.normalize.normalize_words`: "$3.50" is read "three dollars fifty
     cents", as a person reading the transcript would say it). Words that espeak makes nothing of (pure punctuation,
     symbols) are dropped, their punctuation kept on the previous word.
 
@@ -135,7 +135,7 @@ def phonemize_words(text: str, language: str = DEFAULT_LANGUAGE) -> list[WordPho
     backend = _backend(language)
     raw = text.split()
     # English: money, years, dates and phone numbers as a person reads them, word by word.
-    spoken = [normalize_english(w) for w in raw] if language.lower().startswith("en") else raw
+    spoken = normalize_words(raw) if language.lower().startswith("en") else raw
     cores = [_strip_punct(w) for w in spoken]
     todo = [c for c, _ in cores if c]
     isolated = iter(backend.phonemize(todo, strip=True, njobs=1)) if todo else iter(())

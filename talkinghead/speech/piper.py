@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, ScriptError, VoiceError
-from .normalize import normalize_english
+from .normalize import normalize_english, normalize_words
 from .script import MAX_PAUSE, ScriptPart, expand_abbreviations, parse_script, script_text
 from .types import SILENCE, PhonemeInterval, Speech, WordInterval
 
@@ -241,7 +241,9 @@ class PiperSpeaker:
                     builder.add_silence(self.paragraph_pause if part.paragraph_break else part.pause)
                     prev_sentence = False
                     continue
-                counts = [self._word_counts(w) for w in part.text.split()]
+                written = part.text.split()
+                # each written word's phonemes as spoken ("$3 billion": "3" and "billion dollars")
+                counts = [self._word_counts(w) for w in (normalize_words(written) if self._english else written)]
                 builder.expect_words(part.text.split(), counts)
                 for ph in sentences:
                     if prev_sentence:
