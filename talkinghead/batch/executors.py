@@ -195,16 +195,26 @@ class ProcessExecutor:
         for f in handles:
             f.cancel()
         procs = list((getattr(self._pool, "_processes", None) or {}).values())
-        for p in procs:
-            try:
-                os.kill(p.pid, signal.SIGINT)
-            except (OSError, AttributeError):
-                pass
+
+        def interrupt() -> None:
+            for p in procs:
+                try:
+                    if p.is_alive():
+                        os.kill(p.pid, signal.SIGINT)
+                except (OSError, AttributeError, ValueError):
+                    pass
+
+        interrupt()
         # the interrupted job returns its KeyboardInterrupt; the shutdown sentinel then ends the worker
         self._pool.shutdown(wait=False, cancel_futures=True)
         deadline = time.monotonic() + 15.0
+        while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
+            # again every half second: a job a worker took from the queue after the first signal is
+            # interrupted too (a worker that is idle or already unwinding ignores it)
+            for p in procs:
+                p.join(timeout=0.5 / max(len(procs), 1))
+            interrupt()
         for p in procs:
-            p.join(timeout=max(0.1, deadline - time.monotonic()))
             if p.is_alive():
                 p.terminate()
         self._pool = None
