@@ -365,6 +365,36 @@ def read_frames(
                         f" ({msg})" if msg else "")
 
 
+def sample_frames(path: str | os.PathLike, *, n: int, seconds: float, max_side: int,
+                  info: MediaInfo | None = None) -> list[np.ndarray]:
+    """Up to ``n`` frames evenly spaced over the first ``seconds`` of a video (fewer when it is
+    shorter), upright (rotation metadata applied) and scaled down in the decoder so that the
+    longer side is at most ``max_side`` (so a 4K video costs little more than a small one).
+
+    Returns:
+        RGB uint8 frames ``(h, w, 3)``.
+
+    Raises:
+        MediaError: nothing could be decoded.
+    """
+    p = Path(path)
+    info = info if info is not None else probe(p)
+    span = min(float(seconds), info.duration if info.duration and info.duration > 0 else float(seconds))
+    f = min(1.0, max_side / max(info.width, info.height))
+    w, h = max(2, int(info.width * f) // 2 * 2), max(2, int(info.height * f) // 2 * 2)
+    rate = max(n / max(span, 1e-3), 1e-3)
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-t", f"{span:.3f}", "-i", str(p),
+           "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", f"fps={rate:.6f},scale={w}:{h}:flags=area",
+           "-frames:v", str(int(n)), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True)
+    size = w * h * 3
+    k = len(r.stdout) // size
+    if k == 0:
+        raise MediaError(f"cannot decode {p}: {_last_message(r.stderr.decode('utf-8', 'replace')) or 'no frames'}")
+    raw = np.frombuffer(r.stdout, dtype=np.uint8)
+    return [raw[i * size:(i + 1) * size].reshape(h, w, 3) for i in range(k)]
+
+
 def load_frames(path: str | os.PathLike, *, max_frames: int | None = None) -> np.ndarray:
     """All frames of a (short) video or an image as one array ``(n, H, W, 3)``, uint8, RGB."""
     frames = list(read_frames(path, max_frames=max_frames))

@@ -228,12 +228,10 @@ class Pipeline:
                 180 or 270: turn it this many degrees clockwise instead (0: as it is).
         """
         from .devices import select_device
-        from .face.orientation import upright_face
+        from .face.orientation import check_turn, upright_face
         from .media import is_still
         from .refine.prepare import PrepareSettings, prepare_face
         from .scale import scaled_face
-
-        from .face.orientation import check_turn
 
         select_device(device)  # an unknown device, or cuda without a GPU: InputError, now
         turn = check_turn(turn)

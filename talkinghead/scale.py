@@ -95,7 +95,7 @@ def scaled_face(path: str | os.PathLike, max_side: int | None, *, cache: bool = 
     if still:
         _scale_image(p, out, w, h)
     else:
-        _scale_video(p, out, w, h, info.n_frames, progress)
+        transcode_video(p, out, f"scale={w}:{h}:flags=area", info.n_frames, progress=progress, what="scale")
     return out
 
 
@@ -108,10 +108,6 @@ def _scale_image(src: Path, out: Path, w: int, h: int) -> None:
     with atomic_path(out) as tmp:
         if not cv2.imwrite(str(tmp), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
             raise MediaError(f"cannot write the scaled copy of {src} ({tmp})")
-
-
-def _scale_video(src: Path, out: Path, w: int, h: int, n_frames: int, progress: bool) -> None:
-    transcode_video(src, out, f"scale={w}:{h}:flags=area", n_frames, progress=progress, what="scale")
 
 
 def transcode_video(src: Path, out: Path, video_filter: str, n_frames: int, *, progress: bool = False,

@@ -143,33 +143,7 @@ def turn_scores(image_rgb: np.ndarray) -> TurnScores:
     return TurnScores(np.asarray(scores, dtype=float), angle)
 
 
-def sample_frames(path: str | os.PathLike, info=None, *, n: int = VIDEO_SCORE_FRAMES,
-                  seconds: float = VIDEO_SCORE_SECONDS, side: int = SCORE_SIDE) -> list[np.ndarray]:
-    """Up to ``n`` frames evenly spaced over the first ``seconds`` of a video, upright (rotation
-    metadata applied), scaled down in the decoder so that the longer side is at most ``side``.
-
-    Returns:
-        RGB uint8 frames ``(h, w, 3)``.
-    """
-    import subprocess
-
-    from ..media import ffmpeg_exe, probe
-
-    info = info if info is not None else probe(path)
-    span = min(float(seconds), info.duration if info.duration and info.duration > 0 else seconds)
-    f = min(1.0, side / max(info.width, info.height))
-    w, h = max(2, int(info.width * f) // 2 * 2), max(2, int(info.height * f) // 2 * 2)
-    rate = max(n / max(span, 1e-3), 1e-3)
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-t", f"{span:.3f}", "-i", str(path),
-           "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", f"fps={rate:.6f},scale={w}:{h}:flags=area",
-           "-frames:v", str(int(n)), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True)
-    raw = np.frombuffer(r.stdout, dtype=np.uint8)
-    k = len(raw) // (w * h * 3)
-    return [raw[i * w * h * 3:(i + 1) * w * h * 3].reshape(h, w, 3) for i in range(k)]
-
-
-def video_upright_turns(path: str | os.PathLike, info=None) -> int:
+def video_upright_turns(path: str | os.PathLike) -> int:
     """Clockwise quarter turns (0-3) that make the face in a video upright: :func:`turn_scores` of
     up to :data:`VIDEO_SCORE_FRAMES` frames of its first :data:`VIDEO_SCORE_SECONDS`, decided by
     :func:`decide_turns`. Remembered per file (path, size, modification and change times, inode) in this process.
@@ -181,9 +155,9 @@ def video_upright_turns(path: str | os.PathLike, info=None) -> int:
 
 @functools.lru_cache(maxsize=64)
 def _video_turns_cached(path: str, size: int, mtime_ns: int, inode: int, ctime_ns: int) -> int:
-    frames = sample_frames(path)
-    if not frames:  # nothing decodable in the first seconds: leave the video as it is
-        return 0
+    from ..media import sample_frames
+
+    frames = sample_frames(path, n=VIDEO_SCORE_FRAMES, seconds=VIDEO_SCORE_SECONDS, max_side=SCORE_SIDE)
     return decide_turns([turn_scores(f) for f in frames])
 
 
@@ -243,7 +217,7 @@ def upright_face(path: str | os.PathLike, *, cache: bool = True, progress: bool 
     if forced is not None:
         k = forced // 90
     else:
-        k = upright_turns(img) if still else video_upright_turns(p, info)
+        k = upright_turns(img) if still else video_upright_turns(p)
     if k == 0:
         return p
     degrees = {1: "90 degrees clockwise", 2: "180 degrees", 3: "90 degrees counter-clockwise"}[k]

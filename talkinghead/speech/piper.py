@@ -244,7 +244,7 @@ class PiperSpeaker:
                 written = part.text.split()
                 # each written word's phonemes as spoken ("$3 billion": "3" and "billion dollars")
                 counts = [self._word_counts(w) for w in (normalize_words(written) if self._english else written)]
-                builder.expect_words(part.text.split(), counts)
+                builder.expect_words(written, counts)
                 for ph in sentences:
                     if prev_sentence:
                         builder.add_silence(self.sentence_pause)
