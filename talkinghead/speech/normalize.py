@@ -9,23 +9,36 @@ hundred ninety z", "2026-11-27" as "two thousand twenty-six dash eleven dash twe
 then reads as a person would: "3 dollars 50 cents", "20 pounds", "19 95", "the 19 nineties",
 "November 27th, 2026", "5 5 5, 1 2 3 4", "5 to 10". The numbers themselves are left to espeak.
 
-Every rule looks at one written word alone (no context from its neighbours; the one exception is
-a scale word after an amount, "$3 billion", read "3 billion dollars", which
-:func:`normalize_words` gives word by word as "3" and "billion dollars"), so a word normalised on
-its own is read the same as inside its sentence: the word timing and subtitles, which count the
+Every rule rewrites one written word, so that the word timing and subtitles, which count the
 phonemes of each written word (:meth:`PiperSpeaker._word_counts
 <talkinghead.speech.piper.PiperSpeaker._word_counts>`), keep the text as written ("$3.50" is one
-subtitle word spoken as four).
+subtitle word spoken as four). Three rules also look at the words around it, as a reader does:
 
-A bare four-digit number from 1010 to 1999 is read as a year ("1250 people": "twelve fifty
-people"; write "1,250"). Not handled (read by espeak as written): dates with a two-digit year or
-without a year ("11/27"), phone numbers written with spaces ("(555) 123-4567") or of other
-countries' formats, currencies other than $, £, € and ¥, and other languages (this applies to
-English voices only).
+- a bare four-digit number from 1010 to 1999 is a year ("in 1995": "19 95") unless the words next
+  to it say it is a quantity ("over 1250", "1250 people": "1,250", which espeak reads "one
+  thousand two hundred fifty"); :func:`_reads_as_quantity` gives the rules;
+- a scale word after an amount, "$3 billion", is read "3 billion dollars" (word by word "3" and
+  "billion dollars");
+- a phone number written in several words, "(555) 123-4567" or "+44 20 7946 0958", is read digit
+  by digit, each written word its own digits ("5 5 5," and "1 2 3, 4 5 6 7").
+
+:func:`normalize_words` gives each word its spoken form with those neighbours, and
+:func:`normalize_english` is its words put back in the text, so a word is read the same in the
+word timing as in its sentence.
+
+Where the words around a number 1010-1999 say nothing it is read as a year ("They hired 1250.":
+"twelve fifty"; write "1,250"); a year before a plural with no word of time before it is read
+as a quantity ("1995 elections were held", "1950 marks the start": write "the elections of
+1995"), and a quantity after "in", "from", "by", "before", "after" or "the" as a year ("won by
+1250 votes": "twelve fifty"; round hundreds read the same either way). Not handled (read
+by espeak as written): dates with a two-digit year or without a year ("11/27"), phone numbers of
+other forms ("555 1234" with a space, "+44 (0)20 7946 0958"), currencies other than $, £, € and
+¥, and other languages (this applies to English voices only).
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import re
 
@@ -72,9 +85,59 @@ _SLASH_DATE = re.compile(_START + r"(\d{1,2})/(\d{1,2})/(\d{4})" + _END)
 _PHONE = re.compile(
     _START + r"(?:\+?(1)[-.])?(?:(\d{3})[-.]|\((\d{3})\)-?)?(\d{3})([-.])(\d{4})" + _END
 )
+#: A phone number written in several words (read by :func:`normalize_words`, each written word
+#: its own digits): North American, ten digits ("(555) 123-4567", "555 123 4567", "1 800 555
+#: 0199", "+1 800 555 0199"), or "+" and another country code, then groups split by spaces, dashes
+#: or dots, 8 to 15 digits in all ("+44 20 7946 0958", "+33 1 23 45 67 89", "+44-20-7946-0958").
+_SPACED_PHONE = re.compile(
+    _START + r"(?:(?:\+?1[ .-])?(?:\(\d{3}\)|\d{3})[ .-]\d{3}[ .-]\d{4}"
+    r"|\+[2-9]\d{0,2}(?:[ .-](?:\(\d{1,4}\)|\d{1,8})){2,6})" + _END
+)
 _RANGE = re.compile(_START + r"(?<![-–])(" + _D + r"(?:\." + _D + r")?)" + _DASH + r"(" + _D + r"(?:\." + _D + r")?)"
                     + _END)
 _YEAR = re.compile(r"(?<![\w.,$£€¥/:])(?<!\d[-–])(1\d)(\d)(\d)(s|['’]s)?" + _END)
+
+# A bare number 1010-1999, or a range "1500-2000", read as a year or as a quantity by the words
+# around it (_reads_as_quantity); a decade ("1500s") or "1990-95" is always a year.
+_CANDIDATE = re.compile(_START + r"(?<!\d[-–])(1\d{3})(?:[-–](1\d{3}|20\d{2}))?(?!['’]s)" + _END)
+_NUM = r"\d[\d,.]*"
+_JOIN = r"(?:to|and|or|through|thru|[-–—])"
+#: "1200 to " before / " to 1500" after a number: a pair of numbers is read alike ("between 1200
+#: and 1500 calories", "from 1990 to 1995"), so the words around the pair decide for both.
+_PAIR_AFTER = re.compile(r"\A\s+" + _JOIN + r"\s+" + _NUM + r"(?![\w])", re.I)
+#: Words before a number that say it is a time, even before a plural ("since 1995 prices rose",
+#: "May 1995 workers"): matched in lower case, except months (not the verbs "may", "march").
+TIME_WORDS = frozenset("since until till during circa c. ca. year years born died spring summer autumn "
+                       "winter ad a.d.".split())
+#: Words right before a number that say it is a year even before a plural ("in 1995 prices
+#: rose", "from 1990 to 1995 sales", "the 1995 elections", "by 1850 towns"): a quantity after them
+#: is read as a year too, which is harmless for round hundreds ("in 1500 cases": "15 hundred").
+YEAR_CUES = frozenset("in from by before after the".split())
+#: Words before a number that count: "over 1200", "exactly 1400", "the first 1500".
+COUNT_WORDS = frozenset("over under exactly only just all another every first last next additional "
+                        "extra estimated".split())
+#: Words that come before a year as often as before a quantity ("about 1850 the town grew",
+#: "about 1500 people"): they decide nothing; after a preposition of time they are skipped ("in
+#: about 1850", "since around 1995").
+APPROXIMATORS = frozenset("about around approximately approx. roughly nearly almost some".split())
+TIME_PREPOSITIONS = frozenset("in by to from since until till before after during".split()) | TIME_WORDS
+_ERA_AFTER = re.compile(r"\A\s+(?:AD|A\.D\.|BC|B\.C\.|BCE|B\.C\.E\.|CE|C\.E\.)(?![\w])")
+#: Words after the number that are counted or measured (a plural noun is found by its ending).
+_COUNTED = (
+    # irregular plurals and nouns that count as plurals
+    "people men women children feet teeth mice geese sheep deer fish cattle staff personnel aircraft "
+    # units (abbreviated, so not plural in form)
+    "km m cm mm mi ft yd kg g mg lb oz l ml cc kcal cal kj kw kwh mw v hz khz mhz ghz kb mb gb tb px dpi "
+    "rpm mph kph km/h hp bps sq "
+    # scales and other counting words
+    "hundred thousand million billion trillion dozen more fewer less extra additional odd per percent "
+    "pct"
+).split()
+#: Words ending in "s" that are not plurals (and so do not say "a quantity": "1995 was").
+_NOT_PLURAL = ("as was has does its yes always perhaps whereas besides towards afterwards nowadays "
+               "sometimes hers ours yours theirs news series").split()
+_COUNT_AFTER = re.compile(r"\A(?:\+|\s*[%‰°]|\s+(?:or\s+(?:so|more|fewer|less)(?![\w])|([^\W\d_][\w'’/-]*)))")
+
 _DECADE = re.compile(r"(?<![\w.,$£€¥/:])(?:(20)(\d)0|['’]?([1-9])0)(?:s|['’]s)" + _END)
 
 
@@ -185,6 +248,82 @@ def _year_match(m: re.Match) -> str:
     return _year(*m.groups()) or m.group(0)
 
 
+def _counted(word: str) -> bool:
+    """Whether ``word`` after a number counts or measures ("people", "miles", "km", "million"): a
+    word of :data:`_COUNTED` or a plural ("calories", "GPUs"; not "was", "class", "census",
+    "crisis", "onwards" or "Smith's")."""
+    w = word.lower()
+    if w in _COUNTED or re.fullmatch(r"[A-Z\d]+s", word):  # "GPUs"
+        return True
+    return (w.endswith("s") and not w.endswith(("ss", "us", "is", "'s", "’s", "wards")) and len(w) > 2
+            and w not in _NOT_PLURAL)
+
+
+def _reads_as_quantity(before: str, after: str) -> bool:
+    """Whether a number 1010-1999 between the texts ``before`` and ``after`` is a quantity (left
+    to espeak: "one thousand two hundred fifty") rather than a year ("twelve fifty"), as a
+    reader decides from the words next to it:
+
+    1. a word that says a time wins: "since", "until", "during", "circa", "year", "born", a month
+       or a season before it ("since 1995 prices rose", "May 1995"), an era after it ("1500 BC"),
+       or right before it one of :data:`YEAR_CUES` ("in 1995 prices rose", "the 1995 elections";
+       "in about 1850": an approximator after a preposition of time is skipped);
+    2. then a counting word before it: "over", "exactly", "more than", "at least", "the first" ...
+       ("over 1200"; not "about" or "nearly": "about 1850 the town grew");
+    3. then a counted word right after it (no punctuation between): a plural ("1250 people", "1500
+       miles", "1999 dollars"), a unit ("1500 km"), a scale ("1500 million"), "more", "per",
+       "percent", "or so", a glued "%" or "+";
+    4. else a year: the commonest use of such a number in prose ("1995 was", "summer of 1969",
+       "about 1850", "1995." at a sentence's end).
+
+    A pair of numbers joined by "to", "and", "or" or a dash is read alike: the words around the
+    pair decide ("between 1200 and 1500 calories", "from 1990 to 1995"). Only a few words on
+    either side matter (:func:`normalize_words` gives each word :data:`CONTEXT_WORDS` written
+    words each side)."""
+    # the words before it, last first (none where punctuation is glued to it: "(1500")
+    words = before.split()[::-1] if before[-1:].isspace() else []
+    if len(words) >= 2 and re.fullmatch(_JOIN, words[0], re.I) and re.fullmatch(_NUM, words[1]):
+        words = words[2:]  # "1200 to 1500": the words before 1200
+    pair = _PAIR_AFTER.match(after)
+    if pair:
+        after = after[pair.end():]  # "1200 to 1500": the words after 1500
+    w1, w0 = (words + ["", ""])[:2]
+    l0, l1 = w0.lower(), w1.lower()
+    if l1 in APPROXIMATORS and l0 in TIME_PREPOSITIONS:  # "in about 1850", "since around 1995"
+        w1, l1, w0, l0 = w0, l0, "", ""
+    if _is_time_word(w1) or l1 in YEAR_CUES or _ERA_AFTER.match(after):
+        return False
+    if (l1 in COUNT_WORDS or (l1 == "than" and l0 in ("more", "fewer", "less", "greater"))
+            or (l1 in ("least", "most") and l0 == "at")):
+        return True
+    m = _COUNT_AFTER.match(after)
+    return bool(m) and (m.group(1) is None or _counted(m.group(1).rstrip("'’-")))
+
+
+def _is_time_word(word: str) -> bool:
+    """Whether ``word`` before a number says it is a time (:data:`TIME_WORDS`, a month: "May",
+    "Jan.")."""
+    return word.lower() in TIME_WORDS or word in MONTHS or word.rstrip(".") in {m[:3] for m in MONTHS}
+
+
+def _quantities(text: str, before: str = "", after: str = "") -> str:
+    """``text`` with each number 1010-1999 that its neighbours say is a quantity written with a
+    thousands comma ("1,250", "1,500 to 2,000"), which no later rule reads as a year. ``before``
+    and ``after``: the written text around ``text`` (for one written word, its neighbours)."""
+
+    def repl(m: re.Match) -> str:
+        a, b = m.group(1), m.group(2)
+        if int(a) < 1010:
+            return m.group(0)
+        left = f"{before} {text[:m.start()]}" if before else text[:m.start()]
+        right = f"{text[m.end():]} {after}" if after else text[m.end():]
+        if not _reads_as_quantity(left, right):
+            return m.group(0)
+        return f"{int(a):,} to {int(b):,}" if b else f"{int(a):,}"
+
+    return _CANDIDATE.sub(repl, text)
+
+
 def _decade(m: re.Match) -> str:
     century, tens, short = m.groups()
     if short:  # "the '90s", "the 90s"
@@ -192,19 +331,12 @@ def _decade(m: re.Match) -> str:
     return "2 thousands" if tens == "0" else f"{century} {DECADES[tens]}"  # "the 2000s", "the 2020s"
 
 
-def normalize_english(text: str) -> str:
-    """``text`` with amounts of money, years, dates, phone numbers and number ranges written as
-    espeak should read them (see the module's docstring). Text without such forms is returned
-    unchanged.
-
-    Examples:
-        >>> normalize_english("It costs $3.50, up from £2 in 1995.")
-        'It costs 3 dollars 50 cents, up from 2 pounds in 19 95.'
-        >>> normalize_english("Call 555-1234 before 2026-11-27, not in the 1990s.")
-        'Call 5 5 5, 1 2 3 4 before November 27th, 2026, not in the 19 nineties.'
-    """
+def _rewrite(text: str, before: str = "", after: str = "") -> str:
+    """The rules of :func:`normalize_english` applied to ``text`` (one written word, or an
+    amount and its scale word); ``before`` and ``after``: the written words around it."""
     if not any(ch.isdigit() for ch in text):
         return text
+    text = _quantities(text, before, after)
     text = _CURRENCY.sub(_currency, text)
     text = _ISO_DATE.sub(_iso_date, text)
     text = _SLASH_DATE.sub(_slash_date, text)
@@ -214,27 +346,88 @@ def normalize_english(text: str) -> str:
     return _YEAR.sub(_year_match, text)
 
 
+def normalize_english(text: str) -> str:
+    """``text`` with amounts of money, years, dates, phone numbers and number ranges written as
+    espeak should read them (see the module's docstring): the words of :func:`normalize_words`,
+    with ``text``'s own spacing. Text without such forms is returned unchanged.
+
+    Examples:
+        >>> normalize_english("It costs $3.50, up from £2 in 1995.")
+        'It costs 3 dollars 50 cents, up from 2 pounds in 19 95.'
+        >>> normalize_english("Call 555-1234 before 2026-11-27, not in the 1990s.")
+        'Call 5 5 5, 1 2 3 4 before November 27th, 2026, not in the 19 nineties.'
+        >>> normalize_english("About 1250 people came in 1250.")
+        'About 1,250 people came in 12 50.'
+    """
+    if not any(ch.isdigit() for ch in text):
+        return text
+    spoken = iter(normalize_words(text.split()))
+    return re.sub(r"\S+", lambda m: next(spoken), text)
+
+
 _MONEY_WORD = re.compile(r"[$£€¥]" + _AMOUNT)
+#: Written words of context each side that decide a number's reading (:func:`_reads_as_quantity`).
+CONTEXT_WORDS = 4
 
 
 def normalize_words(words: list[str]) -> list[str]:
-    """The spoken form of each written word (:func:`normalize_english` of the word alone), except
-    an amount of money followed by a scale word ("$3 billion"), which :func:`normalize_english`
-    reads "3 billion dollars": the amount's word becomes ``"3"`` and the scale word ``"billion
-    dollars"``, so that word-by-word phonemes come in the spoken order.
+    """The spoken form of each written word: the word alone normalised, except that
+
+    - a number 1010-1999 is read as a year or as a quantity by the written words around it
+      ("about 1250 people": ``"1,250"``, "in 1250": ``"12 50"``; :func:`_reads_as_quantity`);
+    - an amount of money followed by a scale word ("$3 billion"), which is read "3 billion
+      dollars": the amount's word becomes ``"3"`` and the scale word ``"billion dollars"``, so
+      that word-by-word phonemes come in the spoken order;
+    - a phone number written in several words ("(555) 123-4567") is read digit by digit, each
+      written word its own digits: ``"5 5 5,"`` and ``"1 2 3, 4 5 6 7"``.
+
+    :func:`normalize_english` of the words joined by spaces is the words returned joined by spaces.
 
     Examples:
         >>> normalize_words(["It", "cost", "$3", "billion.", "In", "1995"])
         ['It', 'cost', '3', 'billion dollars.', 'In', '19 95']
+        >>> normalize_words(["Call", "(555)", "123-4567."])
+        ['Call', '5 5 5,', '1 2 3, 4 5 6 7.']
     """
-    out = [normalize_english(w) for w in words]
+    n = CONTEXT_WORDS
+    out = [_rewrite(w, " ".join(words[max(0, i - n):i]), " ".join(words[i + 1:i + 1 + n])) for i, w in enumerate(words)]
     for i in range(len(words) - 1):
         nxt = words[i + 1]
         core = nxt.rstrip(".,;:!?)\"'’”")
         if core.lower() not in SCALE_WORDS or not _MONEY_WORD.fullmatch(words[i]):
             continue
-        full = normalize_english(f"{words[i]} {core}")
+        full = _rewrite(f"{words[i]} {core}")
         cut = full.lower().rfind(f" {core.lower()} ")
         if cut > 0:
             out[i], out[i + 1] = full[:cut], full[cut + 1:] + nxt[len(core):]
+    _spaced_phones(words, out)
     return out
+
+
+def _spaced_phones(words: list[str], out: list[str]) -> None:
+    """Each written word of a phone number in several words (:data:`_SPACED_PHONE`) in ``out``
+    as its digits read one by one, a comma between groups: "+44" "20" "7946" "0958." -> "4 4,"
+    "2 oh," "7 9 4 6," "oh 9 5 8."."""
+    text = " ".join(words)
+    if not any(ch.isdigit() for ch in text):
+        return
+    starts, pos = [], 0
+    for w in words:
+        starts.append(pos)
+        pos += len(w) + 1
+    for m in _SPACED_PHONE.finditer(text):
+        written = m.group(0)
+        groups = re.findall(r"\d+", written)
+        if " " not in written and not written.startswith("+"):
+            continue  # one word: the word rules read it ("555-123-4567")
+        if not written.startswith(("+", "(")) and groups[-2].endswith("0") and groups[-1].endswith("0"):
+            continue  # "100 250 1000": round numbers, not a phone number
+        if written.startswith("+") and not 8 <= sum(map(len, groups)) <= 15:
+            continue
+        first = bisect.bisect_right(starts, m.start()) - 1
+        last = bisect.bisect_left(starts, m.end()) - 1
+        for k in range(first, last + 1):
+            w, s = words[k], starts[k]
+            lo, hi = max(m.start(), s) - s, min(m.end(), s + len(w)) - s
+            digits = ", ".join(" ".join(PHONE_DIGITS.get(d, d) for d in g) for g in re.findall(r"\d+", w[lo:hi]))
+            out[k] = w[:lo] + digits + ("," if k < last else "") + w[hi:]
