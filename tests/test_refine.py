@@ -189,6 +189,31 @@ def test_learning_rate_decays_linearly_to_the_final_factor(one_thread):
     assert opt_d.param_groups[0]["lr"] == pytest.approx(2.5e-4)
 
 
+def test_learning_rate_warms_up_from_the_run_s_first_step(one_thread):
+    s = TrainSettings(steps=10, warmup_steps=4, lr_decay_from=6, lr_final_factor=0.5)
+    assert [s.lr_factor(k, 10) for k in range(5)] == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0])
+    assert s.lr_factor(9, 10) == pytest.approx(0.5)  # then the decay as before
+    # a resumed run warms up from its own first step, or from ``warmup_from`` when given
+    plain = TrainSettings(steps=10, warmup_steps=4)
+    assert [plain.lr_factor(k, 110, 100) for k in (100, 102)] == pytest.approx([0.25, 0.75])
+    tool_run = TrainSettings(steps=10, warmup_steps=4, warmup_from=100)
+    assert tool_run.lr_factor(102, 200, start=102) == pytest.approx(0.75)  # not a second warm-up
+
+    clip = synthetic_clip(n=12)
+    ref = Refiner.new(RefinerConfig(**TINY), "cpu", seed=0)
+    opt_g = torch.optim.Adam(ref.generator.parameters(), lr=1e-3)
+    opt_d = torch.optim.Adam(ref.discriminator.parameters(), lr=1e-3)
+    hist = train_refiner(ref.generator, ref.discriminator, PairSampler([clip], 2, seed=0),
+                         TrainSettings(steps=3, batch_size=2, warmup_steps=2), optimizers=(opt_g, opt_d),
+                         start_step=50)
+    assert [h["lr_factor"] for h in hist] == pytest.approx([0.5, 1.0, 1.0])
+    # the prepared faces' cache key is unchanged while fine-tuning has no warm-up
+    from talkinghead.refine.prepare import PrepareSettings
+
+    assert "warmup_steps" not in PrepareSettings().to_dict()
+    assert PrepareSettings(warmup_steps=5).to_dict()["warmup_steps"] == 5
+
+
 def _rendered_from_clip(clip: ClipData, rows) -> RenderedFrames:
     c = clip.cond[rows].astype(np.float32) / 255
     return RenderedFrames(

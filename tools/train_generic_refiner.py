@@ -213,6 +213,7 @@ def main(argv=None) -> int:
     else:
         sampler = PairSampler(clips, mcfg.n_refs, augment=augment, seed=ts.seed + start)
     remaining = max(ts.steps - start, 0)
+    ts.warmup_from = start  # a warm-up (train.warmup_steps) runs from this invocation's first step
     logf = open(args.log, "a")
     deadline = t_start + args.max_minutes * 60 if args.max_minutes else None
     state = {"done": start, "seconds": float(ref.meta.get("train_seconds", 0.0))}

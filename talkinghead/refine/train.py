@@ -39,6 +39,13 @@ class TrainSettings:
         lr_decay_from: step from which both learning rates fall linearly, reaching
             ``lr_final_factor`` times their value at the last step (``None`` = constant rates).
         lr_final_factor: learning-rate factor at the last step when decaying.
+        warmup_steps: the learning rates rise linearly from ``1 / warmup_steps`` of their value
+            over the first ``warmup_steps`` steps of a run (0 = none). A run starts Adam afresh
+            from trained weights (fine-tuning, a resumed run): Adam's first updates have about the
+            learning rate's size in every weight whatever its gradient, which jolts trained
+            weights before its moment estimates settle.
+        warmup_from: the step the warm-up starts at (``None``: the run's first step; a training
+            tool that runs one schedule in several calls gives its first step).
         freeze_norm: keep the generator's batch-norm layers in inference mode (normalising with,
             and not updating, their running statistics) while everything else trains, so that
             the network being optimised is exactly the one that runs at inference. For
@@ -61,16 +68,21 @@ class TrainSettings:
     lr_decay_from: int | None = None
     lr_final_factor: float = 0.1
     freeze_norm: bool = False
+    warmup_steps: int = 0
+    warmup_from: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def lr_factor(self, step: int, end: int) -> float:
-        """Learning-rate multiplier at ``step`` of a run whose last step is ``end - 1``."""
+    def lr_factor(self, step: int, end: int, start: int = 0) -> float:
+        """Learning-rate multiplier at ``step`` of a run whose first step is ``start`` and last
+        ``end - 1``: the warm-up times the decay."""
+        origin = start if self.warmup_from is None else self.warmup_from
+        warm = min(max(step - origin + 1, 1) / self.warmup_steps, 1.0) if self.warmup_steps > 0 else 1.0
         if self.lr_decay_from is None or step < self.lr_decay_from or end - 1 <= self.lr_decay_from:
-            return 1.0
+            return warm
         frac = min((step - self.lr_decay_from) / (end - 1 - self.lr_decay_from), 1.0)
-        return 1.0 + frac * (self.lr_final_factor - 1.0)
+        return warm * (1.0 + frac * (self.lr_final_factor - 1.0))
 
 
 def _autocast(device: torch.device, dtype: torch.dtype | None):
@@ -137,7 +149,7 @@ def train_refiner(
         batch = {k: v.to(device).contiguous(memory_format=fmt) for k, v in batch.items()}
         x, target, weight, dcond = batch["input"], batch["target"], batch["weight"], batch["dcond"]
         use_adv = step >= settings.adv_start and (settings.w_adv > 0 or settings.w_fm > 0)
-        factor = settings.lr_factor(step, end_step)
+        factor = settings.lr_factor(step, end_step, start_step)
         for opt, lrs in zip((opt_g, opt_d), base_lrs):
             for group, lr in zip(opt.param_groups, lrs):
                 group["lr"] = lr * factor
