@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import logging
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,15 +217,6 @@ class PiperSpeaker:
                 builder.add_silence(self.sentence_pause)
             builder.add_sentence(self.synthesize_sentence(ph))
         return builder.build(text="", backend="piper", info=self._info())
-
-    def iter_sentences(self, parts: list[ScriptPart]) -> Iterator[tuple[str, list[str] | None, float]]:
-        """Yield ``(text, phonemes, pause_seconds)`` for each sentence or pause of a script."""
-        for part in parts:
-            if part.text:
-                for ph in self.phonemize(part.text):
-                    yield part.text, ph, 0.0
-            else:
-                yield "", None, (self.paragraph_pause if part.paragraph_break else part.pause)
 
     def _speak_parts(self, parts: list[ScriptPart], text: str) -> Speech:
         from tqdm import tqdm
