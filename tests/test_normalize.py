@@ -126,9 +126,9 @@ def test_each_word_reads_the_same_alone_and_in_its_sentence():
         ("1995-01-01 events", "January 1st, 19 95 events"),  # dates are always years
         # a quantity: a plural, a unit or a counting word after it, or a counting word before it
         ("1250 people", "1,250 people"),
-        ("1500 miles", "1,500 miles"),
-        ("1200 calories", "1,200 calories"),
-        ("1999 dollars", "1,999 dollars"),
+        ("we ran 1500 miles", "we ran 1,500 miles"),
+        ("eat 1200 calories", "eat 1,200 calories"),
+        ("it cost 1999 dollars", "it cost 1,999 dollars"),
         ("the 1500 workers", "the 15 hundred workers"),  # "the": a year cue
         ("1500 GPUs", "1,500 GPUs"),
         ("1500 km", "1,500 km"),
@@ -159,10 +159,33 @@ def test_each_word_reads_the_same_alone_and_in_its_sentence():
         ("between 1200 and 1500 calories", "between 1,200 and 1,500 calories"),
         ("1500 to 2000 people", "1,500 to 2000 people"),
         ("over 1200 or 1300", "over 1,200 or 1,300"),
-        ("1200 - 1500 words", "1,200 - 1,500 words"),
-        ("1500-2000 calories", "1,500 to 2,000 calories"),  # a range in one word
-        ("1200–1500 words", "1,200 to 1,500 words"),
+        ("write 1200 - 1500 words", "write 1,200 - 1,500 words"),
+        ("1500-2000 km", "1,500 to 2,000 km"),  # a range in one word, before a unit
+        ("1500-2000 workers", "15 hundred to 2000 workers"),  # only a plural-looking word after it: years
+        ("1939-1945 casualties were high.", "19 39 to 19 45 casualties were high."),
+        ("1200–1500 people", "1,200 to 1,500 people"),
         ("1500-2000", "15 hundred to 2000"),  # no evidence: years
+        # a word that only looks plural is not enough after a label or at a sentence's start
+        ("1945 marks the end of the war.", "19 45 marks the end of the war."),
+        ("Some 1250 workers left.", "Some 1,250 workers left."),  # the first word may be anything
+        ("Add 1250 grams.", "Add 1,250 grams."),
+        # lists are read alike, by the words around the list
+        ("Add 1250, 1350 and 1450 grams.", "Add 1,250, 1,350 and 1,450 grams."),
+        ("Sales were 1250, 1350, and 1450 units.", "Sales were 1,250, 1,350, and 1,450 units."),
+        ("in 1990, 1995 and 1999 elections", "in 19 90, 19 95 and 19 99 elections"),
+        ("In 1995, 1250 people came.", "In 19 95, 1,250 people came."),  # not a list
+        ("Flight 1492 departs at noon.", "Flight 14 92 departs at noon."),
+        ("Route 1495 connects the towns.", "Route 14 95 connects the towns."),
+        ("Her 1250 followers", "Her 1,250 followers"),
+        ("fill in Form 1040 instructions", "fill in Form 10 40 instructions"),
+        ("The Paris 1924 Olympics", "The Paris 19 24 Olympics"),
+        ("On Flight 1492 flew 1250 people.", "On Flight 14 92 flew 1,250 people."),  # "people": sure
+        ("Meet me at 1500 hours.", "Meet me at 15 hundred hours."),
+        ("GDP at 1990 prices", "GDP at 19 90 prices"),
+        ("grew from 800 to 1250 dollars", "grew from 800 to 1,250 dollars"),  # not a pair of years
+        ("from 1250 to 5000 people", "from 1,250 to 5000 people"),
+        ("closed in 2008, and 1250 workers left", "closed in 2008, and 1,250 workers left"),
+        ("Sept. 1850 workers", "Sept. 18 50 workers"),
         # other numbers are unchanged by the words around them
         ("1000 people", "1000 people"),
         ("1005 people", "1005 people"),

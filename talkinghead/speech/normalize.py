@@ -27,10 +27,11 @@ subtitle word spoken as four). Three rules also look at the words around it, as 
 word timing as in its sentence.
 
 Where the words around a number 1010-1999 say nothing it is read as a year ("They hired 1250.":
-"twelve fifty"; write "1,250"); a year before a plural with no word of time before it is read
-as a quantity ("1995 elections were held", "1950 marks the start": write "the elections of
-1995"), and a quantity after "in", "from", "by", "before", "after" or "the" as a year ("won by
-1250 votes": "twelve fifty"; round hundreds read the same either way). Not handled (read
+"twelve fifty"; write "1,250"); a year inside a sentence after a lower-case word and before a
+word that looks plural is read as a quantity ("they saw 1995 elections", "adjusted to 1995
+dollars", "version 1909 includes": write "the elections of 1995"), and a quantity after "in",
+"from", "by", "at", "before", "after" or "the" as a year ("won by 1250 votes": "twelve fifty";
+round hundreds read the same either way). Not handled (read
 by espeak as written): dates with a two-digit year or without a year ("11/27"), phone numbers of
 other forms ("555 1234" with a space, "+44 (0)20 7946 0958"), currencies other than $, £, € and
 ¥, and other languages (this applies to English voices only).
@@ -100,19 +101,20 @@ _YEAR = re.compile(r"(?<![\w.,$£€¥/:])(?<!\d[-–])(1\d)(\d)(\d)(s|['’]s)?
 # A bare number 1010-1999, or a range "1500-2000", read as a year or as a quantity by the words
 # around it (_reads_as_quantity); a decade ("1500s") or "1990-95" is always a year.
 _CANDIDATE = re.compile(_START + r"(?<!\d[-–])(1\d{3})(?:[-–](1\d{3}|20\d{2}))?(?!['’]s)" + _END)
-_NUM = r"\d[\d,.]*"
+_NUM = r"\d(?:[\d,.]*\d)?"  # not a clause's comma or full stop: "in 2008, and 1250 workers"
 _JOIN = r"(?:to|and|or|through|thru|[-–—])"
 #: "1200 to " before / " to 1500" after a number: a pair of numbers is read alike ("between 1200
-#: and 1500 calories", "from 1990 to 1995"), so the words around the pair decide for both.
-_PAIR_AFTER = re.compile(r"\A\s+" + _JOIN + r"\s+" + _NUM + r"(?![\w])", re.I)
+#: and 1500 calories", "from 1990 to 1995"), so the words around the pair decide for both; so is
+#: a list ", 1300 and 1500" ("1200, 1300 and 1500 grams").
+_PAIR_AFTER = re.compile(r"\A(?:,\s*" + _NUM + r")*,?\s+" + _JOIN + r"\s+(" + _NUM + r")(?![\w])", re.I)
 #: Words before a number that say it is a time, even before a plural ("since 1995 prices rose",
 #: "May 1995 workers"): matched in lower case, except months (not the verbs "may", "march").
 TIME_WORDS = frozenset("since until till during circa c. ca. year years born died spring summer autumn "
                        "winter ad a.d.".split())
 #: Words right before a number that say it is a year even before a plural ("in 1995 prices
-#: rose", "from 1990 to 1995 sales", "the 1995 elections", "by 1850 towns"): a quantity after them
+#: rose", "from 1990 to 1995 sales", "the 1995 elections", "at 1500 hours", "at 1990 prices"): a quantity after them
 #: is read as a year too, which is harmless for round hundreds ("in 1500 cases": "15 hundred").
-YEAR_CUES = frozenset("in from by before after the".split())
+YEAR_CUES = frozenset("in from by before after the at".split())
 #: Words before a number that count: "over 1200", "exactly 1400", "the first 1500".
 COUNT_WORDS = frozenset("over under exactly only just all another every first last next additional "
                         "extra estimated".split())
@@ -129,6 +131,12 @@ _COUNTED = (
     # units (abbreviated, so not plural in form)
     "km m cm mm mi ft yd kg g mg lb oz l ml cc kcal cal kj kw kwh mw v hz khz mhz ghz kb mb gb tb px dpi "
     "rpm mph kph km/h hp bps sq "
+    # units, money and spans of time written out (a verb or a label's noun they are not)
+    "grams kilograms kilos milligrams tonnes tons pounds ounces metres meters kilometres kilometers "
+    "centimetres centimeters millimetres millimeters miles yards inches acres hectares litres liters "
+    "gallons calories kilocalories joules watts kilowatts volts degrees bytes kilobytes megabytes "
+    "gigabytes pixels dollars euros cents yen yuan rupees francs seconds minutes days weeks months "
+    "years decades centuries milliseconds "
     # scales and other counting words
     "hundred thousand million billion trillion dozen more fewer less extra additional odd per percent "
     "pct"
@@ -248,18 +256,19 @@ def _year_match(m: re.Match) -> str:
     return _year(*m.groups()) or m.group(0)
 
 
-def _counted(word: str) -> bool:
-    """Whether ``word`` after a number counts or measures ("people", "miles", "km", "million"): a
-    word of :data:`_COUNTED` or a plural ("calories", "GPUs"; not "was", "class", "census",
-    "crisis", "onwards" or "Smith's")."""
+def _counted(word: str) -> int:
+    """How surely ``word`` after a number says the number counts or measures: 2 for a word of
+    :data:`_COUNTED` ("people", "km", "million") or a plural acronym ("GPUs"), 1 for a word that
+    only looks plural ("calories", "workers", but also the verbs "marks", "remains"), else 0 (not
+    "was", "class", "census", "crisis", "onwards" or "Smith's")."""
     w = word.lower()
     if w in _COUNTED or re.fullmatch(r"[A-Z\d]+s", word):  # "GPUs"
-        return True
-    return (w.endswith("s") and not w.endswith(("ss", "us", "is", "'s", "’s", "wards")) and len(w) > 2
-            and w not in _NOT_PLURAL)
+        return 2
+    return int(w.endswith("s") and not w.endswith(("ss", "us", "is", "'s", "’s", "wards")) and len(w) > 2
+               and w not in _NOT_PLURAL)
 
 
-def _reads_as_quantity(before: str, after: str) -> bool:
+def _reads_as_quantity(before: str, after: str, *, one_word_range: bool = False) -> bool:
     """Whether a number 1010-1999 between the texts ``before`` and ``after`` is a quantity (left
     to espeak: "one thousand two hundred fifty") rather than a year ("twelve fifty"), as a
     reader decides from the words next to it:
@@ -270,23 +279,38 @@ def _reads_as_quantity(before: str, after: str) -> bool:
        "in about 1850": an approximator after a preposition of time is skipped);
     2. then a counting word before it: "over", "exactly", "more than", "at least", "the first" ...
        ("over 1200"; not "about" or "nearly": "about 1850 the town grew");
-    3. then a counted word right after it (no punctuation between): a plural ("1250 people", "1500
-       miles", "1999 dollars"), a unit ("1500 km"), a scale ("1500 million"), "more", "per",
-       "percent", "or so", a glued "%" or "+";
+    3. then a counted word right after it (no punctuation between): a unit ("1500 km"), a scale
+       ("1500 million"), a plural that does not end in s ("1250 people"), "more", "per",
+       "percent", "or so", a glued "%" or "+"; or a word that looks plural ("1500 miles",
+       "1999 dollars"), except where that may be a verb or a label's number: after the number
+       starting a sentence ("1945 marks the end"), after a capitalised word inside a sentence
+       ("Form 1040 instructions", "Flight 1492 departs") and after a range written as one word
+       ("1939-1945 casualties");
     4. else a year: the commonest use of such a number in prose ("1995 was", "summer of 1969",
        "about 1850", "1995." at a sentence's end).
 
     A pair of numbers joined by "to", "and", "or" or a dash is read alike: the words around the
-    pair decide ("between 1200 and 1500 calories", "from 1990 to 1995"). Only a few words on
-    either side matter (:func:`normalize_words` gives each word :data:`CONTEXT_WORDS` written
-    words each side)."""
+    pair decide ("between 1200 and 1500 calories", "from 1990 to 1995"), except that a pair whose
+    other number cannot be a year (outside 1000-2099, or with decimals) is a quantity ("from 800
+    to 1250 dollars"). Only a few words on either side matter (:func:`normalize_words` gives each
+    word :data:`CONTEXT_WORDS` written words each side)."""
     # the words before it, last first (none where punctuation is glued to it: "(1500")
     words = before.split()[::-1] if before[-1:].isspace() else []
-    if len(words) >= 2 and re.fullmatch(_JOIN, words[0], re.I) and re.fullmatch(_NUM, words[1]):
-        words = words[2:]  # "1200 to 1500": the words before 1200
+    partner = None
+    listed = lambda k: len(words) > k and re.fullmatch(_NUM + ",", words[k])  # noqa: E731 - "1200,"
+    if len(words) >= 2 and re.fullmatch(_JOIN, words[0], re.I) and (
+            re.fullmatch(_NUM, words[1]) or (listed(1) and listed(2))):  # "1300 and", "1200, 1300, and"
+        partner, words = words[1].rstrip(","), words[2:]  # "1200 to 1500": the words before 1200
     pair = _PAIR_AFTER.match(after)
     if pair:
-        after = after[pair.end():]  # "1200 to 1500": the words after 1500
+        partner = partner or pair.group(1)
+        after = after[pair.end():]  # "1200 to 1500", "1200, 1300 and 1500": the words after the last
+    if partner is not None:
+        while listed(0):  # the earlier items of a list: "1200, 1300 and 1500"
+            words = words[1:]
+    if partner is not None and ("." in partner or not 1000 <= int(partner.replace(",", "")) <= 2099) and (
+            not partner.startswith("0")):  # (not "between 0900 and 1700 hours")
+        return True  # "from 800 to 1250", "1250 or 2500 people": not a pair of years
     w1, w0 = (words + ["", ""])[:2]
     l0, l1 = w0.lower(), w1.lower()
     if l1 in APPROXIMATORS and l0 in TIME_PREPOSITIONS:  # "in about 1850", "since around 1995"
@@ -297,13 +321,29 @@ def _reads_as_quantity(before: str, after: str) -> bool:
             or (l1 in ("least", "most") and l0 == "at")):
         return True
     m = _COUNT_AFTER.match(after)
-    return bool(m) and (m.group(1) is None or _counted(m.group(1).rstrip("'’-")))
+    if not m:
+        return False
+    counted = 2 if m.group(1) is None else _counted(m.group(1).rstrip("'’-"))
+    if counted != 1:
+        return counted == 2
+    # a word that only looks plural: not after a label ("Flight 1492 departs") or at a sentence's start
+    sentence_start = not words or re.search(r"[.!?][\"'’”)]*$", w1) is not None
+    # a capitalised word names something ("Form 1040", "Route 1495 connects"), unless it is a
+    # word that comes before counts anyway, starting a sentence ("Some 1250 workers", "Her 1250 fans")
+    label = w1[:1].isupper() and l1 not in APPROXIMATORS | COUNT_WORDS | _DETERMINERS
+    return not (sentence_start or label or one_word_range)
+
+
+#: Words that start a sentence before a count as easily as anything ("Those 1250 employees").
+_DETERMINERS = frozenset("the a an all those these this that her his our their my your its any each both "
+                         "of out and but or so yet with than if when while".split())
 
 
 def _is_time_word(word: str) -> bool:
     """Whether ``word`` before a number says it is a time (:data:`TIME_WORDS`, a month: "May",
     "Jan.")."""
-    return word.lower() in TIME_WORDS or word in MONTHS or word.rstrip(".") in {m[:3] for m in MONTHS}
+    return (word.lower() in TIME_WORDS or word in MONTHS
+            or word.rstrip(".") in {m[:3] for m in MONTHS} | {"Sept"})
 
 
 def _quantities(text: str, before: str = "", after: str = "") -> str:
@@ -317,7 +357,7 @@ def _quantities(text: str, before: str = "", after: str = "") -> str:
             return m.group(0)
         left = f"{before} {text[:m.start()]}" if before else text[:m.start()]
         right = f"{text[m.end():]} {after}" if after else text[m.end():]
-        if not _reads_as_quantity(left, right):
+        if not _reads_as_quantity(left, right, one_word_range=b is not None):
             return m.group(0)
         return f"{int(a):,} to {int(b):,}" if b else f"{int(a):,}"
 
