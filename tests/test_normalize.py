@@ -235,7 +235,7 @@ def test_a_phone_number_written_with_spaces_is_read_digit_by_digit(written, spok
 
 @pytest.mark.parametrize(
     "text",
-    ["3 123 4567", "555 2345", "100 250 1000", "+1 2 3", "+12 34", "+3 10 20", "12 345 6789", "+44 (0)20 7946 0958"],
+    ["3 123 4567", "555 2345", "100 250 1000", "128 256 2048 bytes", "500 600 7000 people", "+1 2 3", "+12 34", "+3 10 20", "12 345 6789", "+44 (0)20 7946 0958"],
 )
 def test_numbers_with_spaces_that_are_not_phone_numbers_are_left_to_espeak(text):
     assert norm(text) == text

@@ -464,6 +464,9 @@ def _spaced_phones(words: list[str], out: list[str]) -> None:
             continue  # "100 250 1000": round numbers, not a phone number
         if written.startswith("+") and not 8 <= sum(map(len, groups)) <= 15:
             continue
+        following = re.match(r"\s+([^\W\d_][\w'’]*)", text[m.end():])
+        if following and _counted(following.group(1)):
+            continue  # "128 256 1024 bytes": numbers of something, not a phone number
         first = bisect.bisect_right(starts, m.start()) - 1
         last = bisect.bisect_left(starts, m.end()) - 1
         for k in range(first, last + 1):
