@@ -13,8 +13,9 @@ two frames also differ by head motion and tracking noise, so ``N > 0`` is a pess
 
 The colour anchoring (:mod:`talkinghead.refine.anchor`, ``COLOUR_ANCHOR``) is measured the same
 way: the refined crop colour-matched at the seam, then its colours anchored to frame ``t - N``'s
-moved by the landmarks, then blended (``t-N anchored``; with the detail too: ``t-N both``, what
-``say`` does). Also printed: percentiles of the anchor's coarse skin difference before its dead
+moved by the landmarks, then blended (``t-N anchored``; with the detail too: ``t-N both``; and
+with the skin above the upper lip taken from frame ``t - N`` too, :func:`~talkinghead.refine.detail.upper_band_weight`:
+``t-N band``, what ``say`` does). Also printed: percentiles of the anchor's coarse skin difference before its dead
 zone (CIELAB units), what the dead zones are set against.
 
 Reported per clip, on the mouth region (:func:`talkinghead.refine.dataset.eval_box`) mapped to
@@ -60,7 +61,9 @@ from talkinghead.refine.detail import (  # noqa: E402
     add_detail,
     backward_flow,
     detail_weight,
+    keep_upper_band,
     move_with_skin,
+    upper_band_weight,
 )
 from talkinghead.refine.prepare import _boxes_for  # noqa: E402
 from talkinghead.render.types import CropBox  # noqa: E402
@@ -79,7 +82,7 @@ def evaluate_clip(refiner, path: Path, offsets: list[int], mirror_average: bool,
     rows = np.arange(len(clip))
     holes = np.stack([clip.hole(k, None, HOLE_DILATE * r) for k in rows])
     out = refiner.refine(clip.crops, rendered_from_clip(clip, rows), refs, holes, mirror_average=mirror_average)
-    names = ["none"] + [f"t-{n}{v}" for n in offsets for v in ("", " anchored", " both")]
+    names = ["none"] + [f"t-{n}{v}" for n in offsets for v in ("", " anchored", " both", " band")]
     acc = {m: {"psnr": [], "ssim": [], "grad": [], "change": []} for m in names}
     skin_diff: dict[int, list[np.ndarray]] = {n: [] for n in offsets}
     grad_real = 0.0
@@ -124,10 +127,15 @@ def evaluate_clip(refiner, path: Path, offsets: list[int], mirror_average: bool,
             skin_diff[n].append(np.abs(colour_offset(matched, move_with_skin(source_crop, flow), regions.skin,
                                                      sigma_px=ANCHOR_SIGMA * r, deadzone=(0, 0, 0))
                                        )[regions.skin > 0.5])
-            anchored = blend(frames[t], anchor_colours(matched, source_crop, flow, regions, hole_alpha), box, alpha,
-                             ring_alpha=hole_alpha, color_match=False)
+            anchored_crop = anchor_colours(matched, source_crop, flow, regions, hole_alpha)
+            anchored = blend(frames[t], anchored_crop, box, alpha, ring_alpha=hole_alpha, color_match=False)
             record(f"t-{n} anchored", anchored)
             record(f"t-{n} both", add_detail(anchored, frames[tn], box, weight, flow, sigma=sigma))
+            # and the skin above the upper lip taken from frame t - N (what say does since stop 20)
+            band = upper_band_weight(src, new, mesh, hole_alpha, flow)
+            banded = blend(frames[t], keep_upper_band(anchored_crop, source_crop, band, flow), box, alpha,
+                           ring_alpha=hole_alpha, color_match=False)
+            record(f"t-{n} band", add_detail(banded, frames[tn], box, weight * (1 - band), flow, sigma=sigma))
     return {"clip": path.stem, "frame_px_per_crop_px": round(float(clip.boxes[0][2] / r), 2),
             **{m: {"psnr": float(np.mean(a["psnr"])), "ssim": float(np.mean(a["ssim"])),
                    "detail": float(np.sum(a["grad"]) / max(grad_real, 1e-9)),
@@ -155,7 +163,7 @@ def main(argv=None) -> int:
         rec = evaluate_clip(generic, f, args.offsets, args.mirror, args.sigma, args.lip_pad)
         results.append(rec)
         print(json.dumps(rec), flush=True)
-    names = ["none"] + [f"t-{n}{v}" for n in args.offsets for v in ("", " anchored", " both")]
+    names = ["none"] + [f"t-{n}{v}" for n in args.offsets for v in ("", " anchored", " both", " band")]
     mean = {m: {k: float(np.mean([x[m][k] for x in results])) for k in ("psnr", "ssim", "detail", "change")}
             for m in names}
     header = "| clip | " + " | ".join(f"{m} PSNR / SSIM / detail / change" for m in names) + " |"
@@ -165,7 +173,8 @@ def main(argv=None) -> int:
             f"{x[m]['psnr']:.2f} / {x[m]['ssim']:.3f} / {x[m]['detail']:.2f} / {x[m]['change']:.2f}"
             for m in names) + " |")
     print("\nRebuilt mouth region at frame scale, held-out frames; skin detail (t-N), colour anchoring "
-          "(t-N anchored) or both (t-N both) from frame t - N (none: the refiner alone); change: "
+          "(t-N anchored) or both (t-N both) from frame t - N, and with the skin above the upper lip "
+          "taken from it too (t-N band, what say does) (none: the refiner alone); change: "
           "frame-to-frame change relative to the real frames' (> 1 = flicker)\n")
     print("\n".join(lines))
     out = Path(args.output)

@@ -98,3 +98,34 @@ def test_add_detail_moves_the_texture_with_the_flow():
               for dy in range(-1, 7) for dx in range(-1, 9)}
     assert max(scores, key=scores.get) == (4, 6), "the detail lands where the skin moved"
     assert scores[(4, 6)] > 0.6 and scores[(0, 0)] < 0.3
+
+
+def test_upper_band_is_the_skin_above_the_upper_lip_and_takes_the_source_there():
+    from talkinghead.refine.detail import keep_upper_band, upper_band_weight
+
+    mesh, closed = _face_points()
+    r = 96
+    opened = closed.copy()
+    upper = np.isin(np.arange(len(closed)), np.concatenate([mesh.upper_lip, mesh.inner_lip_upper]))
+    opened[upper, 1] -= 3.0  # the upper lip raised a little (an open vowel)
+    alpha = np.ones((r, r), np.float32)
+    fl = backward_flow(closed, opened, r)
+    w = upper_band_weight(closed, opened, mesh, alpha, fl, soften=0.0)
+    assert w.dtype == np.float32 and w.shape == (r, r) and (w <= alpha).all()
+    lip = opened[mesh.outer_lip_upper]
+    top = np.round(lip[np.argmin(lip[:, 1])]).astype(int)  # the upper lip's highest point
+    assert w[top[1] - 4, top[0]] == 1.0  # the skin just above it (a moustache's place)
+    assert (w[lips_mask(opened, mesh, r, 0.0) > 0] == 0).all()  # never the lips themselves
+    below = np.round(opened[mesh.outer_lip_lower].max(0)).astype(int)
+    assert (w[below[1] + 1:] == 0).all()  # nothing below the mouth
+    cheek = np.round(opened[mesh.jaw_line[0]]).astype(int)
+    assert w[cheek[1], cheek[0] + 2] == 0.0  # nor far out on the cheek
+    assert (upper_band_weight(closed, opened, mesh, 0.5 * alpha, fl) <= 0.5).all()
+
+    # the source, moved with the skin, replaces the painted crop there and nowhere else
+    rng = np.random.default_rng(0)
+    source = rng.integers(0, 256, (r, r, 3), dtype=np.uint8)
+    painted = np.full((r, r, 3), 128, np.uint8)
+    out = keep_upper_band(painted, source, w, np.zeros_like(fl))
+    assert (out[w == 0] == 128).all()
+    np.testing.assert_array_equal(out[w == 1], source[w == 1])

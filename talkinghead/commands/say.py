@@ -52,8 +52,9 @@ def register(sub) -> None:
                    help="one refiner pass per frame instead of averaging it with the mirrored frame's: "
                         "about half the refiner's time, slightly lower quality")
     p.add_argument("--no-skin-detail", dest="skin_detail", action="store_false",
-                   help="leave the rebuilt skin as smooth as the refiner draws it, without the face "
-                        "video's own fine skin detail (stubble, pores, fine lines)")
+                   help="leave the rebuilt skin as the refiner draws it: smooth, without the face "
+                        "video's own fine skin detail (stubble, pores, fine lines) and without its "
+                        "own skin above the upper lip (which keeps a moustache)")
     p.add_argument("--no-colour-anchor", dest="colour_anchor", action="store_false",
                    help="keep the refiner's own lip and skin colours, even where they are far from "
                         "the face's (by default those are pulled back towards the face's own)")

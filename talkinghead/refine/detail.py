@@ -18,6 +18,13 @@ Geometry: crop pixel conventions of :mod:`talkinghead.refine.blend`.
 * :func:`detail_weight` - where detail is added (skin of the blended region), in [0, 1].
 * :func:`high_pass` - luminance detail of an image above a Gaussian scale.
 * :func:`add_detail` - warp the source frame's detail and add it to the output frame.
+* :func:`upper_band_weight`, :func:`keep_upper_band` - the skin between the nose and the upper
+  lip (a moustache) taken whole from the source, moved with the skin.
+
+The refiner has seen no moustache in training and erases one (a painted portrait's moustache
+vanished entirely); the skin above the upper lip moves little while speaking and only with the
+upper lip, so it is taken from the source crop itself, moved by the mesh like the detail, with the
+lips of both faces left out (the lip line stays the refiner's: its shape changes).
 """
 
 from __future__ import annotations
@@ -41,6 +48,13 @@ DETAIL_SIGMA = 0.5
 LIP_PAD = 0.04
 #: Blur of the weight's edges, fraction of the crop side.
 WEIGHT_SOFTEN = 0.01
+#: The band kept above the upper lip reaches this far beyond each mouth corner (fraction of the
+#: mouth's width), up to the top of the rebuilt region.
+UPPER_BAND_SIDE = 0.15
+#: The lips left out of that band: dilation of their outer contour, fraction of the crop side.
+UPPER_BAND_LIP_PAD = 0.01
+#: Blur of the band's edges, fraction of the crop side.
+UPPER_BAND_SOFTEN = 0.015
 
 
 def polygon_mask(points: np.ndarray, loop: np.ndarray, resolution: int, pad_px: float, *,
@@ -213,4 +227,73 @@ def add_detail(
     roi = out[ya:yb, xa:xb]
     added = roi[inside].astype(np.float32) + (wf[inside] * moved[inside])[:, None]
     roi[inside] = np.clip(np.rint(added), 0, 255).astype(np.uint8)
+    return out
+
+
+def upper_band_weight(
+    source_points: np.ndarray,
+    new_points: np.ndarray,
+    mesh: LowerFaceMesh,
+    alpha: np.ndarray,
+    flow: np.ndarray,
+    *,
+    side: float = UPPER_BAND_SIDE,
+    lip_pad: float = UPPER_BAND_LIP_PAD,
+    soften: float = UPPER_BAND_SOFTEN,
+) -> np.ndarray:
+    """Where the source's own skin replaces the refiner's: above the new face's upper lip.
+
+    The region above the outer upper-lip contour, from ``side`` mouth widths beyond one corner to
+    as far beyond the other, up to the top of the crop; less the new face's lips and those of the
+    source moved with the skin (both dilated by ``lip_pad``), softened and limited to ``alpha``.
+
+    Args:
+        source_points, new_points: ``(V, >=2)`` crop-pixel positions of the lower-face vertices
+            in the source frame and in the deformed mesh.
+        mesh: the lower-face topology.
+        alpha: ``(R, R)`` the rebuilt region's alpha (the hole's).
+        flow: :func:`backward_flow` of the two.
+        side, lip_pad, soften: :data:`UPPER_BAND_SIDE`; fractions of the crop side
+            (:data:`UPPER_BAND_LIP_PAD`, :data:`UPPER_BAND_SOFTEN`).
+
+    Returns:
+        ``(R, R)`` float32 in [0, 1], <= ``alpha``.
+    """
+    r = alpha.shape[0]
+    lip = np.asarray(new_points, np.float64)[mesh.outer_lip_upper, :2]
+    if lip[0, 0] > lip[-1, 0]:
+        lip = lip[::-1]  # left corner first
+    pad = side * float(lip[-1, 0] - lip[0, 0])
+    poly = np.concatenate([[[lip[0, 0] - pad, lip[0, 1]]], lip, [[lip[-1, 0] + pad, lip[-1, 1]],
+                                                                [lip[-1, 0] + pad, -1.0], [lip[0, 0] - pad, -1.0]]])
+    band = np.zeros((r, r), np.uint8)
+    cv2.fillPoly(band, [np.round((poly - 0.5) * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+    keep = band.astype(np.float32) * (1 - lips_mask(new_points, mesh, r, lip_pad * r)) * (
+        1 - move_with_skin(lips_mask(source_points, mesh, r, lip_pad * r), flow))
+    if soften > 0:
+        keep = cv2.GaussianBlur(keep, (0, 0), soften * r)
+    return (np.clip(keep, 0, 1) * np.asarray(alpha, np.float32)).astype(np.float32)
+
+
+def keep_upper_band(painted: np.ndarray, source_crop: np.ndarray, weight: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """The painted crop with the source crop, moved with the skin, where ``weight`` says.
+
+    Args:
+        painted: the refiner's crop ``(R, R, 3)`` uint8.
+        source_crop: the source frame's crop of the same box ``(R, R, 3)`` uint8.
+        weight: :func:`upper_band_weight`.
+        flow: :func:`backward_flow`.
+
+    Returns:
+        ``(R, R, 3)`` uint8; ``painted`` where ``weight`` is 0.
+    """
+    out = np.array(painted, dtype=np.uint8, copy=True)
+    ys, xs = np.nonzero(np.asarray(weight) > 0)
+    if not len(ys):
+        return out
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1  # only where the band is
+    w = np.asarray(weight, np.float32)[y0:y1, x0:x1, None]
+    moved = move_with_skin(np.asarray(source_crop), flow)[y0:y1, x0:x1].astype(np.float32)
+    mixed = out[y0:y1, x0:x1].astype(np.float32) * (1 - w) + moved * w
+    out[y0:y1, x0:x1] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
     return out

@@ -48,7 +48,7 @@ from .blend import (
     to_grayscale,
 )
 from .anchor import anchor_colours, anchor_regions
-from .detail import add_detail, backward_flow, detail_weight
+from .detail import add_detail, backward_flow, detail_weight, keep_upper_band, upper_band_weight
 from .dataset import (
     FEATHER,
     HOLE_DILATE,
@@ -334,6 +334,23 @@ class PreparedFace:
             weights[k] = detail_weight(src, new, mesh, alphas[k], flows[k])
         return weights, flows
 
+    def upper_bands(self, meshes: DeformedMeshes, boxes: Sequence[CropBox], hole_alphas: np.ndarray,
+                    flows: np.ndarray) -> np.ndarray:
+        """Where the source's own skin, moved with the upper lip, replaces the refiner's: above the
+        new upper lip (:func:`~talkinghead.refine.detail.upper_band_weight`), ``(n, R, R)`` float32
+        in [0, 1]. The refiner never saw a moustache in training and erases one (a painted
+        portrait's moustache vanished entirely); the skin there moves little while speaking.
+
+        Args:
+            hole_alphas: the holes' feathered alphas (:meth:`blend_alphas`).
+            flows: :meth:`skin_flows`.
+        """
+        out = np.empty((meshes.n_frames, self.resolution, self.resolution), np.float32)
+        for k in range(meshes.n_frames):
+            src, new = self._face_points(meshes, boxes, k)
+            out[k] = upper_band_weight(src, new, self.rig.mesh, hole_alphas[k], flows[k])
+        return out
+
     def refine_frames(
         self,
         frames: Sequence[np.ndarray],
@@ -358,7 +375,8 @@ class PreparedFace:
             mirror_average: average the refiner's predictions for the frame and its mirror image
                 (:data:`MIRROR_AVERAGE`; ``False`` halves the refiner's time).
             skin_detail: carry the source frame's fine skin detail onto the rebuilt skin
-                (:data:`SKIN_DETAIL`, :meth:`detail_maps`).
+                (:data:`SKIN_DETAIL`, :meth:`detail_maps`), and keep its own skin above the upper
+                lip, moved with the lip (:meth:`upper_bands`; a moustache).
             colour_anchor: pull the refiner's coarse colours towards the source face's where
                 they are far off (:data:`COLOUR_ANCHOR`, :meth:`anchor_crops`).
 
@@ -382,6 +400,10 @@ class PreparedFace:
             out_crops = self.anchor_crops(frames, out_crops, crops, meshes, boxes, alphas, hole_alphas, flows,
                                           color_match=color_match)
             color_match = False
+        bands = None
+        if skin_detail:  # the source's own skin above the upper lip (a moustache the refiner erases)
+            bands = self.upper_bands(meshes, boxes, hole_alphas, flows)
+            out_crops = [keep_upper_band(out_crops[k], crops[k], bands[k], flows[k]) for k in range(n)]
         # a black-and-white video or photo gets a black-and-white mouth (the refiner paints lips
         # and skin in colour whatever it is shown)
         out_crops = [to_grayscale(o) if is_grayscale(c) else o for o, c in zip(out_crops, crops)]
@@ -389,6 +411,7 @@ class PreparedFace:
                for k in range(n)]
         if skin_detail:
             weights, flows = self.detail_maps(meshes, boxes, alphas, flows)
+            weights = weights * (1 - bands)  # the band is the source's skin already, detail and all
             out = [add_detail(out[k], frames[k], boxes[k], weights[k], flows[k]) for k in range(n)]
         return out
 
