@@ -240,3 +240,30 @@ def test_unseeded_speech_differs_and_its_seed_reproduces_it():
     assert len(a.audio) != len(b.audio) or not np.array_equal(a.audio, b.audio)
     c = make_speech("Same take.", seed=a.info["seed"])
     assert np.array_equal(a.audio, c.audio)
+
+
+@pytest.mark.slow
+def test_frames_where_the_face_is_gone_are_left_as_they_are(tmp_path):
+    """A cutaway of a few frames (the track bridges it): no mouth is painted onto the background."""
+    from talkinghead import Pipeline
+    from talkinghead.pipeline import Provenance
+    from talkinghead.speech.piper import PiperSpeaker
+
+    frames, _ = astronaut_clip(n_frames=20, motion="affine", size=256, face_scale=0.5)
+    gap = [8, 9, 10]
+    for i in gap:
+        frames[i] = np.full_like(frames[i], 90)  # an empty wall
+    path = tmp_path / "cutaway.mp4"
+    write_clip(frames, path, fps=25)
+    pipe = Pipeline.from_face(path, steps=0, progress=False, cache=False)
+    assert not pipe.prepared.track.detected[gap].any() and pipe.prepared.track.detected[[0, 7, 11]].all()
+    assert not np.isin(pipe.prepared.reference_frames, gap).any()
+    src = load_frames(path)
+    speech = PiperSpeaker(seed=0).speak("Ah, papa, a map.")
+    out = list(pipe.frames(speech, provenance=Provenance(watermark=False)))
+    idx = pingpong_indices(len(src), len(out))
+    in_gap = [k for k in range(len(out)) if idx[k] in gap]
+    assert in_gap
+    for k in in_gap:
+        assert np.array_equal(out[k], src[idx[k]]), f"frame {k} (source {idx[k]}: no face) was changed"
+    assert any(not np.array_equal(out[k], src[idx[k]]) for k in range(len(out)) if idx[k] not in gap)

@@ -382,7 +382,8 @@ class PreparedFace:
 
         Returns:
             The output frames, ``(H, W, 3)`` uint8 each; pixels outside the (warped) blend mask are
-            the source frame's, bit for bit. Where a frame's crop is black and white
+            the source frame's, bit for bit, and so is a frame where the face was not detected
+            (:attr:`FaceTrack.detected <talkinghead.face.types.FaceTrack.detected>`). Where a frame's crop is black and white
             (:func:`~.blend.is_grayscale`) so is the rebuilt region.
         """
         n = meshes.n_frames
@@ -413,6 +414,13 @@ class PreparedFace:
             weights, flows = self.detail_maps(meshes, boxes, alphas, flows)
             weights = weights * (1 - bands)  # the band is the source's skin already, detail and all
             out = [add_detail(out[k], frames[k], boxes[k], weights[k], flows[k]) for k in range(n)]
+        # where the detector found no face (the track bridges up to TrackerSettings.max_gap_s: a cutaway,
+        # the face out of the picture) there is no face to give a mouth to: the frame as it is
+        detected = np.asarray(self.track.detected, bool)
+        for k in range(n):
+            f = int(meshes.frame_index[k])
+            if f < len(detected) and not detected[f]:
+                out[k] = np.array(frames[k], dtype=np.uint8, copy=True)
         return out
 
 
@@ -494,10 +502,16 @@ def prepare_face(
     r = ref.resolution
     n_all = min(track.n_frames, info.n_frames)
     n_fit = max(1, int(np.floor(n_all * s.train_fraction)))
+    # frames where the detector found no face (a cutaway, the face out of the picture; the track
+    # bridges them) show no face to learn from or to take a reference from
+    seen = np.flatnonzero(np.asarray(track.detected[:n_fit], bool))
+    if not len(seen):
+        seen = np.arange(n_fit)
     ids = np.unique(np.linspace(0, n_fit - 1, min(n_fit, s.max_frames)).round().astype(np.int64))
+    ids = ids[np.isin(ids, seen)] if np.isin(ids, seen).any() else ids
     wanted = set(ids.tolist())
     openness = mouth_openness(track, rig)
-    rframes = choose_references(openness, ref.config.n_refs, np.arange(n_fit))
+    rframes = choose_references(openness, ref.config.n_refs, seen)
     wanted |= set(rframes.tolist())
     lo, hi = np.percentile(openness[:n_fit], [5, 95])
     mouth_range = float(hi - lo)
