@@ -17,6 +17,7 @@ import importlib
 import logging
 import os
 import sys
+import traceback
 
 from . import __version__
 from .errors import TalkingHeadError
@@ -137,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except TalkingHeadError as exc:
-        if args.verbose >= 2:
-            raise
+        if args.verbose >= 2:  # the traceback too, but the same exit code
+            traceback.print_exc()
         print(f"talkinghead: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except Terminated as exc:
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug: one line, not a traceback, unless asked
         if args.verbose >= 2:
-            raise
+            traceback.print_exc()
         print(f"talkinghead: internal error: {type(exc).__name__}: {exc} (run with -v -v for the traceback; "
               "please report it)", file=sys.stderr)
         return 1

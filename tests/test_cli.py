@@ -101,3 +101,12 @@ def test_sigterm_cleans_up_like_ctrl_c(tmp_path, monkeypatch, capsys):
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored for the caller
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_very_verbose_shows_the_traceback_and_keeps_the_exit_code(tmp_path, capsys):
+    argv = ["say", "-t", "Hi.", "--face", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "x.mp4")]
+    assert main(argv) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert main(["-v", "-v", *argv]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "talkinghead: error:" in err
