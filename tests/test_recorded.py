@@ -247,3 +247,20 @@ def test_a_pause_does_not_split_a_phoneme_in_two():
     assert [p.symbol for p in out] == ["a", SILENCE, "b", "c"]  # the longer side kept
     for p, q in zip(out, out[1:]):
         assert p.end == q.start
+
+
+def test_make_speech_reads_a_transcript_file_as_the_command_line_does(speaker, tmp_path):
+    import soundfile as sf
+
+    from talkinghead import make_speech
+
+    text = "Bob bought a big map."
+    take = speaker.speak(text)
+    wav = tmp_path / "take.wav"
+    sf.write(wav, take.audio, take.sample_rate)
+    (tmp_path / "take.txt").write_text(text + "\n")
+    expected = [w.text for w in make_speech(audio=wav, transcript=text).words]
+    for transcript in (tmp_path / "take.txt", str(tmp_path / "take.txt")):
+        assert [w.text for w in make_speech(audio=wav, transcript=transcript).words] == expected
+    with pytest.raises(InputError, match="does not exist"):
+        make_speech(audio=wav, transcript=str(tmp_path / "missing.txt"))

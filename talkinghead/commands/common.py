@@ -53,29 +53,6 @@ def script_from_args(args: argparse.Namespace) -> str | None:
     return text
 
 
-def transcript_file(value: str | None) -> Path | None:
-    """The file a ``--transcript`` value names, or ``None`` when it is the words themselves.
-
-    A value is a file when such a file exists, or when it looks like one (it ends in ``.txt``, or
-    is a single token with a path separator): a mistyped file name must not be aligned as if it
-    were what the recording says.
-
-    Raises:
-        InputError: it looks like a file name but there is no such file.
-    """
-    if value is None:
-        return None
-    p = Path(value).expanduser()
-    if p.is_file():
-        return p
-    token = value.strip()
-    looks_like_a_file = token.lower().endswith(".txt") or (("/" in token or "\\" in token) and not any(
-        c.isspace() for c in token))
-    if looks_like_a_file:
-        raise InputError(f"transcript file {value} does not exist (give the words themselves or an existing .txt file)")
-    return None
-
-
 def check_number_options(args: argparse.Namespace) -> None:
     """Range checks of the numeric options several commands share, before any work starts."""
     from ..speech.piper import MAX_SEED
@@ -98,7 +75,7 @@ def check_number_options(args: argparse.Namespace) -> None:
 
 def speech_from_args(args: argparse.Namespace):
     """Run the Speech stage as the options say."""
-    from ..speech.script import read_script
+    from ..speech.script import read_script, transcript_file
     from ..speech.select import make_speech
 
     check_number_options(args)

@@ -14,12 +14,13 @@ A script is a string (or the contents of a UTF-8 text file). Rules:
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ScriptError
+from ..errors import InputError, ScriptError
 from ..fileio import read_text_file
 
 _PAUSE = re.compile(r"\[\s*pause\s+([0-9]*\.?[0-9]+)\s*(ms|s)?\s*\]", re.IGNORECASE)
@@ -190,3 +191,28 @@ def expand_abbreviations(text: str) -> str:
     text = _BEFORE_NUMBER.sub(lambda m: BEFORE_NUMBER[m.group(1)], text)
     text = _AFTER_NAME.sub(lambda m: m.group(1) + AFTER_NAME[m.group(2)], text)
     return _INITIALISM.sub(lambda m: m.group(1) if m.group(2) in SENTENCE_STARTERS else m.group(1)[:-1], text)
+
+
+def transcript_file(value: str | os.PathLike | None) -> Path | None:
+    """The file a ``--transcript`` value names, or ``None`` when it is the words themselves.
+
+    A value is a file when such a file exists, or when it looks like one (it ends in ``.txt``, or
+    is a single token with a path separator): a mistyped file name must not be aligned as if it
+    were what the recording says.
+
+    Raises:
+        InputError: it looks like a file name but there is no such file.
+    """
+    if value is None:
+        return None
+    p = Path(value).expanduser()
+    if p.is_file():
+        return p
+    if isinstance(value, os.PathLike):
+        raise InputError(f"transcript file {value} does not exist")
+    token = value.strip()
+    looks_like_a_file = token.lower().endswith(".txt") or (("/" in token or "\\" in token) and not any(
+        c.isspace() for c in token))
+    if looks_like_a_file:
+        raise InputError(f"transcript file {value} does not exist (give the words themselves or an existing .txt file)")
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import InputError, VoiceError
@@ -19,7 +20,7 @@ def make_speech(
     sentence_pause: float = 0.25,
     paragraph_pause: float = 0.7,
     audio: str | Path | None = None,
-    transcript: str | None = None,
+    transcript: str | os.PathLike | None = None,
     align: str = "auto",
     language: str = "en-us",
     seed: int | None = None,
@@ -32,7 +33,8 @@ def make_speech(
         tts: ``"piper"`` (default) or ``"coqui"``; ignored when ``audio`` is given.
         voice: Piper voice name/path, or Coqui model path/name.
         rate, sentence_pause, paragraph_pause: Piper options.
-        audio: a recording to use instead of TTS; ``transcript`` (or ``text``) says what it says.
+        audio: a recording to use instead of TTS; ``transcript`` (the words, or a ``.txt`` file
+            holding them; or ``text``) says what it says.
         align: alignment method for recordings (``auto``, ``dtw``, ``pocketsphinx``).
         language: espeak language of the transcript (recordings).
         seed: Piper's sampling-noise seed (same seed, same audio); ``None`` = a fresh draw.
@@ -41,9 +43,14 @@ def make_speech(
     if audio is not None:
         from .recorded import align_recording
 
+        from .script import read_script, transcript_file
+
         words = transcript if transcript is not None else text
         if words is None:
             raise InputError("a recording needs its transcript (--transcript TEXT or FILE)")
+        tfile = transcript_file(transcript) if transcript is not None else None
+        if tfile is not None:  # a .txt file, as on the command line
+            words = read_script(tfile)
         return align_recording(audio, words, method=align, language=language)
     if text is None:
         raise InputError("nothing to say: give a text or a script file")
