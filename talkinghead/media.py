@@ -115,6 +115,15 @@ def _read_image(p: Path) -> np.ndarray:
     img = cv2.imdecode(data, cv2.IMREAD_COLOR)  # applies EXIF orientation
     if img is None:
         raise MediaError(f"cannot decode image {p}: unreadable or corrupt file")
+    raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if raw is not None and raw.ndim == 3 and raw.shape[2] == 4 and raw.shape[:2] == img.shape[:2]:
+        # transparency: the colour stored under transparent pixels is not part of the picture (a
+        # cut-out portrait may still carry its old background there); shown on white, as viewers do
+        scale = 65535.0 if raw.dtype == np.uint16 else 255.0
+        alpha = raw[..., 3:4].astype(np.float32) / scale
+        if (alpha < 1).any():
+            colour = raw[..., :3].astype(np.float32) * (255.0 / scale)
+            img = np.clip(np.rint(colour * alpha + 255.0 * (1 - alpha)), 0, 255).astype(np.uint8)
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 

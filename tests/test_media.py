@@ -268,3 +268,21 @@ def test_truncated_video_is_named_not_taken_for_a_still(tmp_path, caplog):
     if late.read_bytes().find(b"moov") > late.read_bytes().find(b"mdat"):
         with pytest.raises(MediaError, match="cut.mp4: the mp4 is incomplete"):
             probe(cut)
+
+
+@pytest.mark.parametrize("depth", [np.uint8, np.uint16])
+def test_transparent_pixels_of_an_image_are_white_not_the_colour_stored_under_them(tmp_path, depth):
+    import cv2
+
+    top = np.iinfo(depth).max
+    bgra = np.zeros((40, 60, 4), depth)
+    bgra[..., 2] = top  # red everywhere, also under the transparent pixels (an old background)
+    bgra[:, :30, 3] = top  # the left half opaque
+    bgra[:, 30:45, 3] = top // 2  # then half transparent, then fully transparent
+    path = tmp_path / "cutout.png"
+    cv2.imwrite(str(path), bgra)
+    img = load_frames(path)[0]
+    assert img.shape == (40, 60, 3) and img.dtype == np.uint8
+    assert (img[:, :30] == [255, 0, 0]).all()  # opaque red stays red
+    assert (img[:, 45:] == 255).all()  # transparent: white, not the red stored there
+    assert (np.abs(img[:, 30:45].astype(int) - [255, 128, 128]) <= 1).all()  # half: blended
