@@ -149,6 +149,16 @@ def test_validation_values_that_would_fail_only_at_run_time(media, tmp_path):
     assert "'seed'" in errs[1] and "too large" in errs[1]
     assert "'name'" in errs[2] and "control character" in errs[2]
     assert errs[3].startswith("job 'dots' (jobs[2]): field 'text': the script has nothing to speak")
+    # a script file is checked the same way, before anything runs
+    (tmp_path / "pause.txt").write_text("[pause 1s]\n", encoding="utf-8")
+    (tmp_path / "laugh.txt").write_text("Hello [laugh] there.\n", encoding="utf-8")
+    cfg = {"jobs": [{"name": n, "face": str(media / "face.mp4"), "script": str(tmp_path / f"{n}.txt")}
+                    for n in ("pause", "laugh")]}
+    with pytest.raises(BatchConfigError) as ei:
+        load_config(cfg)
+    errs = ei.value.errors
+    assert len(errs) == 2 and all("field 'script': " in e for e in errs)
+    assert "pause.txt: the script has nothing to speak" in errs[0] and "laugh.txt: " in errs[1]
     # a key given twice in one job: PyYAML would keep the last one silently
     (tmp_path / "twice.yaml").write_text("jobs:\n  - name: a\n    text: one\n    text: two\n", encoding="utf-8")
     with pytest.raises(InputError, match="line 4.*'text' is given twice"):

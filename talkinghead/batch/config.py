@@ -560,6 +560,10 @@ class _Validator:
         if not t.strip():
             self.err(where, key, f"{p.name} is empty")
             return None
+        problem = _nothing_to_speak(t) if key == "script" else None
+        if problem:  # checked now, like inline text, not when the job runs
+            self.err(where, key, f"{p.name}: {problem}")
+            return None
         return t
 
     @staticmethod

@@ -35,8 +35,9 @@ config format (paths relative to the config file's folder):
 
 Each distinct face is prepared once, then the jobs run (in parallel with -j N). A failing job does
 not stop the others. A summary is printed and written to OUTDIR/batch_summary.json.
-Exit codes: 0 all jobs succeeded, 1 some failed, 2 invalid config (nothing was run), 5 the output
-folder cannot be created, 6 a missing optional dependency (e.g. ray), 130 interrupted
+Exit codes: 0 all jobs succeeded, 1 some failed, 2 invalid config, or an output folder (-o or
+output_dir) that is a file (nothing was run), 5 the output folder cannot be created (no permission,
+disk full), 6 a missing optional dependency (e.g. ray), 130 interrupted
 (Ctrl-C: running jobs are cancelled, finished ones kept, the summary still written).
 """
 
