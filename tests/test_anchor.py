@@ -164,3 +164,23 @@ def test_an_underexposed_face_painted_as_a_lit_one_is_brought_down_to_its_light(
     half = apply_gain(np.full((4, 4, 3), 188, np.uint8), 0.5, np.ones((4, 4), np.float32))
     assert abs(int(half[0, 0, 0]) - 137) <= 1  # sRGB 188 is linear 0.50; half of it is sRGB 137
     assert EXPOSURE_TOLERANCE > 1
+
+
+def test_the_feather_of_a_dark_face_is_corrected_as_much_as_its_inside():
+    """A dark frame painted as a lit face, with a feathered hole: the correction covers the
+    feather wholly (in proportion to the alpha it left a bright line along the region's edge)."""
+    mesh, closed, opened = _faces()
+    fl = backward_flow(closed, opened, R)
+    hard = np.zeros((R, R), np.float32)
+    hard[20:-20, 20:-20] = 1.0
+    alpha = cv2.GaussianBlur(hard, (0, 0), 6.0)  # a wide feather, as blend_alpha makes
+    reg = anchor_regions(closed, opened, mesh, alpha, fl)
+    source = _face_image(closed, mesh, skin=(5.0, 4.0, 6.0), lips=(4.0, 8.0, 5.0), mouth=(1.0, 1.0, 1.0))
+    painted = _face_image(opened, mesh, skin=(25.0, 12.0, 16.0), lips=(20.0, 30.0, 15.0), mouth=(8.0, 6.0, 3.0))
+    out = _lab(anchor_colours(painted, source, fl, reg, alpha))[..., 0]
+    feather = (alpha > 0.2) & (alpha < 0.8)
+    inside = (reg.skin > 0.99) & (reg.lips_area < 0.01)
+    assert feather.sum() > 500 and inside.sum() > 500
+    assert out[feather].mean() < out[inside].mean() + 2.0  # no brighter than the inside
+    assert out[feather].mean() < _lab(painted)[feather][:, 0].mean() - 10  # corrected, not left lit
+    np.testing.assert_array_equal(anchor_colours(painted, source, fl, reg, alpha)[alpha == 0], painted[alpha == 0])

@@ -329,8 +329,8 @@ def anchor_colours(painted: np.ndarray, source_crop: np.ndarray, flow: np.ndarra
         source_crop: ``(R, R, 3)`` uint8 RGB, the same box of the source frame.
         flow: ``(R, R, 2)`` :func:`~talkinghead.refine.detail.backward_flow`, crop pixels.
         regions: :func:`anchor_regions`.
-        hole_alpha: ``(R, R)`` the painted region's alpha: the correction is applied in proportion
-            to it (outside it the crop, which only reproduces the frame, is unchanged).
+        hole_alpha: ``(R, R)`` the painted region's alpha: the correction is applied wherever it
+            is above 0, wholly (outside it the crop, which only reproduces the frame, is unchanged).
         sigma: comparison scale of the skin, fraction of the crop side (:data:`ANCHOR_SIGMA`).
         deadzone, lips_deadzone: :data:`ANCHOR_DEADZONE`, :data:`LIPS_DEADZONE`, both scaled by
             :func:`deadzone_scale` of the source's skin (unchanged on a normally lit face).
@@ -345,10 +345,14 @@ def anchor_colours(painted: np.ndarray, source_crop: np.ndarray, flow: np.ndarra
     r = painted.shape[0]
     moved = move_with_skin(np.ascontiguousarray(source_crop), flow)
     m = regions.lips_area[..., None]
-    keep = (1 - regions.opening) * np.asarray(hole_alpha, np.float32)
+    # corrected wholly wherever the crop is blended, feather included: a correction in proportion
+    # to the alpha left the feather at the top of the region (under the nose) several times too
+    # bright on a dark frame (a fade from black), a bright line across the face
+    inside = (np.asarray(hole_alpha, np.float32) > 0).astype(np.float32)
+    keep = (1 - regions.opening) * inside
     gain = exposure_gain(painted, moved, regions.skin)
     if gain != 1.0:  # a face painted far brighter or darker than it is: its light first, the whole region
-        painted = apply_gain(painted, gain, hole_alpha)
+        painted = apply_gain(painted, gain, inside)
     k = deadzone_scale(moved, regions.skin)  # smaller dead zones on a dark face
     deadzone, lips_deadzone = np.asarray(deadzone, np.float32) * k, np.asarray(lips_deadzone, np.float32) * k
     off = lips_offset(painted, moved, regions.lips, deadzone=lips_deadzone)[None, None, :] * m
