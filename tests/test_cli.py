@@ -54,6 +54,7 @@ def test_speak_seed_gives_the_same_audio(tmp_path):
     (["say", "--text", "Hi.", "--face", "{d}/rec.wav", "--idle-seed", "-1", "-o", "{d}/x.mp4"],
      "--idle-seed must be >= 0"),
     (["mesh", "--text", "Hi.", "--face", "{d}/rec.wav", "-o", "{d}/x.avi"], "should be an .mp4 file"),
+    (["track", "{d}/rec.wav", "-o", "{d}/x.npz", "--overlay", "{d}/x.avi"], "should be an .mp4 file"),
     (["say", "--text", "Hi.", "--face", "{d}/rec.wav", "--turn", "45", "-o", "{d}/x.mp4"],
      "turn '45' is not one of auto, 0, 90, 180, 270"),
     (["prepare", "{d}/rec.wav", "--turn", "sideways"], "turn 'sideways' is not one of auto, 0, 90, 180, 270"),

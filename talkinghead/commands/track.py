@@ -111,7 +111,10 @@ def run(args) -> int:
     if out.suffix.lower() != ".npz":
         raise InputError(f"output {out} must end in .npz")
     if args.overlay:
-        check_writable(args.overlay)
+        from ..pipeline import VIDEO_SUFFIXES
+
+        if check_writable(args.overlay).suffix.lower() not in VIDEO_SUFFIXES:
+            raise InputError(f"--overlay {args.overlay} should be an .mp4 file")
     check_not_an_input([out, args.overlay] if args.overlay else [out], {"face video": src})
     if args.max_gap < 0:
         raise InputError(f"--max-gap must be >= 0, got {args.max_gap}")
