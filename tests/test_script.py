@@ -72,7 +72,14 @@ def test_subtitle_cues_end_at_sentences_and_pauses_not_abbreviations():
     for w in "Dr. Smith met the U.S. team, e.g. Ann. Then".split():
         words.append((w, t, t + 0.3))
         t += 0.35
-    assert cues(words) == ["Dr. Smith met the U.S. team, e.g.", "Ann.", "Then"]
+    # (seven words fill a cue; the sentence's last word is not left alone: the two cues share it)
+    assert cues(words) == ["Dr. Smith met the", "U.S. team, e.g. Ann.", "Then"]
+    # a sentence of nine words: five and four, not seven and a flash of two
+    nine = [(w, 0.3 * i, 0.3 * i + 0.25) for i, w in enumerate("one two three four five six seven eight nine.".split())]
+    assert cues(nine) == ["one two three four five", "six seven eight nine."]
+    # fourteen: seven and seven as before
+    fourteen = [(f"w{i}" + ("." if i == 13 else ""), 0.3 * i, 0.3 * i + 0.25) for i in range(14)]
+    assert [len(c.split()) for c in cues(fourteen)] == [7, 7]
     # a pause of a second ends the cue before it, even mid-sentence
     assert cues([("Hello", 0.0, 0.4), ("there.", 1.6, 2.0)]) == ["Hello", "there."]
 

@@ -153,21 +153,42 @@ def srt_text(speech: Speech, max_words: int = 7, max_seconds: float = 3.5) -> st
 
     Words are grouped into cues of at most ``max_words`` words and ``max_seconds`` seconds; a cue
     also ends at a sentence's end (not at an abbreviation's full stop) and before a silence of
-    :data:`CUE_GAP` seconds or more, so that no cue stays on screen through a pause.
+    :data:`CUE_GAP` seconds or more, so that no cue stays on screen through a pause. Where the
+    limits would leave the last one or two words of a sentence as a cue of their own, the last two
+    cues of the sentence share its words evenly.
     """
     cues: list[tuple[float, float, str]] = []
     if speech.words:
+        groups: list[list[WordInterval]] = []
+        cut_short: list[bool] = []  # ended by a limit, its sentence going on in the next group
         group: list[WordInterval] = []
         for w in speech.words:
             if group and (w.start - group[-1].end >= CUE_GAP or w.end - group[0].start > max_seconds):
-                cues.append((group[0].start, group[-1].end, " ".join(g.text for g in group)))
+                groups.append(group)
+                cut_short.append(False)
                 group = []
             group.append(w)
-            if len(group) >= max_words or w.end - group[0].start >= max_seconds or _ends_sentence(w.text):
-                cues.append((group[0].start, group[-1].end, " ".join(g.text for g in group)))
+            if _ends_sentence(w.text):
+                groups.append(group)
+                cut_short.append(False)
+                group = []
+            elif len(group) >= max_words or w.end - group[0].start >= max_seconds:
+                groups.append(group)
+                cut_short.append(True)
                 group = []
         if group:
-            cues.append((group[0].start, group[-1].end, " ".join(g.text for g in group)))
+            groups.append(group)
+            cut_short.append(False)
+        # a sentence cut by the limits does not leave one or two words flashing on their own
+        # ("... the rest of the" / "day."): the last two cues of the cut share its words evenly
+        for i in range(len(groups) - 1):
+            a, b = groups[i], groups[i + 1]
+            if cut_short[i] and not cut_short[i + 1] and len(b) <= 2 and len(a) > len(b) + 1:
+                both = a + b
+                k = (len(both) + 1) // 2
+                if both[-1].end - both[k].start <= max_seconds:
+                    groups[i], groups[i + 1] = both[:k], both[k:]
+        cues = [(g[0].start, g[-1].end, " ".join(x.text for x in g)) for g in groups]
     elif speech.text.strip():
         cues.append((0.0, speech.duration, " ".join(speech.text.split())))
     lines = []
