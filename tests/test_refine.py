@@ -436,13 +436,16 @@ def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path, monkeypatch
         inner = np.concatenate([prepared.rig.mesh.inner_lip_upper, prepared.rig.mesh.inner_lip_lower])
         x, y = to_crop_points(meshes.vertices[k, inner], rendered.boxes[k], 64).mean(0).astype(int)
         assert sil[k, y, x] == 1 and alphas[k, y, x] == pytest.approx(hole_alphas[k, y, x])
-    # the source frame's fine skin detail is added (by default) on the rebuilt skin, and only there
+    # the source frame's fine skin detail is added (by default) on the rebuilt skin, and its own
+    # skin kept above the upper lip (a moustache), and only there
     plain = prepared.refine_frames(src, meshes, rendered, skin_detail=False)
     weights, flows = prepared.detail_maps(meshes, rendered.boxes, alphas)
     assert weights.shape == (2, 64, 64) and flows.shape == (2, 64, 64, 2) and (weights <= alphas + 1e-6).all()
+    bands = prepared.upper_bands(meshes, rendered.boxes, hole_alphas, flows)
+    assert bands.shape == (2, 64, 64) and (bands <= hole_alphas + 1e-6).all() and (bands > 0.5).any()
     for k in range(2):
         box = rendered.boxes[k]
-        w = cv2.warpAffine(weights[k], crop_affine(box, 64), src[k].shape[1::-1],
+        w = cv2.warpAffine(weights[k] + bands[k], crop_affine(box, 64), src[k].shape[1::-1],
                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
         differs = np.any(out[k] != plain[k], axis=-1)
         assert differs.sum() > 100 and not differs[w < 1e-3].any()
