@@ -132,10 +132,9 @@ def evaluate_clip(refiner, path: Path, offsets: list[int], mirror_average: bool,
             record(f"t-{n} anchored", anchored)
             record(f"t-{n} both", add_detail(anchored, frames[tn], box, weight, flow, sigma=sigma))
             # and the skin above the upper lip taken from frame t - N (what say does since stop 20)
-            band = upper_band_weight(src, new, mesh, hole_alpha, flow)
-            banded = blend(frames[t], keep_upper_band(anchored_crop, source_crop, band, flow), box, alpha,
-                           ring_alpha=hole_alpha, color_match=False)
-            record(f"t-{n} band", add_detail(banded, frames[tn], box, weight * (1 - band), flow, sigma=sigma))
+            band = upper_band_weight(src, new, mesh, alpha, flow)
+            detailed = add_detail(anchored, frames[tn], box, weight * (1 - band), flow, sigma=sigma)
+            record(f"t-{n} band", keep_upper_band(detailed, frames[tn], box, band, flow))
     return {"clip": path.stem, "frame_px_per_crop_px": round(float(clip.boxes[0][2] / r), 2),
             **{m: {"psnr": float(np.mean(a["psnr"])), "ssim": float(np.mean(a["ssim"])),
                    "detail": float(np.sum(a["grad"]) / max(grad_real, 1e-9)),

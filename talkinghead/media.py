@@ -115,16 +115,40 @@ def _read_image(p: Path) -> np.ndarray:
     img = cv2.imdecode(data, cv2.IMREAD_COLOR)  # applies EXIF orientation
     if img is None:
         raise MediaError(f"cannot decode image {p}: unreadable or corrupt file")
-    raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if raw is not None and raw.ndim == 3 and raw.shape[2] == 4 and raw.shape[:2] == img.shape[:2]:
+    raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # (with its alpha, but not turned by EXIF)
+    if raw is not None and raw.ndim == 3 and raw.shape[2] == 4 and raw.dtype in (np.uint8, np.uint16):
         # transparency: the colour stored under transparent pixels is not part of the picture (a
         # cut-out portrait may still carry its old background there); shown on white, as viewers do
         scale = 65535.0 if raw.dtype == np.uint16 else 255.0
-        alpha = raw[..., 3:4].astype(np.float32) / scale
-        if (alpha < 1).any():
-            colour = raw[..., :3].astype(np.float32) * (255.0 / scale)
-            img = np.clip(np.rint(colour * alpha + 255.0 * (1 - alpha)), 0, 255).astype(np.uint8)
+        oriented = _as_oriented(raw, img, scale)
+        if oriented is None:
+            log.warning("%s: cannot line its transparency up with its EXIF orientation; the colour under "
+                        "transparent pixels is kept", p.name)
+        else:
+            alpha = oriented[..., 3:4].astype(np.float32) / scale
+            if (alpha < 1).any():
+                colour = oriented[..., :3].astype(np.float32) * (255.0 / scale)
+                img = np.clip(np.rint(colour * alpha + 255.0 * (1 - alpha)), 0, 255).astype(np.uint8)
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+#: The eight EXIF orientations as array operations on ``(H, W, ...)``.
+_ORIENTATIONS = (
+    lambda a: a, np.fliplr, lambda a: np.rot90(a, 2), np.flipud,
+    lambda a: a.swapaxes(0, 1), lambda a: np.rot90(a, -1), lambda a: np.rot90(a.swapaxes(0, 1), 2),
+    lambda a: np.rot90(a, 1),
+)
+
+
+def _as_oriented(raw: np.ndarray, oriented_bgr: np.ndarray, scale: float) -> np.ndarray | None:
+    """``raw`` (BGRA as stored) turned as the decoder turned ``oriented_bgr`` (its EXIF orientation,
+    found by comparing the colours), or ``None`` when no orientation matches."""
+    colour = raw[..., :3] if scale == 255.0 else (raw[..., :3] >> 8).astype(np.uint8)
+    for turn in _ORIENTATIONS:
+        c = turn(colour)
+        if c.shape == oriented_bgr.shape and int(np.abs(c.astype(np.int16) - oriented_bgr).max(initial=0)) <= 1:
+            return turn(raw)
+    return None
 
 
 _VIDEO_RE = re.compile(r"Stream #\d+:\d+[^:]*: Video: (.*)")

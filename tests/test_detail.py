@@ -122,10 +122,23 @@ def test_upper_band_is_the_skin_above_the_upper_lip_and_takes_the_source_there()
     assert w[cheek[1], cheek[0] + 2] == 0.0  # nor far out on the cheek
     assert (upper_band_weight(closed, opened, mesh, 0.5 * alpha, fl) <= 0.5).all()
 
-    # the source, moved with the skin, replaces the painted crop there and nowhere else
-    rng = np.random.default_rng(0)
-    source = rng.integers(0, 256, (r, r, 3), dtype=np.uint8)
-    painted = np.full((r, r, 3), 128, np.uint8)
-    out = keep_upper_band(painted, source, w, np.zeros_like(fl))
-    assert (out[w == 0] == 128).all()
-    np.testing.assert_array_equal(out[w == 1], source[w == 1])
+    # the source frame, moved with the skin at its own resolution, replaces the output there and
+    # nowhere else
+    frame, smooth, box = _textured_scene(1)
+    r2 = 96
+    wb = np.zeros((r2, r2), np.float32)
+    wb[30:50, 20:70] = 1.0
+    wb = cv2.GaussianBlur(wb, (0, 0), 2.0)
+    out = keep_upper_band(smooth, frame, box, wb, np.zeros((r2, r2, 2), np.float32))
+    wf = _weight_in_frame(wb, box, frame.shape)
+    assert np.array_equal(out[wf < 1e-3], smooth[wf < 1e-3])
+    core = wf > 0.999
+    assert core.sum() > 1000
+    assert np.abs(out[core].astype(int) - frame[core].astype(int)).max() <= 1  # the frame's own pixels
+    # with a flow, the pixels come from where the skin was: a shift of 2 crop pixels = 4 frame pixels
+    fl = np.zeros((r2, r2, 2), np.float32)
+    fl[..., 0] = 2.0
+    moved = keep_upper_band(smooth, frame, box, wb, fl)
+    s = int(round(2.0 * box.size / r2))
+    ys, xs = np.nonzero(core)
+    np.testing.assert_array_equal(moved[ys, xs], frame[ys, xs - s])

@@ -286,3 +286,35 @@ def test_transparent_pixels_of_an_image_are_white_not_the_colour_stored_under_th
     assert (img[:, :30] == [255, 0, 0]).all()  # opaque red stays red
     assert (img[:, 45:] == 255).all()  # transparent: white, not the red stored there
     assert (np.abs(img[:, 30:45].astype(int) - [255, 128, 128]) <= 1).all()  # half: blended
+
+
+def _with_exif_orientation(png: bytes, orientation: int) -> bytes:
+    """``png`` with an eXIf chunk holding an EXIF orientation tag (after IHDR)."""
+    import struct
+    import zlib
+
+    tiff = b"MM\x00\x2a\x00\x00\x00\x08" + struct.pack(">H", 1) + struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) \
+        + struct.pack(">I", 0)
+    chunk = struct.pack(">I", len(tiff)) + b"eXIf" + tiff + struct.pack(">I", zlib.crc32(b"eXIf" + tiff))
+    end_of_ihdr = 8 + 4 + 4 + 13 + 4
+    return png[:end_of_ihdr] + chunk + png[end_of_ihdr:]
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_transparency_lines_up_with_the_exif_orientation(tmp_path, orientation):
+    import cv2
+
+    bgra = np.zeros((40, 60, 4), np.uint8)
+    bgra[:20, :, 2] = 255  # red top
+    bgra[20:, :, 0] = 255  # blue bottom
+    bgra[..., 3] = 255
+    opaque = tmp_path / "opaque.png"
+    opaque.write_bytes(_with_exif_orientation(cv2.imencode(".png", bgra)[1].tobytes(), orientation))
+    bgra[:, :20, 3] = 0  # the left third transparent (its colour stays stored)
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(_with_exif_orientation(cv2.imencode(".png", bgra)[1].tobytes(), orientation))
+    turned, img = load_frames(opaque)[0], load_frames(cut)[0]
+    assert img.shape == turned.shape and (orientation == 3) == (img.shape[:2] == (40, 60))
+    white = (img == 255).all(-1)
+    assert 0.3 < white.mean() < 0.37  # the transparent third, wherever the turn put it
+    assert np.array_equal(img[~white], turned[~white])  # the rest as the opaque copy, turned alike

@@ -207,6 +207,18 @@ def test_learning_rate_warms_up_from_the_run_s_first_step(one_thread):
                          TrainSettings(steps=3, batch_size=2, warmup_steps=2), optimizers=(opt_g, opt_d),
                          start_step=50)
     assert [h["lr_factor"] for h in hist] == pytest.approx([0.5, 1.0, 1.0])
+    # a probe and then the run on the same optimizers (the training tool): the run's rates are
+    # the configured ones, not the probe's last warmed-up ones
+    opt_g = torch.optim.Adam(ref.generator.parameters(), lr=1e-3)
+    opt_d = torch.optim.Adam(ref.discriminator.parameters(), lr=1e-3)
+    probe = TrainSettings(steps=2, batch_size=2, warmup_steps=10, warmup_from=0)
+    train_refiner(ref.generator, ref.discriminator, PairSampler([clip], 2, seed=0), probe,
+                  optimizers=(opt_g, opt_d), start_step=0)
+    assert opt_g.param_groups[0]["lr"] == pytest.approx(2e-4)  # step 1 of 10
+    train_refiner(ref.generator, ref.discriminator, PairSampler([clip], 2, seed=0),
+                  TrainSettings(steps=1, batch_size=2, warmup_steps=10, warmup_from=0),
+                  optimizers=(opt_g, opt_d), start_step=20)
+    assert opt_g.param_groups[0]["lr"] == pytest.approx(1e-3) and opt_d.param_groups[0]["lr"] == pytest.approx(1e-3)
     # the prepared faces' cache key is unchanged while fine-tuning has no warm-up
     from talkinghead.refine.prepare import PrepareSettings
 
@@ -441,8 +453,8 @@ def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path, monkeypatch
     plain = prepared.refine_frames(src, meshes, rendered, skin_detail=False)
     weights, flows = prepared.detail_maps(meshes, rendered.boxes, alphas)
     assert weights.shape == (2, 64, 64) and flows.shape == (2, 64, 64, 2) and (weights <= alphas + 1e-6).all()
-    bands = prepared.upper_bands(meshes, rendered.boxes, hole_alphas, flows)
-    assert bands.shape == (2, 64, 64) and (bands <= hole_alphas + 1e-6).all() and (bands > 0.5).any()
+    bands = prepared.upper_bands(meshes, rendered.boxes, alphas, flows)
+    assert bands.shape == (2, 64, 64) and (bands <= alphas + 1e-6).all() and (bands > 0.5).any()
     for k in range(2):
         box = rendered.boxes[k]
         w = cv2.warpAffine(weights[k] + bands[k], crop_affine(box, 64), src[k].shape[1::-1],

@@ -80,6 +80,10 @@ def test_subtitle_cues_end_at_sentences_and_pauses_not_abbreviations():
     # fourteen: seven and seven as before
     fourteen = [(f"w{i}" + ("." if i == 13 else ""), 0.3 * i, 0.3 * i + 0.25) for i in range(14)]
     assert [len(c.split()) for c in cues(fourteen)] == [7, 7]
+    # never across a pause: seven words, a second's silence, then the last word
+    paused = [(w, 0.3 * i, 0.3 * i + 0.25) for i, w in enumerate("one two three four five six seven".split())]
+    paused.append(("eight.", 3.2, 3.5))
+    assert cues(paused) == ["one two three four five six seven", "eight."]
     # a pause of a second ends the cue before it, even mid-sentence
     assert cues([("Hello", 0.0, 0.4), ("there.", 1.6, 2.0)]) == ["Hello", "there."]
 
@@ -90,3 +94,16 @@ def test_emoji_are_not_spoken():
     assert parts[0].text == "I love pizza and emoji. A B, I NY 2024, 50% & $5"
     with pytest.raises(ScriptError, match="nothing to speak"):
         parse_script("😀 👍")
+
+
+def test_a_transcript_of_words_is_never_taken_for_a_file(tmp_path):
+    from talkinghead.speech.script import transcript_file
+
+    assert transcript_file("The quick brown fox jumps over the lazy dog. " * 8) is None  # too long a "name"
+    assert transcript_file("~ well, hello there") is None
+    assert transcript_file("Bob said hi.\nThen left.") is None
+    (tmp_path / "take.txt").write_text("Hi.")
+    assert transcript_file(str(tmp_path / "take.txt")) == tmp_path / "take.txt"
+    assert transcript_file(tmp_path / "take.txt") == tmp_path / "take.txt"
+    with pytest.raises(InputError, match="does not exist"):
+        transcript_file(str(tmp_path / "gone.txt"))

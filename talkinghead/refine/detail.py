@@ -19,12 +19,13 @@ Geometry: crop pixel conventions of :mod:`talkinghead.refine.blend`.
 * :func:`high_pass` - luminance detail of an image above a Gaussian scale.
 * :func:`add_detail` - warp the source frame's detail and add it to the output frame.
 * :func:`upper_band_weight`, :func:`keep_upper_band` - the skin between the nose and the upper
-  lip (a moustache) taken whole from the source, moved with the skin.
+  lip (a moustache) taken whole from the source frame, moved with the skin.
 
 The refiner has seen no moustache in training and erases one (a painted portrait's moustache
 vanished entirely); the skin above the upper lip moves little while speaking and only with the
-upper lip, so it is taken from the source crop itself, moved by the mesh like the detail, with the
-lips of both faces left out (the lip line stays the refiner's: its shape changes).
+upper lip, so it is taken from the source frame itself (at its own resolution, after the blend),
+moved by the mesh like the detail, with the lips of both faces left out (the lip line stays the
+refiner's: its shape changes).
 """
 
 from __future__ import annotations
@@ -251,7 +252,7 @@ def upper_band_weight(
         source_points, new_points: ``(V, >=2)`` crop-pixel positions of the lower-face vertices
             in the source frame and in the deformed mesh.
         mesh: the lower-face topology.
-        alpha: ``(R, R)`` the rebuilt region's alpha (the hole's).
+        alpha: ``(R, R)`` the rebuilt region's blending alpha (the band stays inside it).
         flow: :func:`backward_flow` of the two.
         side, lip_pad, soften: :data:`UPPER_BAND_SIDE`; fractions of the crop side
             (:data:`UPPER_BAND_LIP_PAD`, :data:`UPPER_BAND_SOFTEN`).
@@ -275,25 +276,41 @@ def upper_band_weight(
     return (np.clip(keep, 0, 1) * np.asarray(alpha, np.float32)).astype(np.float32)
 
 
-def keep_upper_band(painted: np.ndarray, source_crop: np.ndarray, weight: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """The painted crop with the source crop, moved with the skin, where ``weight`` says.
+def keep_upper_band(
+    out_frame: np.ndarray,
+    source_frame: np.ndarray,
+    box: CropBox,
+    weight: np.ndarray,
+    flow: np.ndarray,
+) -> np.ndarray:
+    """The source frame's own pixels, moved with the skin, mixed into the output frame where
+    ``weight`` says (at the frame's resolution: a face larger than the crop keeps its fine detail).
 
     Args:
-        painted: the refiner's crop ``(R, R, 3)`` uint8.
-        source_crop: the source frame's crop of the same box ``(R, R, 3)`` uint8.
-        weight: :func:`upper_band_weight`.
-        flow: :func:`backward_flow`.
+        out_frame: the blended output ``(H, W, 3)`` uint8 RGB (not modified).
+        source_frame: the frame it was made from, same shape.
+        box: the crop box of the frame.
+        weight: ``(R, R)`` :func:`upper_band_weight` (0 = the output's pixel).
+        flow: ``(R, R, 2)`` :func:`backward_flow`, crop pixels.
 
     Returns:
-        ``(R, R, 3)`` uint8; ``painted`` where ``weight`` is 0.
+        A new frame; pixels where the warped weight is below 1e-3 are ``out_frame``'s.
     """
-    out = np.array(painted, dtype=np.uint8, copy=True)
-    ys, xs = np.nonzero(np.asarray(weight) > 0)
-    if not len(ys):
+    out = np.array(out_frame, copy=True)
+    rect = frame_rect(np.asarray(weight) > 0, box, out.shape)
+    if rect is None:
         return out
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1  # only where the band is
-    w = np.asarray(weight, np.float32)[y0:y1, x0:x1, None]
-    moved = move_with_skin(np.asarray(source_crop), flow)[y0:y1, x0:x1].astype(np.float32)
-    mixed = out[y0:y1, x0:x1].astype(np.float32) * (1 - w) + moved * w
-    out[y0:y1, x0:x1] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    xa, ya, xb, yb = rect  # rectangle pixel (x, y) = frame pixel (x + xa, y + ya)
+    wf = warp_to_frame(np.asarray(weight, np.float32), box, rect)
+    inside = wf > 1e-3
+    if not inside.any():
+        return out
+    ff = warp_to_frame(flow.astype(np.float32), box, rect) * (box.size / weight.shape[0])
+    map_x = (np.arange(xa, xb, dtype=np.float32)[None, :] - ff[..., 0]).astype(np.float32)
+    map_y = (np.arange(ya, yb, dtype=np.float32)[:, None] - ff[..., 1]).astype(np.float32)
+    moved = cv2.remap(np.asarray(source_frame), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    roi = out[ya:yb, xa:xb]
+    a = wf[inside][:, None]
+    roi[inside] = np.clip(np.rint(roi[inside].astype(np.float32) * (1 - a) + moved[inside].astype(np.float32) * a),
+                          0, 255).astype(np.uint8)
     return out

@@ -65,8 +65,9 @@ from .train import TrainSettings, train_refiner
 
 log = logging.getLogger(__name__)
 
-#: Bumped whenever preparation changes its output for the same inputs (cache key).
-PREPARE_VERSION = 1
+#: Bumped whenever preparation changes its output for the same inputs (cache key). 2: fine-tuning
+#: and references only from frames where the face was detected.
+PREPARE_VERSION = 2
 
 #: Default fine-tuning steps for a portrait (a still, animated into an idle clip). A still shows
 #: one mouth state only; fine-tuning on it teaches the refiner to paste that mouth whatever the
@@ -334,7 +335,7 @@ class PreparedFace:
             weights[k] = detail_weight(src, new, mesh, alphas[k], flows[k])
         return weights, flows
 
-    def upper_bands(self, meshes: DeformedMeshes, boxes: Sequence[CropBox], hole_alphas: np.ndarray,
+    def upper_bands(self, meshes: DeformedMeshes, boxes: Sequence[CropBox], alphas: np.ndarray,
                     flows: np.ndarray) -> np.ndarray:
         """Where the source's own skin, moved with the upper lip, replaces the refiner's: above the
         new upper lip (:func:`~talkinghead.refine.detail.upper_band_weight`), ``(n, R, R)`` float32
@@ -342,13 +343,13 @@ class PreparedFace:
         portrait's moustache vanished entirely); the skin there moves little while speaking.
 
         Args:
-            hole_alphas: the holes' feathered alphas (:meth:`blend_alphas`).
+            alphas: the blending alphas (:meth:`blend_alphas`): the band stays inside them.
             flows: :meth:`skin_flows`.
         """
         out = np.empty((meshes.n_frames, self.resolution, self.resolution), np.float32)
         for k in range(meshes.n_frames):
             src, new = self._face_points(meshes, boxes, k)
-            out[k] = upper_band_weight(src, new, self.rig.mesh, hole_alphas[k], flows[k])
+            out[k] = upper_band_weight(src, new, self.rig.mesh, alphas[k], flows[k])
         return out
 
     def refine_frames(
@@ -401,10 +402,6 @@ class PreparedFace:
             out_crops = self.anchor_crops(frames, out_crops, crops, meshes, boxes, alphas, hole_alphas, flows,
                                           color_match=color_match)
             color_match = False
-        bands = None
-        if skin_detail:  # the source's own skin above the upper lip (a moustache the refiner erases)
-            bands = self.upper_bands(meshes, boxes, hole_alphas, flows)
-            out_crops = [keep_upper_band(out_crops[k], crops[k], bands[k], flows[k]) for k in range(n)]
         # a black-and-white video or photo gets a black-and-white mouth (the refiner paints lips
         # and skin in colour whatever it is shown)
         out_crops = [to_grayscale(o) if is_grayscale(c) else o for o, c in zip(out_crops, crops)]
@@ -412,8 +409,12 @@ class PreparedFace:
                for k in range(n)]
         if skin_detail:
             weights, flows = self.detail_maps(meshes, boxes, alphas, flows)
-            weights = weights * (1 - bands)  # the band is the source's skin already, detail and all
+            # the source's own skin above the upper lip (a moustache the refiner erases), at the
+            # frame's resolution, after the blend (its colours are the frame's): no detail added there
+            bands = self.upper_bands(meshes, boxes, alphas, flows)
+            weights = weights * (1 - bands)
             out = [add_detail(out[k], frames[k], boxes[k], weights[k], flows[k]) for k in range(n)]
+            out = [keep_upper_band(out[k], frames[k], boxes[k], bands[k], flows[k]) for k in range(n)]
         # where the detector found no face (the track bridges up to TrackerSettings.max_gap_s: a cutaway,
         # the face out of the picture) there is no face to give a mouth to: the frame as it is
         detected = np.asarray(self.track.detected, bool)

@@ -138,7 +138,9 @@ def train_refiner(
         opt_d = torch.optim.Adam(discriminator.parameters(), lr=settings.lr_d, betas=(0.5, 0.999))
     else:
         opt_g, opt_d = optimizers
-    base_lrs = [[g["lr"] for g in opt.param_groups] for opt in (opt_g, opt_d)]
+    # the rates the schedule scales: each group's first rate, kept across calls that share the
+    # optimizers (a time probe, then the run: the probe's last, warmed-up rate is not a base)
+    base_lrs = [[g.setdefault("initial_lr", g["lr"]) for g in opt.param_groups] for opt in (opt_g, opt_d)]
     end_step = start_step + settings.steps
     history: list[dict] = []
     bar = tqdm(range(start_step, end_step), desc=progress_desc, disable=not progress,

@@ -205,12 +205,18 @@ def transcript_file(value: str | os.PathLike | None) -> Path | None:
     """
     if value is None:
         return None
-    p = Path(value).expanduser()
-    if p.is_file():
-        return p
     if isinstance(value, os.PathLike):
-        raise InputError(f"transcript file {value} does not exist")
+        if not Path(value).expanduser().is_file():
+            raise InputError(f"transcript file {value} does not exist")
+        return Path(value).expanduser()
     token = value.strip()
+    if "\n" not in token and len(token.encode("utf-8", "surrogatepass")) <= 4096:  # words are not a path
+        try:
+            p = Path(token).expanduser()
+            if p.is_file():
+                return p
+        except (OSError, RuntimeError, ValueError):  # too long a name, "~words", a NUL: the words
+            pass
     looks_like_a_file = token.lower().endswith(".txt") or (("/" in token or "\\" in token) and not any(
         c.isspace() for c in token))
     if looks_like_a_file:

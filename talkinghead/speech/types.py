@@ -183,7 +183,8 @@ def srt_text(speech: Speech, max_words: int = 7, max_seconds: float = 3.5) -> st
         # ("... the rest of the" / "day."): the last two cues of the cut share its words evenly
         for i in range(len(groups) - 1):
             a, b = groups[i], groups[i + 1]
-            if cut_short[i] and not cut_short[i + 1] and len(b) <= 2 and len(a) > len(b) + 1:
+            if (cut_short[i] and not cut_short[i + 1] and len(b) <= 2 and len(a) > len(b) + 1
+                    and b[0].start - a[-1].end < CUE_GAP):  # (never across a pause)
                 both = a + b
                 k = (len(both) + 1) // 2
                 if both[-1].end - both[k].start <= max_seconds:
