@@ -40,3 +40,24 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip("development data ../shared/data is not available")
     return SHARED_DATA
+
+
+def load_tool(name: str):
+    """The script ``tools/NAME.py`` as a module (the tools are scripts, not a package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def restore_threads():
+    """The training tool sets torch's thread count from its config: put it back afterwards."""
+    import torch
+
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)

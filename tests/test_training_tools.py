@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ import torch
 from talkinghead.refine.datapack import load_pack, save_pack
 from talkinghead.refine.dataset import BatchPrefetcher, PairSampler, assemble_batch
 from talkinghead.refine.infer import Refiner
+from conftest import load_tool
 from test_refine import TINY, synthetic_clip
 
 SMALL_FIELDS = ("own_pts", "alt_pts", "lips_pts", "eval_box", "openness", "frame_ids", "boxes")
@@ -99,19 +98,7 @@ def test_prefetcher_workers_draw_distinct_valid_batches():
 
 
 def _training_tool():
-    path = Path(__file__).resolve().parents[1] / "tools" / "train_generic_refiner.py"
-    spec = importlib.util.spec_from_file_location("train_generic_refiner", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def restore_threads():
-    """The tool sets torch's thread count from its config: put it back afterwards."""
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
+    return load_tool("train_generic_refiner")
 
 
 @pytest.mark.slow

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import torch
+
+from conftest import load_tool
 
 from talkinghead.refine.infer import Refiner
 from talkinghead.refine.model import Generator, RefinerConfig
@@ -77,21 +78,6 @@ def test_narrowing_or_a_different_depth_is_refused():
         widen_generator(g, [8, 12, 16, 24])
 
 
-def _tool(name: str):
-    path = Path(__file__).resolve().parents[1] / "tools" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def restore_threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
-
-
 def test_widen_tool_output_resumes_in_the_training_tool(tmp_path, restore_threads):
     from talkinghead.refine.datapack import save_pack
     from test_refine import synthetic_clip
@@ -99,7 +85,7 @@ def test_widen_tool_output_resumes_in_the_training_tool(tmp_path, restore_thread
     base = Refiner.new(RefinerConfig(**TINY5), "cpu", seed=0)
     base.save(tmp_path / "narrow.pt", meta={"tool": "train_generic_refiner", "steps": 7})
     wide_path = tmp_path / "wide.pt"
-    assert _tool("widen_refiner").main(["--input", str(tmp_path / "narrow.pt"), "--channels", *map(str, WIDER),
+    assert load_tool("widen_refiner").main(["--input", str(tmp_path / "narrow.pt"), "--channels", *map(str, WIDER),
                                         "--output", str(wide_path)]) == 0
     wide = Refiner.load(wide_path, "cpu", with_discriminator=True)
     assert wide.config.channels == WIDER and wide.meta["steps"] == 7
@@ -115,7 +101,7 @@ def test_widen_tool_output_resumes_in_the_training_tool(tmp_path, restore_thread
     }
     (tmp_path / "config.json").write_text(json.dumps(config))
     log = tmp_path / "log.jsonl"
-    assert _tool("train_generic_refiner").main(
+    assert load_tool("train_generic_refiner").main(
         ["--config", str(tmp_path / "config.json"), "--data-pack", str(tmp_path / "pack"),
          "--output", str(wide_path), "--log", str(log), "--device", "cpu"]) == 0
     assert len(log.read_text().splitlines()) == 2  # resumed at step 7, not started afresh
