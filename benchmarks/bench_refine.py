@@ -240,8 +240,6 @@ def main(argv=None) -> int:
     ap.add_argument("--finetune-norm", choices=("frozen", "batch"),
                     default="frozen" if PrepareSettings.freeze_norm else "batch",
                     help="fine-tune with the batch-norm layers in inference mode or with batch statistics")
-    ap.add_argument("--finetune-warmup", type=int, default=PrepareSettings.warmup_steps,
-                    help="fine-tuning learning-rate warm-up steps (0 = none)")
     ap.add_argument("--finetune-clips", nargs="*", default=None, help="fine-tune only these clips (default: all)")
     ap.add_argument("--png-dir", default=None, help="write example crops (masked | render | output | real | ref)")
     args = ap.parse_args(argv)
@@ -275,7 +273,7 @@ def main(argv=None) -> int:
         if args.finetune_steps > 0 and (args.finetune_clips is None or f.stem in args.finetune_clips):
             s = PrepareSettings(steps=args.finetune_steps, train_fraction=HOLDOUT,
                                 lr=args.finetune_lr, lr_final_factor=args.finetune_lr_final,
-                                freeze_norm=args.finetune_norm == "frozen", warmup_steps=args.finetune_warmup)
+                                freeze_norm=args.finetune_norm == "frozen")
             t0 = time.perf_counter()
             track_nc = None
             if "track_seconds_uncached" not in json.dumps(results):  # time one full preparation, uncached tracking
@@ -305,7 +303,6 @@ def main(argv=None) -> int:
         "finetune_lr": args.finetune_lr,
         "finetune_lr_final_factor": args.finetune_lr_final,
         "finetune_norm": args.finetune_norm,
-        "finetune_warmup_steps": args.finetune_warmup,
         "mirror_average": args.mirror,
         "inference_ms_per_frame": round(inf_ms, 1),
         "machine": f"{platform.processor() or platform.machine()}, torch threads {args.threads}, "

@@ -115,7 +115,8 @@ def _read_image(p: Path) -> np.ndarray:
     img = cv2.imdecode(data, cv2.IMREAD_COLOR)  # applies EXIF orientation
     if img is None:
         raise MediaError(f"cannot decode image {p}: unreadable or corrupt file")
-    raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # (with its alpha, but not turned by EXIF)
+    # a second decode for the alpha (not turned by EXIF), except for a JPEG, which has none
+    raw = None if data[:3].tobytes() == b"\xff\xd8\xff" else cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if raw is not None and raw.ndim == 3 and raw.shape[2] == 4 and raw.dtype in (np.uint8, np.uint16):
         # transparency: the colour stored under transparent pixels is not part of the picture (a
         # cut-out portrait may still carry its old background there); shown on white, as viewers do

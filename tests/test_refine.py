@@ -219,11 +219,6 @@ def test_learning_rate_warms_up_from_the_run_s_first_step(one_thread):
                   TrainSettings(steps=1, batch_size=2, warmup_steps=10, warmup_from=0),
                   optimizers=(opt_g, opt_d), start_step=20)
     assert opt_g.param_groups[0]["lr"] == pytest.approx(1e-3) and opt_d.param_groups[0]["lr"] == pytest.approx(1e-3)
-    # the prepared faces' cache key is unchanged while fine-tuning has no warm-up
-    from talkinghead.refine.prepare import PrepareSettings
-
-    assert "warmup_steps" not in PrepareSettings().to_dict()
-    assert PrepareSettings(warmup_steps=5).to_dict()["warmup_steps"] == 5
 
 
 def _rendered_from_clip(clip: ClipData, rows) -> RenderedFrames:

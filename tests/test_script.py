@@ -84,6 +84,9 @@ def test_subtitle_cues_end_at_sentences_and_pauses_not_abbreviations():
     paused = [(w, 0.3 * i, 0.3 * i + 0.25) for i, w in enumerate("one two three four five six seven".split())]
     paused.append(("eight.", 3.2, 3.5))
     assert cues(paused) == ["one two three four five six seven", "eight."]
+    # cut by the seconds limit just before the last word ("About 1250 people came in" / "1995.")
+    slow = [(w, 0.75 * i, 0.75 * i + 0.7) for i, w in enumerate("About 1250 people came in 1995.".split())]
+    assert cues(slow) == ["About 1250 people", "came in 1995."]
     # a pause of a second ends the cue before it, even mid-sentence
     assert cues([("Hello", 0.0, 0.4), ("there.", 1.6, 2.0)]) == ["Hello", "there."]
 

@@ -203,32 +203,49 @@ def add_detail(
         A new frame; pixels where the warped weight is 0 are ``out_frame``'s.
     """
     out = np.array(out_frame, copy=True)
+    warped = _warp_to_frame(weight, flow, box, out.shape)
+    if warped is None:
+        return out
+    (xa, ya, xb, yb), wf, ff = warped
     h, w = out.shape[:2]
-    rect = frame_rect(np.asarray(weight) > 0, box, out.shape)
-    if rect is None:
-        return out
-    xa, ya, xb, yb = rect  # rectangle pixel (x, y) = frame pixel (x + xa, y + ya)
-    scale = box.size / weight.shape[0]  # frame pixels per crop pixel
-    wf = warp_to_frame(weight.astype(np.float32), box, rect)
-    wf[wf < 1e-3] = 0.0
-    inside = wf > 0
-    if not inside.any():
-        return out
-    ff = warp_to_frame(flow.astype(np.float32), box, rect) * scale
-    sig = max(sigma * scale, 1.0)
+    sig = max(sigma * box.size / weight.shape[0], 1.0)  # frame pixels
     # the source region the moved detail comes from: the rectangle widened by the largest
     # displacement and the blur's reach
     pad = int(np.ceil(np.abs(ff).max() + 3 * sig)) + 2
     sxa, sya = max(xa - pad, 0), max(ya - pad, 0)
     sxb, syb = min(xb + pad, w), min(yb + pad, h)
-    detail = high_pass(source_frame[sya:syb, sxa:sxb], sig)
-    map_x = (np.arange(xa - sxa, xb - sxa, dtype=np.float32)[None, :] - ff[..., 0]).astype(np.float32)
-    map_y = (np.arange(ya - sya, yb - sya, dtype=np.float32)[:, None] - ff[..., 1]).astype(np.float32)
-    moved = cv2.remap(detail, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    moved = _moved(high_pass(source_frame[sya:syb, sxa:sxb], sig), (sxa, sya), (xa, ya, xb, yb), ff)
+    inside = wf > 0
     roi = out[ya:yb, xa:xb]
     added = roi[inside].astype(np.float32) + (wf[inside] * moved[inside])[:, None]
     roi[inside] = np.clip(np.rint(added), 0, 255).astype(np.uint8)
     return out
+
+
+def _warp_to_frame(weight: np.ndarray, flow: np.ndarray, box: CropBox, shape: tuple
+                   ) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
+    """A crop weight and the skin's flow in the frame: ``(rect, weight, flow)`` over the frame
+    rectangle ``rect`` = ``(xa, ya, xb, yb)`` that holds the weight (its values below 1e-3 set to
+    0; the flow in frame pixels), or ``None`` where the weight is 0 everywhere."""
+    rect = frame_rect(np.asarray(weight) > 0, box, shape)
+    if rect is None:
+        return None
+    wf = warp_to_frame(np.asarray(weight, np.float32), box, rect)
+    wf[wf < 1e-3] = 0.0
+    if not (wf > 0).any():
+        return None
+    ff = warp_to_frame(np.asarray(flow, np.float32), box, rect) * (box.size / weight.shape[0])
+    return rect, wf, ff
+
+
+def _moved(img: np.ndarray, origin: tuple[int, int], rect: tuple[int, int, int, int], ff: np.ndarray) -> np.ndarray:
+    """``img`` (a part of the frame whose top-left pixel is frame pixel ``origin``) sampled where
+    the skin of each pixel of the frame rectangle ``rect`` was (``ff``: :func:`_warp_to_frame`'s
+    flow): ``(yb - ya, xb - xa, ...)``."""
+    (ox, oy), (xa, ya, xb, yb) = origin, rect
+    map_x = (np.arange(xa - ox, xb - ox, dtype=np.float32)[None, :] - ff[..., 0]).astype(np.float32)
+    map_y = (np.arange(ya - oy, yb - oy, dtype=np.float32)[:, None] - ff[..., 1]).astype(np.float32)
+    return cv2.remap(np.asarray(img), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 def upper_band_weight(
@@ -297,18 +314,12 @@ def keep_upper_band(
         A new frame; pixels where the warped weight is below 1e-3 are ``out_frame``'s.
     """
     out = np.array(out_frame, copy=True)
-    rect = frame_rect(np.asarray(weight) > 0, box, out.shape)
-    if rect is None:
+    warped = _warp_to_frame(weight, flow, box, out.shape)
+    if warped is None:
         return out
-    xa, ya, xb, yb = rect  # rectangle pixel (x, y) = frame pixel (x + xa, y + ya)
-    wf = warp_to_frame(np.asarray(weight, np.float32), box, rect)
-    inside = wf > 1e-3
-    if not inside.any():
-        return out
-    ff = warp_to_frame(flow.astype(np.float32), box, rect) * (box.size / weight.shape[0])
-    map_x = (np.arange(xa, xb, dtype=np.float32)[None, :] - ff[..., 0]).astype(np.float32)
-    map_y = (np.arange(ya, yb, dtype=np.float32)[:, None] - ff[..., 1]).astype(np.float32)
-    moved = cv2.remap(np.asarray(source_frame), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    (xa, ya, xb, yb), wf, ff = warped
+    moved = _moved(source_frame, (0, 0), (xa, ya, xb, yb), ff)
+    inside = wf > 0
     roi = out[ya:yb, xa:xb]
     a = wf[inside][:, None]
     roi[inside] = np.clip(np.rint(roi[inside].astype(np.float32) * (1 - a) + moved[inside].astype(np.float32) * a),

@@ -145,9 +145,6 @@ class PrepareSettings:
             (``benchmarks/bench_refine.py --finetune-norm``) frozen gives 26.47 dB / 0.851 SSIM
             against 26.42 / 0.852, sharper lips and teeth on every clip (detail 0.83-0.91 / 0.70-0.96
             against 0.80-0.88 / 0.65-0.90), RD_Radio34 24.45 / 0.814.
-        warmup_steps: learning-rate warm-up (:attr:`~talkinghead.refine.train.TrainSettings.warmup_steps`).
-            Off: 20 of 150 steps gave the same held-out quality from the 33513-step weights
-            (26.56 dB / 0.853 SSIM against 26.53 / 0.853; models/README.md).
     """
 
     steps: int = 150
@@ -160,13 +157,9 @@ class PrepareSettings:
     seed: int = 0
     min_mouth_range: float = 0.0
     freeze_norm: bool = True
-    warmup_steps: int = 0
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        if not d["warmup_steps"]:  # added later: faces prepared before it keep their cache key
-            del d["warmup_steps"]
-        return d
+        return asdict(self)
 
     @classmethod
     def for_face(cls, portrait: bool, steps: int | None = None, **kwargs) -> "PrepareSettings":
@@ -546,8 +539,7 @@ def prepare_face(
         aug = Augment(ref_shift=0.10, ref_scale=0.12) if single else Augment()
         sampler = PairSampler([clip], ref.config.n_refs, augment=aug, seed=s.seed, min_gap=8)
         ts = TrainSettings(steps=steps, batch_size=s.batch_size, lr_g=s.lr, lr_d=s.lr, seed=s.seed,
-                           lr_decay_from=0, lr_final_factor=s.lr_final_factor, freeze_norm=s.freeze_norm,
-                           warmup_steps=s.warmup_steps)
+                           lr_decay_from=0, lr_final_factor=s.lr_final_factor, freeze_norm=s.freeze_norm)
         torch.manual_seed(s.seed)
         history = train_refiner(ref.generator, ref.discriminator, sampler, ts, device=dev, progress=progress,
                                 amp_dtype=amp, progress_desc=f"fine-tuning refiner on {p.name}")

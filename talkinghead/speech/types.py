@@ -163,9 +163,10 @@ def srt_text(speech: Speech, max_words: int = 7, max_seconds: float = 3.5) -> st
         cut_short: list[bool] = []  # ended by a limit, its sentence going on in the next group
         group: list[WordInterval] = []
         for w in speech.words:
-            if group and (w.start - group[-1].end >= CUE_GAP or w.end - group[0].start > max_seconds):
+            paused = bool(group) and w.start - group[-1].end >= CUE_GAP
+            if group and (paused or w.end - group[0].start > max_seconds):
                 groups.append(group)
-                cut_short.append(False)
+                cut_short.append(not paused)  # too long with this word: cut by the limit
                 group = []
             group.append(w)
             if _ends_sentence(w.text):
