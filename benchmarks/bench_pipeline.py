@@ -137,7 +137,6 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
     from talkinghead.media import VideoWriter
     from talkinghead.pipeline import CHUNK, Pipeline, Provenance, _source_index
     from talkinghead.refine.blend import blend, extract_crops, is_grayscale, to_grayscale
-    from talkinghead.refine.detail import add_detail
     from talkinghead.refine.prepare import COLOUR_ANCHOR, MIRROR_AVERAGE, SKIN_DETAIL
     from talkinghead.render.renderer import render_frames
     from talkinghead.speech.select import make_speech
@@ -201,9 +200,7 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
                                  color_match=not COLOUR_ANCHOR)
                            for k in range(len(idx))]
                 with tm("detail"):
-                    if SKIN_DETAIL:
-                        weights, flows = prepared.detail_maps(meshes, boxes, alphas, flows)
-                        out = [add_detail(out[k], frames[k], boxes[k], weights[k], flows[k]) for k in range(len(idx))]
+                    out = prepared.finish_frames(frames, out, meshes, boxes, alphas, flows, skin_detail=SKIN_DETAIL)
                 if check_first_chunk and s == 0:  # the split must not change the result
                     t_check = time.perf_counter()
                     ref = prepared.refine_frames(frames, meshes, rendered)
@@ -267,7 +264,7 @@ def stage_table(synths: list[dict]) -> str:
         "refine": "crops, hole masks, refiner network",
         "anchor": "blend alphas, skin flow, the refiner's colours anchored to the source face's",
         "blend": "warp back, colour match, feathered blend",
-        "detail": "the source frame's skin detail moved onto the rebuilt skin",
+        "detail": "the source frame's skin detail and its own skin above the upper lip, moved with the skin",
         "watermark": "invisible provenance watermark (on by default)",
         "encode": "H.264 encode + AAC mux (ffmpeg)",
     }

@@ -400,6 +400,22 @@ class PreparedFace:
         out_crops = [to_grayscale(o) if is_grayscale(c) else o for o, c in zip(out_crops, crops)]
         out = [blend(frames[k], out_crops[k], boxes[k], alphas[k], color_match=color_match, ring_alpha=hole_alphas[k])
                for k in range(n)]
+        return self.finish_frames(frames, out, meshes, boxes, alphas, flows, skin_detail=skin_detail)
+
+    def finish_frames(self, frames: Sequence[np.ndarray], out: list[np.ndarray], meshes: DeformedMeshes,
+                      boxes: Sequence[CropBox], alphas: np.ndarray, flows: np.ndarray | None, *,
+                      skin_detail: bool = SKIN_DETAIL) -> list[np.ndarray]:
+        """The blended frames ``out`` given the source frame's own skin (the last step of
+        :meth:`refine_frames`): its fine detail on the rebuilt skin and its own skin above the
+        upper lip (when ``skin_detail``), and the source frame itself where no face was detected.
+
+        Args:
+            frames: the source frames of the chunk.
+            out: the blended frames (replaced, not modified).
+            alphas: the blending alphas (:meth:`blend_alphas`).
+            flows: :meth:`skin_flows`, or ``None`` (computed when needed).
+        """
+        n = meshes.n_frames
         if skin_detail:
             weights, flows = self.detail_maps(meshes, boxes, alphas, flows)
             # the source's own skin above the upper lip (a moustache the refiner erases), at the
@@ -411,6 +427,7 @@ class PreparedFace:
         # where the detector found no face (the track bridges up to TrackerSettings.max_gap_s: a cutaway,
         # the face out of the picture) there is no face to give a mouth to: the frame as it is
         detected = np.asarray(self.track.detected, bool)
+        out = list(out)
         for k in range(n):
             f = int(meshes.frame_index[k])
             if f < len(detected) and not detected[f]:
