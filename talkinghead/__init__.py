@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+#: The package version (pyproject.toml reads it from here; CHANGELOG.md says what changed in each).
+__version__ = "0.2.0"
 
 _EXPORTS = {
     "Pipeline": "talkinghead.pipeline",

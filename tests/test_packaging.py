@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import talkinghead
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CHECK = """
@@ -43,7 +45,7 @@ def test_wheel_ships_assets_and_weights(tmp_path):
         [sys.executable, "-c", "import sys; from setuptools import build_meta as b; b.build_wheel(sys.argv[1])",
          str(dist)], cwd=src, capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-2000:]
-    wheel = next(dist.glob("talkinghead-*.whl"))
+    wheel = next(dist.glob(f"talkinghead-{talkinghead.__version__}-*.whl"))  # the version read from the package
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
@@ -55,3 +57,10 @@ def test_wheel_ships_assets_and_weights(tmp_path):
     run = subprocess.run([sys.executable, "-c", CHECK, str(site)], cwd=tmp_path, env=env,
                          capture_output=True, text=True)
     assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stderr[-2000:]
+
+
+def test_the_version_has_a_changelog_entry():
+    """pyproject.toml reads the version from ``talkinghead.__version__``; CHANGELOG.md says what it
+    changed."""
+    assert "## [" + talkinghead.__version__ + "]" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert 'version = { attr = "talkinghead.__version__" }' in (ROOT / "pyproject.toml").read_text()

@@ -36,10 +36,21 @@ REQUIREMENT = "resemble-perth==1.0.1"
 AUDIO_THRESHOLD = 0.95
 
 
+def _import_perth():
+    """``import perth``, without the deprecation warning of the ``pkg_resources`` it imports
+    (setuptools 81 warns; 82 removed it, hence ``setuptools<82`` in the ``audiowm`` extra)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+        import perth
+    return perth
+
+
 def audio_watermark_available() -> bool:
     """True when ``resemble-perth`` can be imported."""
     try:
-        import perth  # noqa: F401
+        _import_perth()
     except ImportError:
         return False
     return True
@@ -48,7 +59,7 @@ def audio_watermark_available() -> bool:
 @functools.lru_cache(maxsize=1)
 def _watermarker():
     try:
-        import perth
+        perth = _import_perth()
     except ImportError as exc:
         raise DependencyError(f"the audio watermark needs resemble-perth: pip install '{REQUIREMENT}'") from exc
     with contextlib.redirect_stdout(io.StringIO()):  # it prints "loaded PerthNet ..."

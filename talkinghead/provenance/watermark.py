@@ -184,7 +184,7 @@ def make_payload(job_id: str, version: str = __version__) -> bytes:
 
     Args:
         job_id: the job's id (see :func:`job_code` for how it is reduced to 32 bits).
-        version: the tool version, e.g. ``"0.1.0"`` (each part capped at 15).
+        version: the tool version, e.g. ``"0.2.0"`` (each part capped at 15).
     """
     head = (TOOL_CODE << 12) | _pack_version(version)
     return head.to_bytes(2, "big") + bytes.fromhex(job_code(job_id))
