@@ -46,34 +46,32 @@ from .detail import lips_mask, move_with_skin, polygon_mask
 ANCHOR_SIGMA = 0.06
 #: Differences (source - painted) up to this many CIELAB units (L*, a*, b*) are left to the
 #: refiner: what another mouth shape, another frame's light and tracking noise cause on real
-#: faces the refiner knows. About the 95th percentile of the coarse skin difference on the
-#: held-out frames of the development clips with the source 25 frames away (L* 4.0-6.3, a*
-#: 2.1-3.2, b* 2.0-4.0 per clip; ``benchmarks/bench_detail.py``), where anchoring is neutral.
+#: faces the refiner knows (about the 95th percentile of the coarse skin difference on the
+#: development clips, so anchoring is neutral there: ``benchmarks/bench_detail.py``, figures in
+#: ``benchmarks/README.md``, "The mouth region at frame scale").
 ANCHOR_DEADZONE = (6.0, 3.0, 3.0)
-#: The same for the lips' median difference (on those frames its 95th percentile is 1.7-9.9 L*,
-#: 1.7-8.2 a*, 1.6-3.4 b*: highest on RD_Radio34, whose lips change colour with their shape).
+#: The same for the lips' median difference (lips also change colour with their shape).
 LIPS_DEADZONE = (6.0, 3.0, 3.0)
-#: Skin lightness (CIELAB L*) at and above which the dead zones hold as measured (the darkest of
-#: the five faces they were measured on, WDA_BobMenendez_000, has skin at L* 38). On darker skin
-#: in the picture (an underexposed photo, a dim room) they shrink in proportion (see
-#: :func:`deadzone_scale`): at L* 5 a difference of 5 units is a face twice as bright, which the
-#: refiner, trained on well-lit faces, paints, and which showed as a bright lower face with a seam
-#: under the nose.
+#: Skin lightness (CIELAB L*) at and above which the dead zones hold as measured (the development
+#: faces' skin is L* 38-75). On darker skin (an underexposed photo, a dim room) they shrink in
+#: proportion (:func:`deadzone_scale`): at L* 5 a difference of 5 units is a face twice as
+#: bright, which the refiner, trained on well-lit faces, would paint.
 DEADZONE_LIGHTNESS = 40.0
 #: The same near white: skin lighter than ``100 - OVEREXPOSED_MARGIN`` (an overexposed photo, skin
-#: clipped towards white) leaves little room for real shading, and a painted face a few units
-#: greyer or tinted showed as a grey-lavender patch with a seam; the dead zones shrink in
-#: proportion to the room left. The lightest skin of the development clips is L* 75.
+#: clipped towards white) leaves little room for real shading, so a painted face a few units
+#: greyer or tinted shows as a patch with a seam; the dead zones shrink in proportion to the room
+#: left.
 OVEREXPOSED_MARGIN = 20.0
 #: The smallest fraction of the dead zones kept on the darkest skin.
 MIN_DEADZONE_SCALE = 0.15
 #: Exposure: when the painted skin's mean linear luminance differs from the source skin's by more
 #: than this factor, the painted region is first scaled in linear light by the excess (see
 #: :func:`exposure_gain`). Well beyond what the skin dead zone allows (6 L* at skin L* 60 is a
-#: factor 1.26; 1.5 is about 10 L*), so that only a face painted at another exposure is scaled: an
-#: underexposed photo (skin L* 3-5) was painted as a well-lit face (L* 22, ten times the light),
-#: and an additive CIELAB shift of that size blackens the painting's darker parts where a gain
-#: keeps its shading. Smaller errors are the CIELAB anchoring's.
+#: factor 1.26; 1.5 is about 10 L*), so that only a face painted at another exposure is scaled
+#: (the refiner paints an underexposed photo's face, skin L* 3-5, as a well-lit one); an additive
+#: CIELAB shift that large would blacken the painting's darker parts where a gain keeps its
+#: shading. Smaller errors are the CIELAB anchoring's (``models/README.md``, "Under- and
+#: overexposed faces").
 EXPOSURE_TOLERANCE = 1.5
 #: Fewer lip pixels than this (a face a few pixels wide, lips out of view): no lips correction.
 MIN_LIP_PIXELS = 20

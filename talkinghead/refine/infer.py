@@ -63,11 +63,9 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
 def finetune_dtype(device: torch.device) -> torch.dtype | None:
     """Autocast dtype of fine-tuning: bfloat16 where inference uses it too (a CPU with native
     bf16, AVX512-BF16 or AMX, or a CUDA GPU with bf16; :func:`autocast_dtype`),
-    else ``None`` (float32; float16 would need loss scaling). Measured on a 2-core AMD EPYC with
-    native bf16, batch 6 on WDA_KatieHill_000: 0.63 s/step instead of 0.91-1.02 in float32; and
-    the same quality on held-out frames after 150 steps (``benchmarks/bench_refine.py``:
-    RD_Radio34_000 24.19 dB / 0.805 SSIM vs 24.22 / 0.805 in float32, WDA_KatieHill_000 23.43 /
-    0.828 vs 23.44 / 0.829). A CPU without native bf16 fine-tunes in float32 as before."""
+    else ``None`` (float32; float16 would need loss scaling). About 1.5x faster than float32 on a
+    CPU with native bf16, with the same held-out quality (``benchmarks/bench_refine.py``; figures
+    in ``models/README.md``, "bf16 fine-tuning")."""
     dt = autocast_dtype(device)
     return dt if dt == torch.bfloat16 else None
 

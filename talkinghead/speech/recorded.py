@@ -19,28 +19,10 @@ Two aligners:
     two halves, as Piper's timeline has them). Words missing from the dictionary get a
     pronunciation converted from espeak's.
 
-``"auto"`` picks ``"dtw"`` (for every language): on ``benchmarks/bench_alignment.py``
-(recordings with known phoneme timings, 4 sentences each, 0.4 s lead-in and a 0.5 s pause
-inserted; 2-core x86_64 CPU; the reference and the Piper test recordings rendered with seed 0,
-re-measured 2026-11-27 on the AMD EPYC) phoneme-start errors, median / 90th percentile in ms, were:
-
-==============================  ===============  ==============
-recording                       dtw              pocketsphinx
-==============================  ===============  ==============
-Piper joe, resampled x1.0       5.1 / 15.4       28.9 / 60.8
-Piper joe, resampled x0.8       14.4 / 82.5      23.9 / 48.2
-Piper joe, resampled x1.25      14.6 / 36.5      42.5 / 160.4
-espeak-ng voice, 140 wpm        22.2 / 79.5      15.6 / 50.4
-espeak-ng voice, 200 wpm        18.8 / 52.8      11.3 / 39.8
-mean                            15.0 / 53.3      24.5 / 71.9
-==============================  ===============  ==============
-
-DTW wins overall and on the Piper-derived voices; pocketsphinx wins on the (very unlike Piper)
-espeak-ng voice, so it stays available for English. Both took ~0.3-0.4 s per second of audio
-on 2 busy cores (DTW's time includes rendering the reference with Piper); on the idle AMD machine
-0.03-0.05 (DTW) and 0.08-0.10 (pocketsphinx), plus ~0.8 s to load the reference voice. On a real 60 s
-recording (eng.wav, transcript from pocketsphinx) both agree on word starts within ~50 ms;
-DTW took 17 s (20 ms hop, see :data:`MAX_FRAMES`), pocketsphinx 30 s.
+``"auto"`` picks ``"dtw"`` (for every language): on recordings with known phoneme timings it
+starts phonemes closer to the truth than pocketsphinx on average (median error 15 ms against 25),
+and pocketsphinx stays available for English, where it wins on voices very unlike Piper's
+(``benchmarks/bench_alignment.py``; table in ``benchmarks/README.md``, "Speech alignment").
 
 The result's audio is the recording itself, mono float32 at its own sample rate (files that
 ``soundfile`` cannot read are decoded by ffmpeg at 22.05 kHz); it is not normalized.
@@ -83,18 +65,9 @@ SILENCE_DB = 35.0
 #: Alignment cost above which the transcript is taken not to match the recording. The cost is
 #: the DTW path's mean rank cost (:func:`dtw_map`) divided by the same for the time-reversed
 #: rendering (same voice, same sounds, wrong order), which cancels much of the voice/channel
-#: difference. Measured (each recording against its own and another sentence's transcript):
-#:
-#: - a real 8 s radio clip (RD_Radio31_000.wav, transcript from pocketsphinx): matching 0.29,
-#:   a wrong transcript 0.65;
-#: - 4 sentences x 5 synthetic voices (bench_alignment.py: Piper resampled x0.8/x1.0/x1.25,
-#:   espeak-ng 140/200 wpm), two runs: matching 0.02-0.64 (median ~0.47; the highest are the
-#:   formant-shifted x0.8 voice and espeak), mismatching 0.58-0.82 (median ~0.75; those below
-#:   0.63 were the unaltered Piper voice itself, i.e. the reference voice); with the seeded
-#:   reference (:data:`REFERENCE_SEED`): matching 0.004-0.625, mismatching 0.527-0.865 (1 of 20,
-#:   the reference voice, below 0.63).
-#:
-#: So 0.55-0.65 is a grey zone; the threshold refuses clear mismatches and accepts the rest.
+#: difference. Matching and mismatching transcripts overlap in 0.55-0.65 (measured on a real
+#: radio clip and 20 synthetic recordings: ``benchmarks/README.md``, "Speech alignment"); the
+#: threshold refuses clear mismatches and accepts the rest.
 MAX_COST = 0.63
 #: Recording speech length / rendering speech length must lie in this range.
 LENGTH_RATIO = (0.33, 3.0)
