@@ -286,6 +286,7 @@ class Pipeline:
         fast: bool = False,
         skin_detail: bool = True,
         colour_anchor: bool = True,
+        own_mouth: bool = True,
     ) -> Iterator[np.ndarray]:
         """Yield the output frames (RGB uint8 ``(H, W, 3)``) for ``speech``, one by one.
 
@@ -301,6 +302,9 @@ class Pipeline:
         as smooth as the refiner draws it. ``colour_anchor``: pull the refiner's lips and skin
         colours back towards the face's own where they are far off
         (:data:`~talkinghead.refine.prepare.COLOUR_ANCHOR`); ``False`` keeps the refiner's.
+        ``own_mouth``: the lips, teeth and mouth interior from the frames of the face video whose
+        mouth has the planned shape (:data:`~talkinghead.refine.prepare.OWN_MOUTH`); ``False``:
+        the refiner's.
         """
         provenance = provenance if provenance is not None else Provenance()
         from .face.deform import deform_lower_face
@@ -317,6 +321,7 @@ class Pipeline:
         src_index = _source_index(track.n_frames, self.fps, n_out, fps)
         boxes_src = self._source_boxes()
         bar = _progress(n_out, "frames", self.progress)
+        retriever = self.prepared.mouth_retriever() if own_mouth else None
         with SourceFrames(self.face_path, limit=int(src_index.max()) + 1) as src:
             for s in range(0, n_out, CHUNK):
                 e = min(n_out, s + CHUNK)
@@ -327,7 +332,8 @@ class Pipeline:
                                          device=None if self.device == "auto" else self.device)
                 t2 = time.perf_counter()
                 out = self.prepared.refine_frames(src.take(idx), meshes, rendered, mirror_average=not fast,
-                                                  skin_detail=skin_detail, colour_anchor=colour_anchor)
+                                                  skin_detail=skin_detail, colour_anchor=colour_anchor,
+                                                  retriever=retriever)
                 t3 = time.perf_counter()
                 timings["mesh+render"] = timings.get("mesh+render", 0.0) + t2 - t
                 timings["refine+blend"] = timings.get("refine+blend", 0.0) + t3 - t2
@@ -358,6 +364,7 @@ class Pipeline:
         fast: bool = False,
         skin_detail: bool = True,
         colour_anchor: bool = True,
+        own_mouth: bool = True,
     ) -> SayResult:
         """Make the face say ``text`` (or play ``audio`` with its ``transcript``) into ``output``.
 
@@ -376,6 +383,7 @@ class Pipeline:
             fast: one refiner pass per frame (see :meth:`frames`).
             skin_detail: the source's fine skin detail on the rebuilt skin (see :meth:`frames`).
             colour_anchor: the refiner's colours anchored to the face's own (see :meth:`frames`).
+            own_mouth: the person's own lips and teeth from the face video (see :meth:`frames`).
         """
         from .media import VideoWriter
         from .speech.select import make_speech
@@ -411,7 +419,8 @@ class Pipeline:
             with VideoWriter(unsigned, fps, audio=(audio_track, speech.sample_rate), crf=crf,
                              metadata=prov.metadata(speech.text)) as writer:
                 for frame in self.frames(speech, fps, timings, provenance=prov, fast=fast,
-                                         skin_detail=skin_detail, colour_anchor=colour_anchor):
+                                         skin_detail=skin_detail, colour_anchor=colour_anchor,
+                                         own_mouth=own_mouth):
                     if on_frame is not None:
                         on_frame(n, frame)
                     writer.write(frame)

@@ -212,7 +212,8 @@ def test_paths_are_relative_to_the_config_folder_and_jobs_override_defaults(medi
         "defaults": {"face": "face.mp4", "rate": 1.1, "steps": 2, "output_dir": "rel_out"},
         "jobs": [{"name": "a", "script": "hello.txt"},
                  {"name": "b", "text": "Bye.", "rate": 0.9, "crf": 23, "output": "bee.mp4", "fast": True,
-                  "skin_detail": False, "colour_anchor": False, "max_side": 1280, "turn": 90},
+                  "skin_detail": False, "colour_anchor": False, "own_mouth": False, "max_side": 1280,
+                  "turn": 90},
                  {"name": "c", "text": "Again.", "turn": "auto"}],
     })
     cwd = os.getcwd()
@@ -228,7 +229,7 @@ def test_paths_are_relative_to_the_config_folder_and_jobs_override_defaults(medi
     assert (a.rate, a.steps, a.output.name) == (1.1, 2, "a.mp4")
     assert (b.rate, b.crf, b.output) == (0.9, 23, (media / "rel_out" / "bee.mp4").resolve())
     assert (a.fast, b.fast) == (False, True)
-    assert (a.skin_detail, b.skin_detail) == (True, False)
+    assert (a.skin_detail, b.skin_detail) == (True, False) and (a.own_mouth, b.own_mouth) == (True, False)
     assert (a.colour_anchor, b.colour_anchor) == (True, False) and (a.max_side, b.max_side) == (None, 1280)
     assert a.face_key != b.face_key  # another size is another prepared face
     # the settings hash follows the settings, not the job's position

@@ -41,7 +41,7 @@ from ..speech.piper import MAX_SEED
 #: Settings that may appear under ``defaults:`` and be overridden by a job.
 SETTINGS = ("face", "voice", "tts", "rate", "sentence_pause", "paragraph_pause", "fps", "crf", "steps",
             "face_index", "idle_seed", "seed", "align", "language", "sidecars", "fast", "skin_detail",
-            "colour_anchor", "max_side", "turn")
+            "colour_anchor", "own_mouth", "max_side", "turn")
 #: Keys only a job may have.
 JOB_ONLY = ("name", "text", "script", "audio", "transcript", "output")
 #: Keys only ``defaults:`` may have.
@@ -92,6 +92,8 @@ class JobSpec:
             ``talkinghead say --no-skin-detail``).
         colour_anchor: the refiner's colours pulled towards the face's own where far off
             (``False``: ``talkinghead say --no-colour-anchor``).
+        own_mouth: the lips, teeth and mouth interior taken from the face video's own frames
+            (``False``: ``talkinghead say --no-own-mouth``).
     """
 
     name: str
@@ -121,6 +123,7 @@ class JobSpec:
     fast: bool = False
     skin_detail: bool = True
     colour_anchor: bool = True
+    own_mouth: bool = True
 
     @property
     def label(self) -> str:
@@ -328,7 +331,7 @@ class _Validator:
             if key == "max_side" and v < MIN_MAX_SIDE:
                 return bad(f"{v} is too small (at least {MIN_MAX_SIDE} pixels)")
             return v
-        if key in ("sidecars", "fast", "skin_detail", "colour_anchor"):
+        if key in ("sidecars", "fast", "skin_detail", "colour_anchor", "own_mouth"):
             if not isinstance(v, bool):
                 return bad(f"expected true or false, got {_type_name(v)} {v!r}")
             return v

@@ -79,7 +79,8 @@ def execute_job(payload: dict, pipeline: Any = None) -> dict:
 
         speech = make_speech(job.text, progress=progress, **speech_kw)
         r = pipeline.say(speech=speech, output=job.output, fps=job.fps, crf=job.crf, sidecars=job.sidecars,
-                         fast=job.fast, skin_detail=job.skin_detail, colour_anchor=job.colour_anchor)
+                         fast=job.fast, skin_detail=job.skin_detail, colour_anchor=job.colour_anchor,
+                         own_mouth=job.own_mouth)
         res.update(status="ok", output=str(r.path), duration=round(float(r.duration), 3), n_frames=int(r.n_frames))
     except TalkingHeadError as exc:
         res["error"] = str(exc)

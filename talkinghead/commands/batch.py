@@ -31,7 +31,7 @@ config format (paths relative to the config file's folder):
       audio: me.wav               # your recording ...
       transcript: me.txt          # ... and what it says (text or a .txt file)
   other settings: tts, sentence_pause, paragraph_pause, fps, face_index, idle_seed, seed, align,
-  language, sidecars, fast, skin_detail, colour_anchor, max_side, turn (auto, 0, 90, 180, 270)
+  language, sidecars, fast, skin_detail, colour_anchor, own_mouth, max_side, turn (auto, 0, 90, 180, 270)
 
 Each distinct face is prepared once, then the jobs run (in parallel with -j N). A failing job does
 not stop the others. A summary is printed and written to OUTDIR/batch_summary.json.

@@ -58,6 +58,9 @@ def register(sub) -> None:
     p.add_argument("--no-colour-anchor", dest="colour_anchor", action="store_false",
                    help="keep the refiner's own lip and skin colours, even where they are far from "
                         "the face's (by default those are pulled back towards the face's own)")
+    p.add_argument("--no-own-mouth", dest="own_mouth", action="store_false",
+                   help="draw the lips, teeth and mouth interior with the refiner alone (by default they "
+                        "are taken from the frames of the face video whose mouth has the wanted shape)")
     add_provenance_options(p)
     p.set_defaults(func=run)
 
@@ -111,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                               max_side=args.max_side, turn=turn)
     result = face.say(speech=speech, output=out, fps=args.fps, crf=args.crf, sidecars=args.sidecars,
                       provenance=prov, fast=args.fast, skin_detail=args.skin_detail,
-                      colour_anchor=args.colour_anchor)
+                      colour_anchor=args.colour_anchor, own_mouth=args.own_mouth)
     if not args.quiet:
         print(f"{result.path}: {result.duration:.2f} s, {result.n_frames} frames at {result.fps:g} fps")
     return 0

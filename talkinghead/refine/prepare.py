@@ -61,6 +61,7 @@ from .dataset import (
     mouth_openness,
 )
 from .infer import GENERIC_WEIGHTS, Refiner, finetune_dtype, resolve_device
+from .retrieve import MouthLibrary, MouthRetriever, build_mouth_library, library_frames, mouth_shapes_from_meshes, paste_mouth
 from .train import TrainSettings, train_refiner
 
 log = logging.getLogger(__name__)
@@ -79,17 +80,16 @@ PORTRAIT_STEPS = 0
 #: A face *video* whose mouth barely moves (a silent listener, a still) is in a portrait's
 #: situation: one mouth state to learn. By default (:meth:`PrepareSettings.for_face`) it is not
 #: fine-tuned either when the spread of its inner-lip opening (95th minus 5th percentile, in
-#: mouth widths, :func:`~talkinghead.refine.dataset.mouth_openness`) is below this. Measured on
-#: the 21 development clips: 0.006-0.030 for the four where nobody speaks, 0.18-1.05 for the 17
-#: talking ones (a portrait's idle clip: ~0), so the threshold sits in a wide gap.
+#: mouth widths, :func:`~talkinghead.refine.dataset.mouth_openness`) is below this, which sits in
+#: a wide gap between the silent and the talking development clips (``models/README.md``,
+#: "Portraits").
 STILL_MOUTH_RANGE = 0.08
 
 
 #: Default of :meth:`PreparedFace.refine_frames`'s ``mirror_average``: the generator also runs on
-#: the mirrored frame and the two predictions are averaged (:meth:`Refiner.refine`). Measured with
-#: the generic 24093-step weights on the held-out frames of the 5 development clips
-#: (``benchmarks/bench_refine.py``): PSNR / SSIM 26.12 / 0.837 -> 26.33 / 0.846 on average, better
-#: on every clip, for twice the generator time (``talkinghead say --fast`` turns it off).
+#: the mirrored frame and the two predictions are averaged (:meth:`Refiner.refine`): about
+#: +0.2 dB / +0.008 SSIM on every development clip for twice the generator time
+#: (``benchmarks/bench_refine.py --no-mirror``; ``talkinghead say --fast`` turns it off).
 MIRROR_AVERAGE = True
 
 #: Default of :meth:`PreparedFace.refine_frames`'s ``skin_detail``: the source frame's fine skin
@@ -98,20 +98,22 @@ MIRROR_AVERAGE = True
 #: than its 192-px crop loses everything finer when the crop is scaled back up: in the product
 #: the source frame has that detail on the same skin, exactly in place where the rig moves nothing.
 #: A reconstruction cannot score that fairly (the frame's own detail is the answer), so
-#: ``benchmarks/bench_detail.py`` bounds it, at frame scale on the held-out frames of the 5
-#: development clips (generic weights, mirror-averaged): without detail PSNR / SSIM / detail
-#: (gradient energy vs real) 25.48 / 0.821 / 0.75; with the frame's own detail (upper bound) 25.55 /
-#: 0.837 / 0.77; with the detail of the frame 4 or 25 frames earlier, moved by the landmarks'
-#: displacement, which also carries head motion and tracking noise (pessimistic) 25.48 / 0.819 /
-#: 0.77 and 25.47 / 0.818 / 0.76; no flicker (frame-to-frame change 0.79 of the real frames',
-#: 0.78 without). Seen in the frames: stubble, freckles and fine lines on the
-#: cheeks and chin instead of airbrushed skin, a crisper jaw edge; 4-5 ms per 512x512 frame.
+#: ``benchmarks/bench_detail.py`` bounds it (``benchmarks/README.md``, "The mouth region at frame
+#: scale"): neutral to slightly better, no flicker; in the frames, stubble, freckles and fine
+#: lines on the cheeks and chin instead of airbrushed skin.
 SKIN_DETAIL = True
 
 #: Pull the refiner's coarse colours back towards the source face's where they differ by more
 #: than a new mouth shape explains (:mod:`talkinghead.refine.anchor`): on a face unlike the
 #: training faces (a painting) the refiner paints pale lips and greyish skin.
 COLOUR_ANCHOR = True
+
+#: Default of :meth:`PreparedFace.refine_frames`'s ``own_mouth``: the lips, teeth and mouth interior
+#: of the frame of the face video whose mouth has the planned shape, warped onto the planned lips
+#: over the refiner's (:mod:`talkinghead.refine.retrieve`; ``talkinghead say --no-own-mouth`` turns
+#: it off): sharp lips and the person's own teeth instead of the refiner's soft ones
+#: (``benchmarks/bench_mouth.py``).
+OWN_MOUTH = True
 
 
 @dataclass
@@ -123,9 +125,8 @@ class PrepareSettings:
         batch_size: crops per step.
         lr: learning rate of the generator (the discriminator uses the same).
         lr_final_factor: the learning rates fall linearly to this fraction of ``lr`` at the last
-            step (1.0 = constant). Measured on WDA_KatieHill_000's held-out frames (150 steps from
-            the 1717-step generic weights): constant 22.25 dB / 0.816 SSIM, decaying to 0.1 22.86 dB
-            / 0.821 (``benchmarks/bench_refine.py --finetune-lr-final``).
+            step (1.0 = constant); decaying was measured better than constant
+            (``benchmarks/bench_refine.py --finetune-lr-final``, ``models/README.md``).
         max_frames: at most this many evenly spaced frames are rendered for fine-tuning.
         train_fraction: fine-tune on the first fraction of the frames only (benchmarks hold out
             the rest; 1.0 for real use).
@@ -136,15 +137,12 @@ class PrepareSettings:
             is at least this; below it the base weights are used as they are (0 = always
             fine-tune; :meth:`for_face` sets :data:`STILL_MOUTH_RANGE`).
         freeze_norm: fine-tune with the generator's batch-norm layers in inference mode
-            (:attr:`~talkinghead.refine.train.TrainSettings.freeze_norm`; on since 2026-11-27):
-            with batch statistics, a batch of 6 crops of one face trains a network other than the
-            one that runs, and the running statistics drift to that face's batches; on a small
-            face over a dark collar (s32 in ``../shared/data/faces``) the fine-tuned refiner then
-            painted a glowing orange blob on the chin and, after 20 steps, an orange cast over the
-            lower face, which frozen statistics do not. On the five 512x512 clips' held-out frames
-            (``benchmarks/bench_refine.py --finetune-norm``) frozen gives 26.47 dB / 0.851 SSIM
-            against 26.42 / 0.852, sharper lips and teeth on every clip (detail 0.83-0.91 / 0.70-0.96
-            against 0.80-0.88 / 0.65-0.90), RD_Radio34 24.45 / 0.814.
+            (:attr:`~talkinghead.refine.train.TrainSettings.freeze_norm`, the default): with batch
+            statistics, a batch of 6 crops of one face trains a network other than the one that
+            runs, and the running statistics drift to that face's batches (an orange blob on the
+            chin of a small face over a dark collar). Frozen is as good on held-out frames, with
+            sharper lips and teeth (``benchmarks/bench_refine.py --finetune-norm``; figures in
+            ``models/README.md``, "Frozen batch norm in fine-tuning").
     """
 
     steps: int = 150
@@ -188,6 +186,8 @@ class PreparedFace:
             widest-open mouth (teeth), the most closed one, ...
         reference_frames: source frames of the references ``(K,)`` int64.
         rig: the person's mouth rig (for the hole masks).
+        mouths: frames of the video to take the mouth from (:class:`~.retrieve.MouthLibrary`), or
+            ``None``.
         source: path of the video/image.
         cache_file: where the fine-tuned refiner is cached (``None`` when not cached).
         stats: preparation timings and losses.
@@ -198,9 +198,30 @@ class PreparedFace:
     references: np.ndarray
     reference_frames: np.ndarray
     rig: MouthRig
+    mouths: MouthLibrary | None = None
     source: str = ""
     cache_file: Path | None = None
     stats: dict = field(default_factory=dict)
+
+    def mouth_retriever(self) -> MouthRetriever | None:
+        """A new :class:`~.retrieve.MouthRetriever` over this face's mouths, for one sequence of
+        output frames (pass it to every :meth:`refine_frames` call of that sequence, in order);
+        ``None`` when the face has no mouth library."""
+        return MouthRetriever(self.mouths) if self.mouths is not None and len(self.mouths) else None
+
+    def paste_mouths(self, frames: Sequence[np.ndarray], out: list[np.ndarray], meshes: DeformedMeshes,
+                     boxes: Sequence[CropBox], alphas: np.ndarray, retriever: MouthRetriever) -> list[np.ndarray]:
+        """The blended frames ``out`` with the person's own mouth pasted over the planned lips
+        (:func:`~.retrieve.paste_mouth`), chosen by ``retriever`` (whose state moves on by
+        ``meshes.n_frames`` frames), kept within the blending ``alphas``, in the light of the source
+        ``frames``."""
+        idx = np.asarray(meshes.frame_index, np.int64)
+        entries, weights = retriever.choose(mouth_shapes_from_meshes(self.track, self.rig, meshes),
+                                            self.track.rotation[idx])
+        mesh = self.rig.mesh
+        loop = np.concatenate([mesh.outer_lip_upper, mesh.outer_lip_lower[::-1]])
+        return [paste_mouth(out[k], retriever.library, int(entries[k]), meshes.vertices[k, : meshes.n_skin], loop,
+                            float(weights[k]), alphas[k], boxes[k], light=frames[k]) for k in range(meshes.n_frames)]
 
     @property
     def resolution(self) -> int:
@@ -356,6 +377,7 @@ class PreparedFace:
         mirror_average: bool = MIRROR_AVERAGE,
         skin_detail: bool = SKIN_DETAIL,
         colour_anchor: bool = COLOUR_ANCHOR,
+        retriever: MouthRetriever | None = None,
     ) -> list[np.ndarray]:
         """Refine and blend a chunk of output frames.
 
@@ -373,6 +395,9 @@ class PreparedFace:
                 lip, moved with the lip (:meth:`upper_bands`; a moustache).
             colour_anchor: pull the refiner's coarse colours towards the source face's where
                 they are far off (:data:`COLOUR_ANCHOR`, :meth:`anchor_crops`).
+            retriever: paste the person's own mouth from the face video over the planned lips
+                (:data:`OWN_MOUTH`, :meth:`mouth_retriever`, :meth:`paste_mouths`); ``None``: the
+                refiner's mouth.
 
         Returns:
             The output frames, ``(H, W, 3)`` uint8 each; pixels outside the (warped) blend mask are
@@ -400,6 +425,8 @@ class PreparedFace:
         out_crops = [to_grayscale(o) if is_grayscale(c) else o for o, c in zip(out_crops, crops)]
         out = [blend(frames[k], out_crops[k], boxes[k], alphas[k], color_match=color_match, ring_alpha=hole_alphas[k])
                for k in range(n)]
+        if retriever is not None:
+            out = self.paste_mouths(frames, out, meshes, boxes, alphas, retriever)
         return self.finish_frames(frames, out, meshes, boxes, alphas, flows, skin_detail=skin_detail)
 
     def finish_frames(self, frames: Sequence[np.ndarray], out: list[np.ndarray], meshes: DeformedMeshes,
@@ -504,7 +531,8 @@ def prepare_face(
             refs = np.asarray(torch.load(cfile.with_suffix(".refs.pt"), weights_only=True).numpy())
             rframes = np.asarray(ref.meta["reference_frames"], np.int64)
             log.info("prepared refiner of %s loaded from the cache (%s)", p, cfile)
-            return PreparedFace(track, ref, refs, rframes, rig, str(p), cfile,
+            mouths = _cached_mouths(p, info, track, rig, s, cfile)
+            return PreparedFace(track, ref, refs, rframes, rig, mouths, str(p), cfile,
                                 {"from_cache": True, "track_seconds": t_track})
         except Exception as exc:  # noqa: BLE001 - a broken cache entry is rebuilt
             log.warning("ignoring unreadable cache entry %s: %s", cfile, exc)
@@ -538,9 +566,18 @@ def prepare_face(
     ref_boxes = _boxes_for(track, rig, rframes, r)
     # kept at a fraction of their size when the face is much larger than the crops (a 4K video)
     factor = ScaledFrame.factor_for(float(np.median([b.size for b in ref_boxes])), r)
-    for i, f in enumerate(read_frames(p, info=info, max_frames=max(wanted) + 1)):
-        if i in wanted:
-            frames[i] = ScaledFrame.reduce(f, factor)
+    lib_ids = _library_ids(track, n_fit)
+
+    def read():  # one pass over the video for the refiner's frames and the mouth library
+        for i, f in enumerate(read_frames(p, info=info, max_frames=max(wanted | set(lib_ids.tolist())) + 1)):
+            if i in wanted:
+                frames[i] = ScaledFrame.reduce(f, factor)
+            yield i, f
+
+    frames_read = read()
+    mouths = build_mouth_library(frames_read, track, rig, lib_ids)
+    for _ in frames_read:  # the refiner's frames after the library's last
+        pass
     t1 = time.perf_counter()
     refs = extract_crops([frames[int(i)] for i in rframes], ref_boxes, r)
     clip = None
@@ -586,7 +623,45 @@ def prepare_face(
             log.warning("could not cache the prepared refiner: %s", exc)
             cfile.with_suffix(".refs.pt").unlink(missing_ok=True)
             cfile = None
-    return PreparedFace(track, ref, refs, rframes, rig, str(p), cfile, stats)
+    if cfile is not None:
+        _save_mouths(mouths, cfile)
+    return PreparedFace(track, ref, refs, rframes, rig, mouths, str(p), cfile, stats)
+
+
+def _library_ids(track: FaceTrack, n_fit: int) -> np.ndarray:
+    """The mouth library's frames: those with a detected face among the first ``n_fit``
+    (:func:`~.retrieve.library_frames`)."""
+    return library_frames(np.asarray(track.detected, bool), n_fit)
+
+
+def _mouths_file(cfile: Path) -> Path:
+    return cfile.with_suffix(".mouths.npz")
+
+
+def _save_mouths(mouths: MouthLibrary, cfile: Path) -> None:
+    try:
+        mouths.save(_mouths_file(cfile))
+    except OutputError as exc:  # the library is rebuilt next time
+        log.warning("could not cache the mouth library: %s", exc)
+
+
+def _cached_mouths(p: Path, info, track: FaceTrack, rig: MouthRig, s: "PrepareSettings", cfile: Path) -> MouthLibrary:
+    """The mouth library beside a cached prepared refiner, rebuilt (and cached) when missing or
+    unreadable."""
+    from ..media import read_frames
+
+    f = _mouths_file(cfile)
+    if f.exists():
+        try:
+            return MouthLibrary.load(f)
+        except Exception as exc:  # noqa: BLE001 - a broken cache entry is rebuilt
+            log.warning("ignoring unreadable mouth library %s: %s", f, exc)
+    n_fit = max(1, int(np.floor(min(track.n_frames, info.n_frames) * s.train_fraction)))
+    ids = _library_ids(track, n_fit)
+    last = int(ids.max()) + 1 if len(ids) else 1
+    mouths = build_mouth_library(enumerate(read_frames(p, info=info, max_frames=last)), track, rig, ids)
+    _save_mouths(mouths, cfile)
+    return mouths
 
 
 def _boxes_for(track: FaceTrack, rig: MouthRig, frame_ids: np.ndarray, resolution: int) -> list[CropBox]:
