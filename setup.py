@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent
 BUNDLED = {
     "assets/canonical_face.npz": "canonical_face.npz",
     "assets/lower_face.npz": "lower_face.npz",
+    "assets/mouth_interiors.npz": "mouth_interiors.npz",
     "models/refiner_generic.pt": "refiner_generic.pt",
     "models/refiner_generic.json": "refiner_generic.json",
 }

@@ -23,6 +23,14 @@ Per clip and variant (open-mouth frames: real inner-lip opening >= ``--open`` mo
 * ``used`` - mean weight of the retrieved mouth (0 = the refiner's mouth everywhere);
 * ``paste_ms`` - choosing and pasting the retrieved mouth, milliseconds per frame.
 
+Portraits (``--portraits``; default: the bundled one and the painted ones of ``DATA/portraits``)
+have no real open mouth to compare with: each says ``script_10s.txt`` (Piper seed 0, no
+watermark) as ``say`` makes it, with and without the real mouths, and on the frames whose planned
+inner lips open at least ``--open`` mouth widths the mean luminance inside the planned inner lips
+is divided by the source frame's cheeks' (a real open mouth: 0.4-0.8; the development clips' real
+frames: the ``real interior vs cheeks`` column above), with the Laplacian variance there (teeth
+edges; 128-px-wide lip box as above).
+
 Prints a Markdown table and writes JSON (``benchmarks/results/mouth.json``).
 
     python benchmarks/bench_mouth.py                       # faces/ 512x512 clips + train2 held-out clips
@@ -226,6 +234,70 @@ def evaluate_clip(refiner, path: Path, mirror_average: bool, open_threshold: flo
     return rec
 
 
+def evaluate_portrait(path: Path, open_threshold: float, png: Path | None) -> dict:
+    """Interior light and detail of a portrait's planned open mouths, with and without the real
+    mouths (see the module's docstring)."""
+    from talkinghead.face.deform import deform_lower_face
+    from talkinghead.pipeline import Pipeline, Provenance, _source_index
+    from talkinghead.refine.retrieve import mouth_shapes_from_meshes
+    from talkinghead.speech.select import make_speech
+    from talkinghead.visemes import visemes_from_speech
+
+    face = Pipeline.from_face(path, progress=False)
+    prepared, track, rig = face.prepared, face.prepared.track, face.prepared.rig
+    speech = make_speech((Path(__file__).parent / "script_10s.txt").read_text(), seed=0, progress=False)
+    visemes = visemes_from_speech(speech, face.fps)
+    idx = _source_index(track.n_frames, face.fps, visemes.n_frames, face.fps)
+    meshes = deform_lower_face(track, visemes.params, idx, rig=rig)
+    opening = mouth_shapes_from_meshes(track, rig, meshes)[:, :-1].max(1)
+    open_frames = np.flatnonzero(opening >= open_threshold)
+    mesh = rig.mesh
+    lm_ids = mesh.landmark_index
+    rec = {"portrait": path.name, "frames": int(visemes.n_frames), "open_frames": int(len(open_frames))}
+    shots = {}
+    for variant, own in (("refiner", False), ("own mouth", True)):
+        lum, lap = [], []
+        for k, frame in enumerate(face.frames(speech, provenance=Provenance(watermark=False), own_mouth=own)):
+            if opening[k] < open_threshold:
+                continue
+            src = track.landmarks[int(idx[k])]
+            cheeks = cheek_light(frame, src, 0.08 * float(np.ptp(src[lm_ids[mesh.outer_lip_upper], 0])))
+            inner = meshes.vertices[k, : meshes.n_skin][mesh.inner_lip_loop, :2]
+            hole = cv2.erode(polygon(inner, frame.shape[:2]).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            if hole.sum() < 4:
+                continue
+            lum.append(float(grey(frame)[hole].mean()) / max(cheeks, 1.0))
+            outer = meshes.vertices[k, : meshes.n_skin][np.concatenate([mesh.outer_lip_upper,
+                                                                        mesh.outer_lip_lower[::-1]]), :2]
+            xa, ya, xb, yb = lip_box(outer, frame.shape)
+            scale = LIP_BOX_WIDTH / max(xb - xa, 1)
+            size = (LIP_BOX_WIDTH, max(int(round((yb - ya) * scale)), 8))
+            scaled = cv2.resize(frame[ya:yb, xa:xb], size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+            inside = polygon((inner - [xa, ya]) * scale, scaled.shape[:2])
+            if inside.sum() >= 16:
+                lap.append(laplacian_variance(scaled, inside))
+            if k == int(open_frames[np.argmax(opening[open_frames])]):
+                xa, ya, xb, yb = lip_box(outer, frame.shape, pad=0.6)
+                shots[variant] = cv2.resize(frame[ya:yb, xa:xb], (256, max(int(256 * (yb - ya) / max(xb - xa, 1)), 8)),
+                                            interpolation=cv2.INTER_CUBIC)
+        rec[variant] = {"interior_vs_cheeks": _mean(lum), "teeth_laplacian_variance": _mean(lap)}
+    if png is not None and len(shots) == 2:
+        png.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(png.with_name(f"{png.name}_portrait_{path.stem}.png")),
+                    cv2.cvtColor(np.concatenate([shots["refiner"], shots["own mouth"]], 1), cv2.COLOR_RGB2BGR))
+    return rec
+
+
+def portrait_table(results: list[dict]) -> str:
+    lines = ["| portrait | open frames | refiner: interior vs cheeks / teeth detail | real mouths: interior vs cheeks / "
+             "teeth detail |", "| --- | --- | --- | --- |"]
+    for x in results:
+        lines.append(f"| {x['portrait']} | {x['open_frames']} of {x['frames']} | "
+                     + " | ".join(f"{_f(x[v]['interior_vs_cheeks'])} / {_f(x[v]['teeth_laplacian_variance'], 0)}"
+                                  for v in VARIANTS) + " |")
+    return "\n".join(lines)
+
+
 def _picked(opening: np.ndarray) -> set[int]:
     """Rows shown in the pictures: the widest-open held-out frame and the most closed one."""
     return {int(np.argmax(opening)), int(np.argmin(opening))}
@@ -270,6 +342,8 @@ def main(argv=None) -> int:
     ap.add_argument("--open", type=float, default=0.12, dest="open_threshold",
                     help="a frame's mouth is open from this inner-lip opening (mouth widths)")
     ap.add_argument("--png", type=Path, help="write real | refiner | own mouth pictures with this path prefix")
+    ap.add_argument("--portraits", nargs="*", type=Path, help="portraits to measure (default: "
+                    "assets/face/astronaut.png and DATA/portraits/*.png)")
     args = ap.parse_args(argv)
     inputs = common_inputs(args)
     if inputs is None:
@@ -289,11 +363,23 @@ def main(argv=None) -> int:
     print(table(results))
     mean = mean_record(results)
     print("\nmean: " + json.dumps(mean))
+    portraits = args.portraits if args.portraits is not None else (
+        [Path(__file__).resolve().parents[1] / "assets" / "face" / "astronaut.png"]
+        + sorted(Path(args.data, "portraits").glob("*.png")))
+    portrait_results = []
+    for p in portraits:
+        rec = evaluate_portrait(p, args.open_threshold, args.png)
+        portrait_results.append(rec)
+        print(json.dumps(rec), flush=True)
+    if portrait_results:
+        print("\nPortraits: planned open mouths, interior luminance over the cheeks' (real mouths 0.4-0.8) and "
+              "Laplacian variance inside the lips\n")
+        print(portrait_table(portrait_results))
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"weights": args.weights, "mirror_average": args.mirror,
                                "open_threshold": args.open_threshold, "machine": machine_info(),
-                               "clips": results, "mean": mean}, indent=1))
+                               "clips": results, "mean": mean, "portraits": portrait_results}, indent=1))
     print(f"\nwrote {out}")
     return 0
 

@@ -321,7 +321,7 @@ class Pipeline:
         src_index = _source_index(track.n_frames, self.fps, n_out, fps)
         boxes_src = self._source_boxes()
         bar = _progress(n_out, "frames", self.progress)
-        retriever = self.prepared.mouth_retriever() if own_mouth else None
+        mouths = self.prepared.mouth_sources() if own_mouth else None
         with SourceFrames(self.face_path, limit=int(src_index.max()) + 1) as src:
             for s in range(0, n_out, CHUNK):
                 e = min(n_out, s + CHUNK)
@@ -333,7 +333,7 @@ class Pipeline:
                 t2 = time.perf_counter()
                 out = self.prepared.refine_frames(src.take(idx), meshes, rendered, mirror_average=not fast,
                                                   skin_detail=skin_detail, colour_anchor=colour_anchor,
-                                                  retriever=retriever)
+                                                  mouths=mouths)
                 t3 = time.perf_counter()
                 timings["mesh+render"] = timings.get("mesh+render", 0.0) + t2 - t
                 timings["refine+blend"] = timings.get("refine+blend", 0.0) + t3 - t2

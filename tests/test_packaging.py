@@ -50,7 +50,8 @@ def test_wheel_ships_assets_and_weights(tmp_path):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         z.extractall(site)  # a pure-Python wheel, unpacked = installed (without the console script)
-    for name in ("canonical_face.npz", "lower_face.npz", "refiner_generic.pt", "refiner_generic.json"):
+    for name in ("canonical_face.npz", "lower_face.npz", "mouth_interiors.npz", "refiner_generic.pt",
+                 "refiner_generic.json"):
         assert f"talkinghead/data/{name}" in names
     # run from outside the repository with the unpacked wheel first on the path
     env = {**os.environ, "PYTHONPATH": str(site)}

@@ -32,7 +32,8 @@ def _library(openings, frames=None, crops=None, points=None) -> MouthLibrary:
     crops = np.zeros((n, 8, 8, 3), np.uint8) if crops is None else crops
     points = np.zeros((n, 4, 2), np.float32) if points is None else points
     return MouthLibrary(np.asarray(frames, np.int64), crops, np.zeros((n, 2), np.int64), points,
-                        np.stack([_shape(o) for o in openings]), np.repeat(np.eye(3, dtype=np.float32)[None], n, 0))
+                        np.stack([_shape(o) for o in openings]), np.repeat(np.eye(3, dtype=np.float32)[None], n, 0),
+                        np.ones(n, np.int64))
 
 
 def test_library_frames_keep_detected_frames_in_runs():
@@ -165,9 +166,12 @@ def test_library_round_trip(tmp_path):
     lib = _library([0.0, 0.2], crops=np.random.default_rng(0).integers(0, 255, (2, 8, 8, 3), dtype=np.uint8))
     lib.save(tmp_path / "m.npz")
     back = MouthLibrary.load(tmp_path / "m.npz")
-    for f in ("frames", "crops", "origins", "points", "shapes", "rotations"):
+    for f in ("frames", "crops", "origins", "points", "shapes", "rotations", "factors"):
         assert np.array_equal(getattr(back, f), getattr(lib, f))
-    assert back.factor == lib.factor and JUMP_COST > 0
+    both = MouthLibrary.concatenate([lib, _library([0.3], crops=np.zeros((1, 10, 6, 3), np.uint8))])
+    assert both.crops.shape == (3, 10, 8, 3) and len(both) == 3
+    assert both.frames[2] - both.frames[1] > 1000  # entries of two videos never follow each other
+    assert JUMP_COST > 0
 
 
 @pytest.mark.slow
@@ -191,7 +195,7 @@ def test_prepared_face_pastes_its_own_closed_lips(tmp_path):
                             progress=False)
     mouths = prepared.mouths
     assert mouths is not None and list(mouths.frames) == list(np.flatnonzero(prepared.track.detected))
-    assert mouths.crops.shape[0] == 6 and mouths.factor == 1
+    assert mouths.crops.shape[0] == 6 and (mouths.factors == 1).all()
     assert prepared.cache_file.with_suffix(".mouths.npz").exists()
     again = prepare_face(video, settings=PrepareSettings(steps=0), base_weights=wpath, device="cpu",
                          progress=False)
@@ -212,7 +216,7 @@ def test_prepared_face_pastes_its_own_closed_lips(tmp_path):
     rendered = render_frames(meshes, 64)
     src = [frames[1], frames[2]]
     plain = prepared.refine_frames(src, meshes, rendered, skin_detail=False)
-    own = prepared.refine_frames(src, meshes, rendered, skin_detail=False, retriever=prepared.mouth_retriever())
+    own = prepared.refine_frames(src, meshes, rendered, skin_detail=False, mouths=prepared.mouth_sources())
     mesh = prepared.rig.mesh
     loop = np.concatenate([mesh.outer_lip_upper, mesh.outer_lip_lower[::-1]])
     region = np.zeros(src[0].shape[:2], np.uint8)
@@ -226,3 +230,45 @@ def test_prepared_face_pastes_its_own_closed_lips(tmp_path):
     # where the (untrained) refiner paints a flat patch
     assert grey(own[0]).std() > 0.7 * grey(src[0]).std() > 3 * grey(plain[0]).std()
     assert np.array_equal(own[1], plain[1])  # the video never closes its lips: the refiner's mouth
+
+
+def test_mouth_sources_fill_an_opening_the_own_video_lacks_with_a_real_interior():
+    """A face whose own video never opens its mouth (a portrait): a planned open mouth gets the
+    shipped interior's teeth inside its inner lips; planned shut lips get the own lips only."""
+    from types import SimpleNamespace
+
+    from talkinghead.refine.retrieve import MouthSources
+
+    size = 200
+    closed_pts, _ = _mouth_points(100, 100, 100, 0)
+    open_pts, _ = _mouth_points(100, 100, 100, 40)
+    own_crop = np.full((size, size, 3), (200, 160, 140), np.uint8)
+    cv2.fillPoly(own_crop, [np.round(closed_pts[:16]).astype(np.int32)], (170, 40, 50))
+    own = _library([0.0], crops=own_crop[None], points=closed_pts[None].astype(np.float32))
+    gen_crop = np.full((size, size, 3), (200, 160, 140), np.uint8)
+    cv2.fillPoly(gen_crop, [np.round(open_pts[:16]).astype(np.int32)], (170, 40, 50))
+    inside = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(inside, [np.round(open_pts[16:28]).astype(np.int32)], 1)
+    stripes = ((np.arange(size) // 3) % 2).astype(bool)[None, :].repeat(size, 0)
+    gen_crop[(inside > 0) & stripes] = (240, 240, 235)
+    gen_crop[(inside > 0) & ~stripes] = (40, 20, 25)
+    generic = _library([0.4], crops=gen_crop[None], points=open_pts[None].astype(np.float32))
+    mesh = SimpleNamespace(outer_lip_upper=np.arange(9), outer_lip_lower=np.r_[0, 15:7:-1],
+                           inner_lip_loop=np.arange(16, 28))
+    rig = SimpleNamespace(mesh=mesh)
+    frame = np.full((300, 300, 3), (190, 150, 130), np.uint8)
+    planned_open, _ = _mouth_points(150, 150, 110, 44)
+    planned_shut, _ = _mouth_points(150, 150, 110, 0)
+    out = MouthSources(own, generic).paste([frame, frame], [frame, frame], np.stack([_shape(0.4), _shape(0.0)]),
+                                           np.repeat(np.eye(3)[None], 2, 0), np.stack([planned_open, planned_shut]),
+                                           rig)
+    opening = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(opening, [np.round(planned_open[16:28]).astype(np.int32)], 1)
+    core = cv2.erode(opening, np.ones((5, 5), np.uint8)) > 0
+    grey = [cv2.cvtColor(o, cv2.COLOR_RGB2GRAY).astype(float) for o in out]
+    assert grey[0][core].std() > 50, "the open mouth shows the interior's teeth"
+    lips = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(lips, [np.round(planned_shut[:16]).astype(np.int32)], 1)
+    lips = cv2.erode(lips, np.ones((3, 3), np.uint8)) > 0
+    r, g, _ = out[1][lips].astype(float).mean(0)
+    assert r - g > 80 and grey[1][lips].std() < 20  # the own (red, shut) lips, no teeth in them

@@ -17,6 +17,7 @@ frames, the deformed meshes and their rendering.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -32,7 +33,7 @@ import torch
 from ..face.deform import DeformedMeshes, MouthRig, build_rig
 from ..face.types import FaceTrack
 from ..errors import OutputError
-from ..fileio import atomic_path, cache_folder_usable, cache_root, file_sha256
+from ..fileio import atomic_path, bundled_file, cache_folder_usable, cache_root, file_sha256
 from ..render.types import CropBox, RenderedFrames
 from .blend import (
     ScaledFrame,
@@ -61,7 +62,7 @@ from .dataset import (
     mouth_openness,
 )
 from .infer import GENERIC_WEIGHTS, Refiner, finetune_dtype, resolve_device
-from .retrieve import MouthLibrary, MouthRetriever, build_mouth_library, library_frames, mouth_shapes_from_meshes, paste_mouth
+from .retrieve import MouthLibrary, MouthSources, build_mouth_library, library_frames, mouth_shapes_from_meshes
 from .train import TrainSettings, train_refiner
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,24 @@ COLOUR_ANCHOR = True
 #: it off): sharp lips and the person's own teeth instead of the refiner's soft ones
 #: (``benchmarks/bench_mouth.py``).
 OWN_MOUTH = True
+
+#: Real open mouths of other people (``assets/mouth_interiors.npz``, built by
+#: ``tools/build_mouth_interiors.py`` from MIT-licensed clips; provenance in ``assets/README.md``):
+#: where the face's own video never opens its mouth as wide as planned (a portrait), the inside of
+#: the planned lips is taken from one of them, in the face's light, instead of the refiner's pale
+#: interior (:class:`~.retrieve.MouthSources`).
+GENERIC_INTERIORS = bundled_file("mouth_interiors.npz", "assets")
+
+
+@functools.lru_cache(maxsize=1)
+def generic_interiors() -> MouthLibrary | None:
+    """The shipped open mouths (:data:`GENERIC_INTERIORS`), or ``None`` (with a warning) when the
+    file is missing or unreadable."""
+    try:
+        return MouthLibrary.load(GENERIC_INTERIORS)
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("no generic mouth interiors (%s): %s", GENERIC_INTERIORS, exc)
+        return None
 
 
 @dataclass
@@ -203,25 +222,22 @@ class PreparedFace:
     cache_file: Path | None = None
     stats: dict = field(default_factory=dict)
 
-    def mouth_retriever(self) -> MouthRetriever | None:
-        """A new :class:`~.retrieve.MouthRetriever` over this face's mouths, for one sequence of
-        output frames (pass it to every :meth:`refine_frames` call of that sequence, in order);
-        ``None`` when the face has no mouth library."""
-        return MouthRetriever(self.mouths) if self.mouths is not None and len(self.mouths) else None
+    def mouth_sources(self) -> MouthSources:
+        """New :class:`~.retrieve.MouthSources` (this face's own mouths and the shipped open mouths,
+        :func:`generic_interiors`) for one sequence of output frames: pass it to every
+        :meth:`refine_frames` call of that sequence, in order."""
+        return MouthSources(self.mouths, generic_interiors())
 
     def paste_mouths(self, frames: Sequence[np.ndarray], out: list[np.ndarray], meshes: DeformedMeshes,
-                     boxes: Sequence[CropBox], alphas: np.ndarray, retriever: MouthRetriever) -> list[np.ndarray]:
-        """The blended frames ``out`` with the person's own mouth pasted over the planned lips
-        (:func:`~.retrieve.paste_mouth`), chosen by ``retriever`` (whose state moves on by
-        ``meshes.n_frames`` frames), kept within the blending ``alphas``, in the light of the source
-        ``frames``."""
+                     boxes: Sequence[CropBox], alphas: np.ndarray, sources: MouthSources) -> list[np.ndarray]:
+        """The blended frames ``out`` with real mouths pasted over the planned lips
+        (:meth:`MouthSources.paste <talkinghead.refine.retrieve.MouthSources.paste>`; its state
+        moves on by ``meshes.n_frames`` frames), kept within the blending ``alphas``, the own mouth
+        in the light of the source ``frames``."""
         idx = np.asarray(meshes.frame_index, np.int64)
-        entries, weights = retriever.choose(mouth_shapes_from_meshes(self.track, self.rig, meshes),
-                                            self.track.rotation[idx])
-        mesh = self.rig.mesh
-        loop = np.concatenate([mesh.outer_lip_upper, mesh.outer_lip_lower[::-1]])
-        return [paste_mouth(out[k], retriever.library, int(entries[k]), meshes.vertices[k, : meshes.n_skin], loop,
-                            float(weights[k]), alphas[k], boxes[k], light=frames[k]) for k in range(meshes.n_frames)]
+        return sources.paste(list(out), list(frames), mouth_shapes_from_meshes(self.track, self.rig, meshes),
+                             self.track.rotation[idx], meshes.vertices[:, : meshes.n_skin], self.rig, alphas,
+                             list(boxes))
 
     @property
     def resolution(self) -> int:
@@ -377,7 +393,7 @@ class PreparedFace:
         mirror_average: bool = MIRROR_AVERAGE,
         skin_detail: bool = SKIN_DETAIL,
         colour_anchor: bool = COLOUR_ANCHOR,
-        retriever: MouthRetriever | None = None,
+        mouths: MouthSources | None = None,
     ) -> list[np.ndarray]:
         """Refine and blend a chunk of output frames.
 
@@ -395,9 +411,9 @@ class PreparedFace:
                 lip, moved with the lip (:meth:`upper_bands`; a moustache).
             colour_anchor: pull the refiner's coarse colours towards the source face's where
                 they are far off (:data:`COLOUR_ANCHOR`, :meth:`anchor_crops`).
-            retriever: paste the person's own mouth from the face video over the planned lips
-                (:data:`OWN_MOUTH`, :meth:`mouth_retriever`, :meth:`paste_mouths`); ``None``: the
-                refiner's mouth.
+            mouths: paste real mouths over the planned lips: the person's own from the face video,
+                else another person's mouth interior (:data:`OWN_MOUTH`, :meth:`mouth_sources`,
+                :meth:`paste_mouths`); ``None``: the refiner's mouth.
 
         Returns:
             The output frames, ``(H, W, 3)`` uint8 each; pixels outside the (warped) blend mask are
@@ -425,8 +441,8 @@ class PreparedFace:
         out_crops = [to_grayscale(o) if is_grayscale(c) else o for o, c in zip(out_crops, crops)]
         out = [blend(frames[k], out_crops[k], boxes[k], alphas[k], color_match=color_match, ring_alpha=hole_alphas[k])
                for k in range(n)]
-        if retriever is not None:
-            out = self.paste_mouths(frames, out, meshes, boxes, alphas, retriever)
+        if mouths is not None:
+            out = self.paste_mouths(frames, out, meshes, boxes, alphas, mouths)
         return self.finish_frames(frames, out, meshes, boxes, alphas, flows, skin_detail=skin_detail)
 
     def finish_frames(self, frames: Sequence[np.ndarray], out: list[np.ndarray], meshes: DeformedMeshes,

@@ -43,7 +43,7 @@ from ..render.types import CropBox
 log = logging.getLogger(__name__)
 
 #: Bumped when the library's content changes for the same inputs (cache key).
-LIBRARY_VERSION = 2
+LIBRARY_VERSION = 3
 #: At most this many frames in a library (evenly spread runs of :data:`LIBRARY_RUN` consecutive
 #: frames when the video has more frames with a detected face).
 LIBRARY_MAX_FRAMES = 300
@@ -161,13 +161,14 @@ class MouthLibrary:
     Attributes:
         frames: source frame of each entry, ``(N,)`` int64, increasing.
         crops: each frame's pixels around the lips, ``(N, h, w, 3)`` uint8 RGB: frame pixel ``(x,
-            y)`` is crop pixel ``((x - origins[i, 0]) / factor, (y - origins[i, 1]) / factor)``
-            (block-averaged when ``factor > 1``; the frame's edge replicated beyond it).
+            y)`` is crop pixel ``((x - origins[i, 0]) / factors[i], (y - origins[i, 1]) /
+            factors[i])`` (block-averaged when the factor is above 1; the frame's edge replicated
+            beyond it).
         origins: top-left frame pixel of each crop, ``(N, 2)`` int64 (x, y).
         points: the lower-face vertices in each crop, ``(N, V, 2)`` float32 continuous crop pixels.
         shapes: mouth-shape descriptors, ``(N, K + 1)`` float32 (:func:`mouth_shapes_from_track`).
         rotations: head rotation of each frame, ``(N, 3, 3)`` float32.
-        factor: integer downscaling of the crops (1 = the frame's own pixels).
+        factors: integer downscaling of each crop, ``(N,)`` int64 (1 = the frame's own pixels).
     """
 
     frames: np.ndarray
@@ -176,19 +177,34 @@ class MouthLibrary:
     points: np.ndarray
     shapes: np.ndarray
     rotations: np.ndarray
-    factor: int = 1
+    factors: np.ndarray
 
     def __len__(self) -> int:
         return int(len(self.frames))
 
-    def save(self, path: str | Path) -> None:
-        """Write to ``path`` (``.npz``; atomic)."""
+    def save(self, path: str | Path, *, compressed: bool = False) -> None:
+        """Write to ``path`` (``.npz``, ``compressed`` or not; atomic)."""
         from ..fileio import atomic_path
 
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
-                np.savez(f, version=LIBRARY_VERSION, frames=self.frames, crops=self.crops, origins=self.origins,
-                         points=self.points, shapes=self.shapes, rotations=self.rotations, factor=self.factor)
+                (np.savez_compressed if compressed else np.savez)(f, version=LIBRARY_VERSION, frames=self.frames, crops=self.crops, origins=self.origins,
+                         points=self.points, shapes=self.shapes, rotations=self.rotations, factors=self.factors)
+
+    @classmethod
+    def concatenate(cls, libraries: list["MouthLibrary"], gap: int = 1_000_000) -> "MouthLibrary":
+        """One library of several (e.g. of several videos): crops padded to the largest size
+        (edge replicated), frame numbers of library ``i`` offset by ``i * gap`` (no entry of one
+        follows an entry of another)."""
+        h = max(lib.crops.shape[1] for lib in libraries)
+        w = max(lib.crops.shape[2] for lib in libraries)
+        crops = np.concatenate([np.pad(lib.crops, ((0, 0), (0, h - lib.crops.shape[1]), (0, w - lib.crops.shape[2]),
+                                                   (0, 0)), mode="edge") for lib in libraries])
+        return cls(np.concatenate([lib.frames + i * gap for i, lib in enumerate(libraries)]), crops,
+                   np.concatenate([lib.origins for lib in libraries]), np.concatenate([lib.points for lib in libraries]),
+                   np.concatenate([lib.shapes for lib in libraries]),
+                   np.concatenate([lib.rotations for lib in libraries]),
+                   np.concatenate([lib.factors for lib in libraries]))
 
     @classmethod
     def load(cls, path: str | Path) -> "MouthLibrary":
@@ -197,11 +213,11 @@ class MouthLibrary:
             if int(z["version"]) != LIBRARY_VERSION:
                 raise ValueError(f"mouth library {path} has version {int(z['version'])}, not {LIBRARY_VERSION}")
             return cls(z["frames"], z["crops"], z["origins"], z["points"], z["shapes"], z["rotations"],
-                       int(z["factor"]))
+                       z["factors"])
 
 
 def build_mouth_library(frames: Iterable[tuple[int, np.ndarray]], track: FaceTrack, rig: MouthRig,
-                        frame_ids: np.ndarray) -> MouthLibrary:
+                        frame_ids: np.ndarray, max_mouth: float = LIBRARY_MAX_MOUTH) -> MouthLibrary:
     """Cut and describe the library frames.
 
     Args:
@@ -210,6 +226,7 @@ def build_mouth_library(frames: Iterable[tuple[int, np.ndarray]], track: FaceTra
             ``enumerate(read_frames(path))``.
         track, rig: the face's track and rig.
         frame_ids: the library's frames (:func:`library_frames`), ``(N,)`` increasing.
+        max_mouth: a mouth wider than this (pixels) is kept at an integer fraction of its size.
 
     Raises:
         ValueError: a frame of ``frame_ids`` was not among ``frames``.
@@ -221,7 +238,7 @@ def build_mouth_library(frames: Iterable[tuple[int, np.ndarray]], track: FaceTra
     lips = track.landmarks[ids][:, outer, :2].astype(np.float64)  # (N, P, 2)
     lo, hi = lips.min(1), lips.max(1)
     mw = hi[:, 0] - lo[:, 0] if len(ids) else np.ones(1)
-    factor = max(int(np.ceil(float(np.median(mw)) / LIBRARY_MAX_MOUTH)), 1)
+    factor = max(int(np.ceil(float(np.median(mw)) / max_mouth)), 1)
     margin = LIBRARY_MARGIN * mw[:, None] if len(ids) else np.zeros((0, 1))
     origins = np.floor(lo - margin).astype(np.int64)
     ends = np.ceil(hi + margin).astype(np.int64)
@@ -242,7 +259,7 @@ def build_mouth_library(frames: Iterable[tuple[int, np.ndarray]], track: FaceTra
         raise ValueError(f"only {done} of the {len(ids)} library frames were given")
     points = ((track.landmarks[ids][:, lm, :2] - origins[:, None, :]) / factor).astype(np.float32)
     return MouthLibrary(ids, crops, origins, points, mouth_shapes_from_track(track, rig, ids),
-                        track.rotation[ids].astype(np.float32), factor)
+                        track.rotation[ids].astype(np.float32), np.full(len(ids), factor, np.int64))
 
 
 def _cut(frame: np.ndarray, origin: np.ndarray, w: int, h: int, factor: int) -> np.ndarray:
@@ -329,7 +346,7 @@ class MouthRetriever:
 
 
 def paste_mouth(out_frame: np.ndarray, library: MouthLibrary, entry: int, points: np.ndarray,
-                outer_loop: np.ndarray, weight: float, limit: np.ndarray | None = None,
+                region_loop: np.ndarray, weight: float, limit: np.ndarray | None = None,
                 limit_box: CropBox | None = None, *, light: np.ndarray | None = None, pad: float = PASTE_PAD,
                 feather: float = PASTE_FEATHER) -> np.ndarray:
     """Warp library entry ``entry``'s mouth onto the planned lips of an output frame and blend it.
@@ -346,7 +363,8 @@ def paste_mouth(out_frame: np.ndarray, library: MouthLibrary, entry: int, points
         library: the face's :class:`MouthLibrary`.
         entry: the library entry (:meth:`MouthRetriever.choose`).
         points: the planned lower-face vertices in the frame, ``(V, >=2)`` continuous pixels.
-        outer_loop: the outer lip contour as local vertex indices (a closed loop).
+        region_loop: the contour of the pasted region as local vertex indices (a closed loop):
+            the outer lip contour (lips and opening) or the inner one (the opening only).
         weight: how much of the library mouth to use, in [0, 1].
         limit, limit_box: an ``(R, R)`` crop-space alpha (and its crop box) the pasted region stays
             within (the rebuilt region's blending alpha), or ``None``.
@@ -361,7 +379,7 @@ def paste_mouth(out_frame: np.ndarray, library: MouthLibrary, entry: int, points
     if weight <= 0 or entry < 0:
         return out
     pts = np.asarray(points, np.float64)[:, :2]
-    lips = pts[outer_loop]
+    lips = pts[region_loop]
     width = float(np.ptp(lips[:, 0]))
     if not np.isfinite(width) or width < 2:
         return out
@@ -417,3 +435,73 @@ def colour_gain(target: np.ndarray, moved: np.ndarray, mask: np.ndarray, valid: 
     mt = np.asarray(target, np.float32)[ring].mean(0)
     mm = np.asarray(moved, np.float32)[ring].mean(0)
     return np.clip(mt / np.maximum(mm, 1.0), *GAIN_RANGE).astype(np.float32)
+
+
+#: The inside of another person's open mouth (:class:`MouthSources` ``generic``) is pasted inside
+#: the planned inner lip contour dilated by this fraction of the opening's width (under the lips'
+#: inner edge, which the refiner draws about there), feathered over :data:`INTERIOR_FEATHER`.
+INTERIOR_PAD, INTERIOR_FEATHER = 0.03, 0.03
+#: Nor is it pasted into a mouth that is barely open: its weight grows from 0 to 1 as the planned
+#: inner lips' widest opening grows between these (mouth widths); shut lips get nothing.
+INTERIOR_OPEN = (0.02, 0.06)
+
+
+class MouthSources:
+    """Where one sequence of output frames takes its mouths from: the person's own video
+    (``own``: lips, teeth and interior) and, where that has no mouth open as planned, real open
+    mouths of other people (``generic``: only the inside of the lips: teeth, tongue, the dark of
+    the mouth), each a :class:`MouthLibrary` or ``None``. Keeps a :class:`MouthRetriever` for each
+    (a new :class:`MouthSources` per sequence)."""
+
+    def __init__(self, own: MouthLibrary | None, generic: MouthLibrary | None = None):
+        self.own = MouthRetriever(own) if own is not None and len(own) else None
+        # another person's frames: their head pose says nothing about how the mouth will look
+        self.generic = MouthRetriever(generic, pose_weight=0.0) if generic is not None and len(generic) else None
+
+    def paste(self, out: list[np.ndarray], light: list[np.ndarray], shapes: np.ndarray, rotations: np.ndarray,
+              points: np.ndarray, rig: MouthRig, alphas: np.ndarray | None = None,
+              boxes: list[CropBox] | None = None) -> list[np.ndarray]:
+        """Paste the mouths of ``n`` consecutive output frames.
+
+        Args:
+            out: the output frames so far ``(H, W, 3)`` uint8 (not modified).
+            light: the source frames they re-animate (the own mouth takes their light).
+            shapes: the planned mouth shapes ``(n, K + 1)`` (:func:`mouth_shapes_from_meshes`).
+            rotations: the head rotation of each frame ``(n, 3, 3)``.
+            points: the planned lower-face vertices ``(n, V, >=2)``, frame pixels.
+            rig: the person's rig (its mesh's lip contours).
+            alphas, boxes: the rebuilt region's crop-space alphas ``(n, R, R)`` and their crop boxes:
+                nothing is pasted outside them (``None``: no limit).
+
+        Returns:
+            The ``n`` frames: the other person's mouth interior where the person's own mouth does
+            not open as planned (weight ``generic x (1 - own)``, none in a mouth barely open,
+            :data:`INTERIOR_OPEN`), then the own mouth over it.
+        """
+        n = len(out)
+        if self.own is not None:
+            own_e, own_w = self.own.choose(shapes, rotations)
+        else:
+            own_e, own_w = np.full(n, -1, np.int64), np.zeros(n, np.float32)
+        if self.generic is not None:
+            gen_e, gen_w = self.generic.choose(shapes, rotations)
+            lo, hi = INTERIOR_OPEN
+            opened = np.clip((np.asarray(shapes)[:, :-1].max(1) - lo) / (hi - lo), 0.0, 1.0)
+            gen_w = gen_w * (1 - own_w) * opened
+        else:
+            gen_e, gen_w = np.full(n, -1, np.int64), np.zeros(n, np.float32)
+        m = rig.mesh
+        outer = np.concatenate([m.outer_lip_upper, m.outer_lip_lower[::-1]])
+        result = []
+        for k in range(n):
+            lim = alphas[k] if alphas is not None else None
+            box = boxes[k] if boxes is not None else None
+            f = out[k]
+            if gen_w[k] > 0:
+                f = paste_mouth(f, self.generic.library, int(gen_e[k]), points[k], m.inner_lip_loop, float(gen_w[k]),
+                                lim, box, pad=INTERIOR_PAD, feather=INTERIOR_FEATHER)
+            if own_w[k] > 0:
+                f = paste_mouth(f, self.own.library, int(own_e[k]), points[k], outer, float(own_w[k]), lim, box,
+                                light=light[k])
+            result.append(f)
+        return result
