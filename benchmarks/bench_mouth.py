@@ -4,8 +4,9 @@
 For each clip the face is tracked, the last 25% of the frames are held out and each held-out
 frame ``t`` is rebuilt from its own tracked mesh, as ``bench_refine.py`` does (generic weights,
 mirror-averaged, blended into the full frame: ``refiner``), then with the person's own mouth
-retrieved from the first 75% of the clip and warped onto the frame's lips
-(:mod:`talkinghead.refine.retrieve`, what ``say`` does: ``own mouth``). The library never holds a
+retrieved from the first 75% of the clip and warped onto the frame's lips, and the shipped
+interiors where the clip's mouth never opens as wide (:mod:`talkinghead.refine.retrieve`, what
+``say`` does, in chunks of 16 frames: ``own mouth``). The library never holds a
 held-out frame, so the answer is never handed over.
 
 Per clip and variant (open-mouth frames: real inner-lip opening >= ``--open`` mouth widths):
@@ -20,8 +21,9 @@ Per clip and variant (open-mouth frames: real inner-lip opening >= ``--open`` mo
   (the real value beside it);
 * ``change`` - frame-to-frame change of the mouth region relative to the real frames' (> 1 =
   flicker);
-* ``used`` - mean weight of the retrieved mouth (0 = the refiner's mouth everywhere);
-* ``paste_ms`` - choosing and pasting the retrieved mouth, milliseconds per frame.
+* ``used`` - mean weight of the person's own retrieved mouth (0 = the refiner's mouth or the
+  shipped interiors everywhere);
+* ``paste_ms`` - choosing and pasting the real mouths, milliseconds per frame.
 
 Portraits (``--portraits``; default: the bundled one and the painted ones of ``DATA/portraits``)
 have no real open mouth to compare with: each says ``script_10s.txt`` (Piper seed 0, no
@@ -67,13 +69,14 @@ from talkinghead.face.tracking import track_face  # noqa: E402
 from talkinghead.media import load_frames  # noqa: E402
 from talkinghead.refine.blend import blend, extract_crops  # noqa: E402
 from talkinghead.refine.dataset import HOLE_DILATE, build_clip_data, choose_references, mouth_openness  # noqa: E402
-from talkinghead.refine.prepare import _boxes_for  # noqa: E402
+from talkinghead.pipeline import CHUNK  # noqa: E402
+from talkinghead.refine.prepare import _boxes_for, generic_interiors  # noqa: E402
 from talkinghead.refine.retrieve import (  # noqa: E402
     MouthRetriever,
+    MouthSources,
     build_mouth_library,
     library_frames,
     mouth_shapes_from_track,
-    paste_mouth,
 )
 from talkinghead.render.types import CropBox  # noqa: E402
 
@@ -162,28 +165,33 @@ def evaluate_clip(refiner, path: Path, mirror_average: bool, open_threshold: flo
 
     lib_ids = library_frames(track.detected, n_fit)
     library = build_mouth_library(enumerate(frames), track, rig, lib_ids)
-    retriever = MouthRetriever(library)
-    t0 = time.perf_counter()
-    entries, weights = retriever.choose(mouth_shapes_from_track(track, rig, held), track.rotation[held])
-    choose_s = time.perf_counter() - t0
     outer_loop = np.concatenate([mesh.outer_lip_upper, mesh.outer_lip_lower[::-1]])
+    # the held-out frames rebuilt by the refiner, then given real mouths in chunks, as say does
+    boxes = [CropBox(*b) for b in clip.boxes]
+    alphas = [reconstruction_alphas(clip, k, holes[k]) for k in rows]
+    refined = [blend(frames[int(held[k])], out[k], boxes[k], alphas[k][0], ring_alpha=alphas[k][1]) for k in rows]
+    sources = MouthSources(library, generic_interiors())
+    shapes = mouth_shapes_from_track(track, rig, held)
+    t0 = time.perf_counter()
+    owned = []
+    for s in range(0, len(rows), CHUNK):
+        e = min(len(rows), s + CHUNK)
+        owned += sources.paste(refined[s:e], [frames[int(t)] for t in held[s:e]], shapes[s:e], track.rotation[held[s:e]],
+                               track.landmarks[held[s:e]][:, lm_ids], rig, np.stack([a[0] for a in alphas[s:e]]),
+                               boxes[s:e])
+    paste_s = time.perf_counter() - t0
+    weights = MouthRetriever(library).choose(shapes, track.rotation[held])[1]
 
     acc = {v: {"psnr": [], "ssim": [], "change": [], "detail": [], "teeth": [], "interior": [],
                "interior_vs_cheeks": []} for v in (*VARIANTS, "real")}
     previous: dict[str, np.ndarray] = {}
-    paste_s = 0.0
     n_open = 0
     for k in rows:
         t = int(held[k])
-        box = CropBox(*clip.boxes[k])
+        box = boxes[k]
         s = box.size / r
-        alpha, hole_alpha = reconstruction_alphas(clip, k, holes[k])
-        rebuilt = blend(frames[t], out[k], box, alpha, ring_alpha=hole_alpha)
+        rebuilt, own = refined[k], owned[k]
         lm = track.landmarks[t]
-        t1 = time.perf_counter()
-        own = paste_mouth(rebuilt, library, int(entries[k]), lm[lm_ids], outer_loop, float(weights[k]), alpha, box,
-                          light=frames[t])
-        paste_s += time.perf_counter() - t1
         x0, y0, x1, y1 = clip.eval_box[k]
         fx0, fy0 = int(round(box.x0 + x0 * s)), int(round(box.y0 + y0 * s))
         fx1, fy1 = int(round(box.x0 + x1 * s)), int(round(box.y0 + y1 * s))
@@ -223,7 +231,7 @@ def evaluate_clip(refiner, path: Path, mirror_average: bool, open_threshold: flo
            "real_interior_vs_cheeks": _mean(real["interior_vs_cheeks"]),
            "used": float(np.mean(weights)), "used_open": float(np.mean(weights[openness[held] >= open_threshold]))
            if n_open else None,
-           "paste_ms": round(1000 * (paste_s + choose_s) / max(len(rows), 1), 2)}
+           "paste_ms": round(1000 * paste_s / max(len(rows), 1), 2)}
     change_real = float(np.mean(real["change"])) if real["change"] else 0.0
     for v in VARIANTS:
         a = acc[v]
@@ -244,7 +252,7 @@ def evaluate_portrait(path: Path, open_threshold: float, png: Path | None) -> di
     from talkinghead.visemes import visemes_from_speech
 
     face = Pipeline.from_face(path, progress=False)
-    prepared, track, rig = face.prepared, face.prepared.track, face.prepared.rig
+    track, rig = face.prepared.track, face.prepared.rig
     speech = make_speech((Path(__file__).parent / "script_10s.txt").read_text(), seed=0, progress=False)
     visemes = visemes_from_speech(speech, face.fps)
     idx = _source_index(track.n_frames, face.fps, visemes.n_frames, face.fps)

@@ -46,7 +46,7 @@ SCRIPT = BENCH / "script_10s.txt"
 #: Fraction of each clip the refiner is fine-tuned on (the rest is held out, see quality.py).
 HOLDOUT = 0.75
 #: Synthesis stages in pipeline order (keys of the timings).
-STAGES = ("speech", "visemes", "decode", "mesh", "render", "refine", "anchor", "blend", "detail", "watermark",
+STAGES = ("speech", "visemes", "decode", "mesh", "render", "refine", "anchor", "blend", "mouths", "detail", "watermark",
           "encode")
 
 
@@ -137,7 +137,7 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
     from talkinghead.media import VideoWriter
     from talkinghead.pipeline import CHUNK, Pipeline, Provenance, _source_index
     from talkinghead.refine.blend import blend, extract_crops, is_grayscale, to_grayscale
-    from talkinghead.refine.prepare import COLOUR_ANCHOR, MIRROR_AVERAGE, SKIN_DETAIL
+    from talkinghead.refine.prepare import COLOUR_ANCHOR, MIRROR_AVERAGE, OWN_MOUTH, SKIN_DETAIL
     from talkinghead.render.renderer import render_frames
     from talkinghead.speech.select import make_speech
     from talkinghead.visemes import visemes_from_speech
@@ -168,6 +168,8 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
             boxes_src = pipe._source_boxes()
         with tm("decode"):
             src = SourceFrames(face, limit=int(src_index.max()) + 1)
+        with tm("mouths"):
+            mouths = prepared.mouth_sources() if OWN_MOUTH else None
         writer = VideoWriter(output, fps, audio=(audio_track, speech.sample_rate), crf=18,
                              metadata=prov.metadata(speech.text))
         writer.__enter__()
@@ -199,11 +201,15 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
                     out = [blend(frames[k], out_crops[k], boxes[k], alphas[k], ring_alpha=hole_alphas[k],
                                  color_match=not COLOUR_ANCHOR)
                            for k in range(len(idx))]
+                with tm("mouths"):
+                    if mouths is not None:
+                        out = prepared.paste_mouths(frames, out, meshes, boxes, alphas, mouths)
                 with tm("detail"):
                     out = prepared.finish_frames(frames, out, meshes, boxes, alphas, flows, skin_detail=SKIN_DETAIL)
                 if check_first_chunk and s == 0:  # the split must not change the result
                     t_check = time.perf_counter()
-                    ref = prepared.refine_frames(frames, meshes, rendered)
+                    ref = prepared.refine_frames(frames, meshes, rendered,
+                                                 mouths=prepared.mouth_sources() if OWN_MOUTH else None)
                     diff = max(int(np.abs(a.astype(np.int16) - b).max()) for a, b in zip(ref, out))
                     check = {"identical": diff == 0, "max_diff": diff}
                     check_s = time.perf_counter() - t_check
@@ -264,6 +270,7 @@ def stage_table(synths: list[dict]) -> str:
         "refine": "crops, hole masks, refiner network",
         "anchor": "blend alphas, skin flow, the refiner's colours anchored to the source face's",
         "blend": "warp back, colour match, feathered blend",
+        "mouths": "the person's own mouth (or a shipped interior) warped onto the planned lips",
         "detail": "the source frame's skin detail and its own skin above the upper lip, moved with the skin",
         "watermark": "invisible provenance watermark (on by default)",
         "encode": "H.264 encode + AAC mux (ffmpeg)",
