@@ -6,12 +6,13 @@ The face video, though, shows this person's own lips, teeth and mouth interior i
 of the video whose tracked mouth has the shape the rig planned (and a similar head pose), warps
 its mouth region onto the planned lips through the lower-face mesh (piecewise-linear over the
 mesh's vertices), and pastes it over the refiner's mouth, at the frame's resolution. The refiner
-still makes the jaw, chin and skin around; where no frame of the video has the planned shape
-(a portrait's idle clip never opens its mouth) the refiner's mouth stays.
+still makes the jaw, chin and skin around. Where no frame of the video opens its mouth as planned
+(a portrait's idle clip), the inside of the planned lips comes from real open mouths of other
+people shipped with the project (:class:`MouthSources`); shut lips never get one.
 
-* :class:`MouthLibrary` - the frames to choose from: their lower-face crops, vertex positions in
-  the crop and mouth-shape descriptors; built once per face (:func:`build_mouth_library`) and
-  cached beside the prepared refiner.
+* :class:`MouthLibrary` - the frames to choose from: their pixels around the lips, vertex
+  positions there and mouth-shape descriptors; built once per face (:func:`build_mouth_library`)
+  and cached beside the prepared refiner.
 * :func:`mouth_shape`, :func:`mouth_shapes_from_track`, :func:`mouth_shapes_from_meshes`,
   :func:`shape_distances` - the descriptor: the inner lips' opening profile and the mouth's width
   in the rig's mouth frame (pose removed), in mouth widths.
@@ -19,6 +20,8 @@ still makes the jaw, chin and skin around; where no frame of the video has the p
   frames, with a cost for each jump to a frame that does not follow the previous one (so the
   appearance does not flicker); its state carries over from one chunk of frames to the next.
 * :func:`paste_mouth` - warp a library frame's mouth onto an output frame and blend it in.
+* :class:`MouthSources` - the person's own mouths, else another person's mouth interior, for one
+  sequence of output frames.
 
 Measured by ``benchmarks/bench_mouth.py`` (held-out frames rebuilt from the other frames of
 the same clip; see ``benchmarks/README.md``).
