@@ -106,18 +106,26 @@ def _mouth_points(cx: float, cy: float, width: float, opening: float) -> tuple[n
     return np.concatenate([outer, inner, ring]), np.arange(16)
 
 
-def test_paste_mouth_carries_the_video_s_teeth_texture_onto_the_planned_mouth():
-    # the library frame shows an open mouth whose inside is a fine "teeth" pattern (vertical
-    # stripes 3 px wide), red lips around it and skin beyond
-    size = 200
-    lib_pts, loop = _mouth_points(100, 100, 100, 40)
+def _mouth_crop(points: np.ndarray, size: int = 200, teeth: bool = True) -> np.ndarray:
+    """A library crop ``(size, size, 3)``: skin, red lips inside the outer loop of
+    :func:`_mouth_points` and, with ``teeth``, inside the inner loop a fine "teeth" pattern
+    (vertical stripes 3 px wide, white and near black)."""
     crop = np.full((size, size, 3), (200, 160, 140), np.uint8)
-    cv2.fillPoly(crop, [np.round(lib_pts[:16]).astype(np.int32)], (170, 40, 50))
-    inside = np.zeros((size, size), np.uint8)
-    cv2.fillPoly(inside, [np.round(lib_pts[16:28]).astype(np.int32)], 1)
-    stripes = ((np.arange(size) // 3) % 2).astype(bool)[None, :].repeat(size, 0)
-    crop[(inside > 0) & stripes] = (240, 240, 235)
-    crop[(inside > 0) & ~stripes] = (40, 20, 25)
+    cv2.fillPoly(crop, [np.round(points[:16]).astype(np.int32)], (170, 40, 50))
+    if teeth:
+        inside = np.zeros((size, size), np.uint8)
+        cv2.fillPoly(inside, [np.round(points[16:28]).astype(np.int32)], 1)
+        stripes = ((np.arange(size) // 3) % 2).astype(bool)[None, :].repeat(size, 0)
+        crop[(inside > 0) & stripes] = (240, 240, 235)
+        crop[(inside > 0) & ~stripes] = (40, 20, 25)
+    return crop
+
+
+def test_paste_mouth_carries_the_video_s_teeth_texture_onto_the_planned_mouth():
+    # the library frame shows an open mouth whose inside is a fine "teeth" pattern, red lips
+    # around it and skin beyond
+    lib_pts, loop = _mouth_points(100, 100, 100, 40)
+    crop = _mouth_crop(lib_pts)
     lib = _library([0.4], crops=crop[None], points=lib_pts[None].astype(np.float32))
     # the output frame: a flat face whose planned mouth is elsewhere, 1.2x larger
     frame = np.full((300, 400, 3), (190, 150, 130), np.uint8)
@@ -239,20 +247,10 @@ def test_mouth_sources_fill_an_opening_the_own_video_lacks_with_a_real_interior(
 
     from talkinghead.refine.retrieve import MouthSources
 
-    size = 200
     closed_pts, _ = _mouth_points(100, 100, 100, 0)
     open_pts, _ = _mouth_points(100, 100, 100, 40)
-    own_crop = np.full((size, size, 3), (200, 160, 140), np.uint8)
-    cv2.fillPoly(own_crop, [np.round(closed_pts[:16]).astype(np.int32)], (170, 40, 50))
-    own = _library([0.0], crops=own_crop[None], points=closed_pts[None].astype(np.float32))
-    gen_crop = np.full((size, size, 3), (200, 160, 140), np.uint8)
-    cv2.fillPoly(gen_crop, [np.round(open_pts[:16]).astype(np.int32)], (170, 40, 50))
-    inside = np.zeros((size, size), np.uint8)
-    cv2.fillPoly(inside, [np.round(open_pts[16:28]).astype(np.int32)], 1)
-    stripes = ((np.arange(size) // 3) % 2).astype(bool)[None, :].repeat(size, 0)
-    gen_crop[(inside > 0) & stripes] = (240, 240, 235)
-    gen_crop[(inside > 0) & ~stripes] = (40, 20, 25)
-    generic = _library([0.4], crops=gen_crop[None], points=open_pts[None].astype(np.float32))
+    own = _library([0.0], crops=_mouth_crop(closed_pts, teeth=False)[None], points=closed_pts[None].astype(np.float32))
+    generic = _library([0.4], crops=_mouth_crop(open_pts)[None], points=open_pts[None].astype(np.float32))
     mesh = SimpleNamespace(outer_lip_upper=np.arange(9), outer_lip_lower=np.r_[0, 15:7:-1],
                            inner_lip_loop=np.arange(16, 28))
     rig = SimpleNamespace(mesh=mesh)
