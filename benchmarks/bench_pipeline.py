@@ -119,10 +119,11 @@ def piper_rtf(text: str) -> dict:
 
 
 def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: str = "auto",
-                     check_first_chunk: bool = True) -> dict:
+                     check_first_chunk: bool = True, own_mouth: bool | None = None) -> dict:
     """Make ``prepared`` say ``text`` into ``output``, each stage timed separately.
 
-    The stages are those of :meth:`Pipeline.say` in the same order, with the same arguments.
+    The stages are those of :meth:`Pipeline.say` in the same order, with the same arguments
+    (``own_mouth``: ``say``'s option, default :data:`~talkinghead.refine.prepare.OWN_MOUTH`).
 
     Returns:
         dict with ``seconds`` (per stage, see :data:`STAGES`), ``n_frames``, ``fps``,
@@ -169,7 +170,7 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
         with tm("decode"):
             src = SourceFrames(face, limit=int(src_index.max()) + 1)
         with tm("mouths"):
-            mouths = prepared.mouth_sources() if OWN_MOUTH else None
+            mouths = prepared.mouth_sources() if (OWN_MOUTH if own_mouth is None else own_mouth) else None
         writer = VideoWriter(output, fps, audio=(audio_track, speech.sample_rate), crf=18,
                              metadata=prov.metadata(speech.text))
         writer.__enter__()
@@ -209,7 +210,7 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
                 if check_first_chunk and s == 0:  # the split must not change the result
                     t_check = time.perf_counter()
                     ref = prepared.refine_frames(frames, meshes, rendered,
-                                                 mouths=prepared.mouth_sources() if OWN_MOUTH else None)
+                                                 mouths=prepared.mouth_sources() if mouths is not None else None)
                     diff = max(int(np.abs(a.astype(np.int16) - b).max()) for a, b in zip(ref, out))
                     check = {"identical": diff == 0, "max_diff": diff}
                     check_s = time.perf_counter() - t_check

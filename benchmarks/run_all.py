@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None, prog: str = "run_all.py", doc: str = __d
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     ap.add_argument("--no-quality", action="store_true", help="speed figures only")
+    ap.add_argument("--no-own-mouth", dest="own_mouth", action="store_false",
+                    help="the refiner's mouth alone (talkinghead say --no-own-mouth), for comparison")
     ap.add_argument("--identity-every", type=int, default=5, help="embed every N-th output frame (identity)")
     ap.add_argument("--long", action="store_true", help="also measure peak RSS of a long narration (slow)")
     ap.add_argument("--long-minutes", type=float, default=10.0, help="length of the long narration")
@@ -152,7 +154,8 @@ def main(argv: list[str] | None = None, prog: str = "run_all.py", doc: str = __d
         print(f"## {clip.stem}: preparing (no cache) ...", file=sys.stderr, flush=True)
         prepared, prep = bp.prepare_timed(clip, steps=steps, device=args.device)
         print(f"   prepared in {prep['total_s']:.0f} s; synthesizing ...", file=sys.stderr, flush=True)
-        synth = bp.synthesize_timed(prepared, clip, text, out_dir / f"{clip.stem}.mp4", device=args.device)
+        synth = bp.synthesize_timed(prepared, clip, text, out_dir / f"{clip.stem}.mp4", device=args.device,
+                                    own_mouth=args.own_mouth)
         rec = out = None
         if not args.no_quality:
             print(f"   synthesized in {synth['total_s']:.0f} s; measuring quality ...", file=sys.stderr, flush=True)

@@ -47,12 +47,21 @@ def test_library_frames_keep_detected_frames_in_runs():
 
 
 def test_shape_distance_is_the_opening_difference():
+    from talkinghead.refine.retrieve import opening_scale
+
     a = np.stack([_shape(0.2)])
     b = np.stack([_shape(0.2), _shape(0.3), _shape(0.2, 1.4)])
     d = shape_distances(a, b)[0]
     assert d[0] == pytest.approx(0.0, abs=1e-6)
-    assert d[1] == pytest.approx(0.1 * np.sqrt(np.mean(np.array([0.4, 0.85, 1, 0.85, 0.4]) ** 2)), rel=1e-4)
+    profile = np.array([0.4, 0.85, 1, 0.85, 0.4])
+    expected = np.sqrt(np.mean((opening_scale(0.3 * profile) - opening_scale(0.2 * profile)) ** 2))
+    assert d[1] == pytest.approx(expected, rel=1e-4)
+    assert 0.5 * 0.1 < d[1] < 1.0 * 0.1  # about the openings' difference in mouth widths there
     assert 0 < d[2] < d[1]  # a width change costs less than a wrong opening
+    # near shut lips the same gap counts several times more: shut must look shut
+    near_shut = shape_distances(np.stack([_shape(0.0)]), np.stack([_shape(0.02)]))[0, 0]
+    wide = shape_distances(np.stack([_shape(0.3)]), np.stack([_shape(0.32)]))[0, 0]
+    assert near_shut > 3 * wide
 
 
 def test_retriever_picks_the_matching_opening_and_stays_continuous():
@@ -89,10 +98,13 @@ def test_retriever_carries_its_choice_across_chunks():
 
 def test_weights_fall_from_shape_ok_to_shape_max():
     lib = _library([0.0])
-    unit = np.sqrt(np.mean(np.array([0.4, 0.85, 1, 0.85, 0.4]) ** 2))
-    plan = np.stack([_shape(d / unit) for d in (SHAPE_OK * 0.5, (SHAPE_OK + SHAPE_MAX) / 2, SHAPE_MAX * 1.5)])
-    _, w = MouthRetriever(lib).choose(plan, np.repeat(np.eye(3)[None], 3, 0))
-    np.testing.assert_allclose(w, [1.0, 0.5, 0.0], atol=1e-4)
+    plan = np.stack([_shape(o) for o in np.linspace(0, 0.3, 61)])
+    d = shape_distances(plan, lib.shapes)[:, 0]
+    _, w = MouthRetriever(lib).choose(plan, np.repeat(np.eye(3)[None], len(plan), 0))
+    assert (w[d <= SHAPE_OK] == 1).all() and (w[d >= SHAPE_MAX] == 0).all()
+    between = (d > SHAPE_OK) & (d < SHAPE_MAX)
+    assert between.sum() >= 2
+    np.testing.assert_allclose(w[between], (SHAPE_MAX - d[between]) / (SHAPE_MAX - SHAPE_OK), atol=1e-5)
 
 
 def _mouth_points(cx: float, cy: float, width: float, opening: float) -> tuple[np.ndarray, np.ndarray]:

@@ -32,7 +32,8 @@ def register(subparsers) -> None:
         help="prepare a face: track it and fine-tune the refiner on it (cached)",
         description="Track the face of a video (or image) and fine-tune the lower-face refiner "
         "from the shipped generic weights on reconstructions of that video, so that the "
-        "synthesised mouth, teeth and skin look like this person. The result is cached.",
+        "synthesised skin looks like this person, and keep the pixels around the lips of its frames, "
+        "from which say takes this person's own lips and teeth. The result is cached.",
         epilog=EPILOG,
     )
     p.add_argument("face", help="video or image file with the face")

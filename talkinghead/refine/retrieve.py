@@ -58,12 +58,21 @@ LIBRARY_RUN = 25
 #: and from which it is not used at all (linear in between): an opening wrong by much more than
 #: the lips' own thickness would stretch a closed mouth open or squash teeth into a slit.
 SHAPE_OK, SHAPE_MAX = 0.04, 0.10
+#: Openings are compared on a square-root scale softened by this (mouth widths,
+#: :func:`opening_scale`): a gap of 0.02 between shut lips weighs about 4 times what it does
+#: between two mouths open 0.2.
+OPENING_SOFT = 0.1
 #: Weight of the mouth's width in the shape distance: the warp squeezes or stretches the teeth
 #: sideways to the planned width, which shows less than a wrong opening.
 WIDTH_WEIGHT = 0.15
-#: Cost of a head-pose difference (radians, the rotation angle between the two frames' head
-#: rotations), in mouth widths per radian: a mouth seen from another side warps badly.
+#: Cost of a head-pose difference beyond :data:`POSE_FREE` (radians, the rotation angle between the
+#: two frames' head rotations), in mouth widths per radian: a mouth seen from another side warps
+#: badly.
 POSE_WEIGHT = 0.15
+#: Head-pose differences up to this (radians, ~9 degrees) cost nothing: the mesh warp makes up for
+#: them, and preferring the closest pose would pick frames near the source frame in time, whose
+#: mouth is the source's own (the old mouth leaks into the new one).
+POSE_FREE = 0.15
 #: Cost of moving to a library frame that does not follow the previous one (mouth widths): how
 #: much worse a shape match may be to keep the appearance continuous.
 JUMP_COST = 0.02
@@ -118,12 +127,23 @@ def mouth_shapes_from_meshes(track: FaceTrack, rig: MouthRig, meshes: DeformedMe
     return mouth_shape(rig, rig.to_mouth(canon))
 
 
+def opening_scale(opening: np.ndarray) -> np.ndarray:
+    """Openings (mouth widths) on the scale the shape distance compares them on: a square root
+    (``sqrt(o + c)``, ``c`` = :data:`OPENING_SOFT` squared) scaled to slope 1 at an opening of 0.2
+    mouth widths, so that near shut lips a small gap counts several times more (shut lips with a
+    dark line between them read as parted; at p, b and m they must be shut) than between two wide
+    openings."""
+    c = OPENING_SOFT ** 2
+    o = np.maximum(np.asarray(opening, np.float64), 0.0)
+    return 2 * np.sqrt(0.2 + c) * (np.sqrt(o + c) - OPENING_SOFT)
+
+
 def shape_distances(a: np.ndarray, b: np.ndarray, width_weight: float = WIDTH_WEIGHT) -> np.ndarray:
     """Distances between mouth shapes (:func:`mouth_shape`) ``a`` ``(n, K + 1)`` and ``b``
-    ``(m, K + 1)``: the RMS difference of the inner-lip openings combined with ``width_weight``
-    times the width difference, ``(n, m)`` float64, mouth widths."""
+    ``(m, K + 1)``: the RMS difference of the inner-lip openings (on :func:`opening_scale`)
+    combined with ``width_weight`` times the width difference, ``(n, m)`` float64, mouth widths."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    d_open = ((a[:, None, :-1] - b[None, :, :-1]) ** 2).mean(-1)
+    d_open = ((opening_scale(a[:, None, :-1]) - opening_scale(b[None, :, :-1])) ** 2).mean(-1)
     d_width = (a[:, None, -1] - b[None, :, -1]) ** 2
     return np.sqrt(d_open + width_weight ** 2 * d_width)
 
@@ -282,7 +302,8 @@ class MouthRetriever:
     """Chooses, frame after frame, the library frame to take the mouth from.
 
     A Viterbi path over each chunk of output frames through the :data:`CANDIDATES` closest
-    library frames of each, minimising shape distance + :data:`POSE_WEIGHT` x pose difference +
+    library frames of each, minimising shape distance + :data:`POSE_WEIGHT` x the pose difference
+    beyond :data:`POSE_FREE` +
     :data:`JUMP_COST` for each step to a library frame that is neither the previous one nor the
     one after it; the last choice of a chunk carries over into the next chunk's path.
 
@@ -314,7 +335,7 @@ class MouthRetriever:
         if n == 0 or len(lib) == 0:
             return np.full(n, -1, np.int64), np.zeros(n, np.float32)
         dist = shape_distances(shapes, lib.shapes)  # (n, N)
-        cost = dist + self.pose_weight * rotation_angles(rotations, lib.rotations)
+        cost = dist + self.pose_weight * np.maximum(rotation_angles(rotations, lib.rotations) - POSE_FREE, 0.0)
         k = min(self.candidates, len(lib))
         cand = np.argpartition(cost, k - 1, axis=1)[:, :k]  # (n, k)
         if self._previous is not None and self._previous not in cand[0]:
