@@ -282,3 +282,17 @@ def test_mouth_sources_fill_an_opening_the_own_video_lacks_with_a_real_interior(
     lips = cv2.erode(lips, np.ones((3, 3), np.uint8)) > 0
     r, g, _ = out[1][lips].astype(float).mean(0)
     assert r - g > 80 and grey[1][lips].std() < 20  # the own (red, shut) lips, no teeth in them
+
+
+def test_of_two_frames_with_the_same_mouth_the_sharp_one_is_chosen():
+    from talkinghead.refine.retrieve import BLUR_COST, blur_costs
+
+    pts, _ = _mouth_points(100, 100, 100, 40)
+    sharp = _mouth_crop(pts)
+    blurred = cv2.GaussianBlur(sharp, (0, 0), 3)
+    costs = blur_costs(np.stack([blurred, sharp, sharp]))
+    assert costs[1] == costs[2] == 0 and 0.5 * BLUR_COST < costs[0] <= BLUR_COST
+    # frames 300 and 301 of the video show the same mouth; 301 is motion-blurred
+    lib = _library([0.4, 0.4], frames=[300, 301], crops=np.stack([sharp, blurred]), points=np.stack([pts, pts]))
+    entries, _ = MouthRetriever(lib).choose(np.stack([_shape(0.4)] * 3), np.repeat(np.eye(3)[None], 3, 0))
+    assert list(entries) == [0, 0, 0]

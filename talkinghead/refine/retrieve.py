@@ -76,6 +76,10 @@ POSE_FREE = 0.15
 #: Cost of moving to a library frame that does not follow the previous one (mouth widths): how
 #: much worse a shape match may be to keep the appearance continuous.
 JUMP_COST = 0.02
+#: Cost of a library frame blurrier than the library's median (motion blur, focus), in mouth widths
+#: at no sharpness at all, in proportion below the median (:func:`blur_costs`): of two frames with
+#: the same mouth, the sharp one.
+BLUR_COST = 0.02
 #: Library frames considered per output frame (the closest by shape and pose).
 CANDIDATES = 16
 #: The pasted region: the outer lip contour dilated by this fraction of the mouth's width, its
@@ -146,6 +150,18 @@ def shape_distances(a: np.ndarray, b: np.ndarray, width_weight: float = WIDTH_WE
     d_open = ((opening_scale(a[:, None, :-1]) - opening_scale(b[None, :, :-1])) ** 2).mean(-1)
     d_width = (a[:, None, -1] - b[None, :, -1]) ** 2
     return np.sqrt(d_open + width_weight ** 2 * d_width)
+
+
+def blur_costs(crops: np.ndarray, cost: float = BLUR_COST) -> np.ndarray:
+    """What choosing each library frame costs for its blur: ``cost`` times how far its sharpness
+    (variance of the Laplacian of its grey pixels) falls below the library's median, as a
+    fraction of the median; 0 for frames at least as sharp. ``crops`` ``(N, h, w, 3)`` uint8 ->
+    ``(N,)`` float64."""
+    if len(crops) == 0:
+        return np.zeros(0)
+    sharp = np.array([cv2.Laplacian(cv2.cvtColor(c, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var() for c in crops])
+    med = float(np.median(sharp))
+    return cost * np.clip(1 - sharp / max(med, 1e-9), 0.0, 1.0)
 
 
 def rotation_angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -303,7 +319,7 @@ class MouthRetriever:
 
     A Viterbi path over each chunk of output frames through the :data:`CANDIDATES` closest
     library frames of each, minimising shape distance + :data:`POSE_WEIGHT` x the pose difference
-    beyond :data:`POSE_FREE` +
+    beyond :data:`POSE_FREE` + the frame's blur (:func:`blur_costs`) +
     :data:`JUMP_COST` for each step to a library frame that is neither the previous one nor the
     one after it; the last choice of a chunk carries over into the next chunk's path.
 
@@ -317,6 +333,7 @@ class MouthRetriever:
         self.shape_ok, self.shape_max = float(shape_ok), float(shape_max)
         self.pose_weight, self.jump_cost = float(pose_weight), float(jump_cost)
         self.candidates = int(candidates)
+        self._blur = blur_costs(library.crops)
         self._previous: int | None = None
 
     def choose(self, shapes: np.ndarray, rotations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -335,7 +352,8 @@ class MouthRetriever:
         if n == 0 or len(lib) == 0:
             return np.full(n, -1, np.int64), np.zeros(n, np.float32)
         dist = shape_distances(shapes, lib.shapes)  # (n, N)
-        cost = dist + self.pose_weight * np.maximum(rotation_angles(rotations, lib.rotations) - POSE_FREE, 0.0)
+        cost = (dist + self.pose_weight * np.maximum(rotation_angles(rotations, lib.rotations) - POSE_FREE, 0.0)
+                + self._blur[None])
         k = min(self.candidates, len(lib))
         cand = np.argpartition(cost, k - 1, axis=1)[:, :k]  # (n, k)
         if self._previous is not None and self._previous not in cand[0]:
