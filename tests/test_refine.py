@@ -277,6 +277,31 @@ def test_mirror_average_is_the_mean_of_the_frame_and_its_mirror_image():
     assert np.abs(both - (plain + mirrored) / 2).max() <= 1.0
 
 
+def test_refine_runs_the_generator_with_its_batch_norms_folded_and_follows_weight_changes():
+    from talkinghead.refine.model import fused_for_inference
+
+    ref = Refiner.new(RefinerConfig(**TINY), "cpu", seed=5)
+    g = ref.generator
+    with torch.no_grad():  # batch-norm statistics other than the initial 0 / 1
+        for m in g.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    fused = fused_for_inference(g)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    x = torch.randn(2, ref.config.in_channels, ref.resolution, ref.resolution)
+    with torch.no_grad():
+        np.testing.assert_allclose(fused(x).numpy(), g.eval()(x).numpy(), atol=1e-4)
+    clip = synthetic_clip()
+    args = (clip.crops[:2], _rendered_from_clip(clip, [0, 1]), clip.crops[[3, 4]],
+            np.stack([clip.hole(k, None, 1) for k in (0, 1)]))
+    first = ref.refine(*args)
+    assert ref.inference_generator() is ref.inference_generator()  # built once while nothing changes
+    with torch.no_grad():
+        g.head.bias.add_(0.5)  # an in-place change, as fine-tuning makes: the folded copy follows
+    assert np.abs(ref.refine(*args).astype(int) - first).mean() > 5
+
+
 def test_load_rejects_bad_files(tmp_path):
     with pytest.raises(InputError):
         Refiner.load(tmp_path / "missing.pt")

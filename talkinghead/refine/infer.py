@@ -22,7 +22,7 @@ from ..errors import InputError
 from ..fileio import atomic_path, bundled_file
 from ..render.types import RenderedFrames
 from .dataset import COND_FACE, COND_NORMAL_X, INPUT_COND, network_input, pack_condition, resize_condition
-from .model import Discriminator, Generator, RefinerConfig
+from .model import Discriminator, Generator, RefinerConfig, fused_for_inference
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,20 @@ class Refiner:
         self.meta = dict(meta or {})
         if self.device.type == "cpu":
             self.generator.to(memory_format=torch.channels_last)
+        self._fused: tuple[tuple[int, ...], torch.nn.Module] | None = None
+
+    def inference_generator(self) -> torch.nn.Module:
+        """The generator with its batch norms folded into the convolutions
+        (:func:`~.model.fused_for_inference`), what :meth:`refine` runs; rebuilt whenever the
+        generator's weights or statistics have changed in place (fine-tuning, ``load_state_dict``)."""
+        g = self.generator
+        key = tuple(t._version for t in (*g.parameters(), *g.buffers())) + (id(g),)
+        if self._fused is None or self._fused[0] != key:
+            fused = fused_for_inference(g)
+            if self.device.type == "cpu":
+                fused.to(memory_format=torch.channels_last)
+            self._fused = (key, fused)
+        return self._fused[1]
 
     @property
     def resolution(self) -> int:
@@ -203,26 +217,29 @@ class Refiner:
         ref_t = torch.from_numpy(refs).permute(0, 3, 1, 2).reshape(1, -1, r, r).float().div(127.5).sub(1).to(dev)
         out = np.empty((n, r, r, 3), np.uint8)
         amp = autocast_dtype(dev)
+        generator = self.inference_generator()
         for s in range(0, n, batch_size):
             e = min(n, s + batch_size)
             crop = torch.from_numpy(crops[s:e]).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(dev)
             c = torch.from_numpy(cond[s:e]).permute(0, 3, 1, 2).float().div(255).to(dev)
             h = torch.from_numpy((holes[s:e] > 0.5).astype(np.float32))[:, None].to(dev)
             x = network_input(crop, h, c, ref_t.expand(e - s, -1, -1, -1))
-            y = self._generate(x, fmt, amp)
+            y = self._generate(generator, x, fmt, amp)
             if mirror_average:
-                y = 0.5 * (y + self._generate(mirror_input(x), fmt, amp).flip(-1))
+                y = 0.5 * (y + self._generate(generator, mirror_input(x), fmt, amp).flip(-1))
             y = ((y.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
             out[s:e] = y.permute(0, 2, 3, 1).cpu().numpy()
         return out
 
-    def _generate(self, x: torch.Tensor, fmt: torch.memory_format, amp: torch.dtype | None) -> torch.Tensor:
-        """Generator output (float32) of the network input ``x``, under ``amp`` autocast."""
+    @staticmethod
+    def _generate(generator: torch.nn.Module, x: torch.Tensor, fmt: torch.memory_format,
+                  amp: torch.dtype | None) -> torch.Tensor:
+        """``generator``'s output (float32) for the network input ``x``, under ``amp`` autocast."""
         x = x.contiguous(memory_format=fmt)
         if amp is None:
-            return self.generator(x).float()
+            return generator(x).float()
         with torch.autocast(x.device.type, dtype=amp):
-            return self.generator(x).float()
+            return generator(x).float()
 
 
 def mirror_input(x: torch.Tensor) -> torch.Tensor:
