@@ -72,7 +72,6 @@ from talkinghead.refine.dataset import HOLE_DILATE, build_clip_data, choose_refe
 from talkinghead.pipeline import CHUNK  # noqa: E402
 from talkinghead.refine.prepare import _boxes_for, generic_interiors  # noqa: E402
 from talkinghead.refine.retrieve import (  # noqa: E402
-    MouthRetriever,
     MouthSources,
     build_mouth_library,
     library_frames,
@@ -118,23 +117,38 @@ def grey(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float64)
 
 
-def mouth_measures(img: np.ndarray, lm: np.ndarray, rig, cheeks: float) -> dict:
-    """Detail and interior light of one frame's mouth, at the real landmarks ``lm`` ``(478, 3)``."""
-    mesh = rig.mesh
-    ids = mesh.landmark_index
-    outer = lm[ids[np.concatenate([mesh.outer_lip_upper, mesh.outer_lip_lower[::-1]])], :2]
-    inner = lm[ids[mesh.inner_lip_loop], :2]
+def lip_details(img: np.ndarray, outer: np.ndarray, inner: np.ndarray) -> tuple[float, float]:
+    """``(detail, teeth)``: the variance of the Laplacian of the lip box (outer contour ``(P, 2)``,
+    padded 10%, scaled to :data:`LIP_BOX_WIDTH` wide) and of its part inside the inner contour
+    (``nan`` when that is under 16 pixels)."""
     xa, ya, xb, yb = lip_box(outer, img.shape)
-    box = img[ya:yb, xa:xb]
     scale = LIP_BOX_WIDTH / max(xb - xa, 1)
     size = (LIP_BOX_WIDTH, max(int(round((yb - ya) * scale)), 8))
-    scaled = cv2.resize(box, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    scaled = cv2.resize(img[ya:yb, xa:xb], size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
     inside = polygon((inner - [xa, ya]) * scale, scaled.shape[:2])
+    return laplacian_variance(scaled), laplacian_variance(scaled, inside) if inside.sum() >= 16 else np.nan
+
+
+def lip_picture(img: np.ndarray, outer: np.ndarray) -> np.ndarray:
+    """The lips and the face around them (outer contour padded 60%), 256 px wide, for the pictures."""
+    xa, ya, xb, yb = lip_box(outer, img.shape, pad=0.6)
+    return cv2.resize(img[ya:yb, xa:xb], (256, max(int(256 * (yb - ya) / max(xb - xa, 1)), 8)),
+                      interpolation=cv2.INTER_CUBIC)
+
+
+def outer_loop(rig) -> np.ndarray:
+    """The outer lip contour of the rig's mesh as a closed loop of local vertex indices."""
+    return np.concatenate([rig.mesh.outer_lip_upper, rig.mesh.outer_lip_lower[::-1]])
+
+
+def mouth_measures(img: np.ndarray, lm: np.ndarray, rig, cheeks: float) -> dict:
+    """Detail and interior light of one frame's mouth, at the real landmarks ``lm`` ``(478, 3)``."""
+    ids = rig.mesh.landmark_index
+    inner = lm[ids[rig.mesh.inner_lip_loop], :2]
+    detail, teeth = lip_details(img, lm[ids[outer_loop(rig)], :2], inner)
     hole = polygon(inner, img.shape[:2])
     lum = float(grey(img)[hole].mean()) if hole.sum() >= 4 else np.nan
-    return {"detail": laplacian_variance(scaled),
-            "teeth": laplacian_variance(scaled, inside) if inside.sum() >= 16 else np.nan,
-            "interior": lum, "interior_vs_cheeks": lum / max(cheeks, 1.0)}
+    return {"detail": detail, "teeth": teeth, "interior": lum, "interior_vs_cheeks": lum / max(cheeks, 1.0)}
 
 
 def cheek_light(img: np.ndarray, lm: np.ndarray, radius: float) -> float:
@@ -165,7 +179,6 @@ def evaluate_clip(refiner, path: Path, mirror_average: bool, open_threshold: flo
 
     lib_ids = library_frames(track.detected, n_fit)
     library = build_mouth_library(enumerate(frames), track, rig, lib_ids)
-    outer_loop = np.concatenate([mesh.outer_lip_upper, mesh.outer_lip_lower[::-1]])
     # the held-out frames rebuilt by the refiner, then given real mouths in chunks, as say does
     boxes = [CropBox(*b) for b in clip.boxes]
     alphas = [reconstruction_alphas(clip, k, holes[k]) for k in rows]
@@ -173,14 +186,16 @@ def evaluate_clip(refiner, path: Path, mirror_average: bool, open_threshold: flo
     sources = MouthSources(library, generic_interiors())
     shapes = mouth_shapes_from_track(track, rig, held)
     t0 = time.perf_counter()
-    owned = []
+    owned, used = [], []
     for s in range(0, len(rows), CHUNK):
         e = min(len(rows), s + CHUNK)
-        owned += sources.paste(refined[s:e], [frames[int(t)] for t in held[s:e]], shapes[s:e], track.rotation[held[s:e]],
+        choice = sources.choose(shapes[s:e], track.rotation[held[s:e]])
+        used.append(choice.own_weights)
+        owned += sources.paste(refined[s:e], [frames[int(t)] for t in held[s:e]], choice,
                                track.landmarks[held[s:e]][:, lm_ids], rig, np.stack([a[0] for a in alphas[s:e]]),
                                boxes[s:e])
     paste_s = time.perf_counter() - t0
-    weights = MouthRetriever(library).choose(shapes, track.rotation[held])[1]
+    weights = np.concatenate(used)
 
     acc = {v: {"psnr": [], "ssim": [], "change": [], "detail": [], "teeth": [], "interior": [],
                "interior_vs_cheeks": []} for v in (*VARIANTS, "real")}
@@ -213,9 +228,7 @@ def evaluate_clip(refiner, path: Path, mirror_average: bool, open_threshold: flo
                     a[key].append(v)
         if png is not None and k in _picked(openness[held]):
             png.parent.mkdir(parents=True, exist_ok=True)
-            xa, ya, xb, yb = lip_box(lm[lm_ids[outer_loop], :2], real.shape, pad=0.6)
-            tiles = [cv2.resize(x[ya:yb, xa:xb], (256, max(int(256 * (yb - ya) / max(xb - xa, 1)), 8)),
-                                interpolation=cv2.INTER_CUBIC) for x in (real, rebuilt, own)]
+            tiles = [lip_picture(x, lm[lm_ids[outer_loop(rig)], :2]) for x in (real, rebuilt, own)]
             cv2.imwrite(str(png.with_name(f"{png.name}_{path.stem}_{t}.png")),
                         cv2.cvtColor(np.concatenate(tiles, 1), cv2.COLOR_RGB2BGR))
 
@@ -275,19 +288,10 @@ def evaluate_portrait(path: Path, open_threshold: float, png: Path | None) -> di
             if hole.sum() < 4:
                 continue
             lum.append(float(grey(frame)[hole].mean()) / max(cheeks, 1.0))
-            outer = meshes.vertices[k, : meshes.n_skin][np.concatenate([mesh.outer_lip_upper,
-                                                                        mesh.outer_lip_lower[::-1]]), :2]
-            xa, ya, xb, yb = lip_box(outer, frame.shape)
-            scale = LIP_BOX_WIDTH / max(xb - xa, 1)
-            size = (LIP_BOX_WIDTH, max(int(round((yb - ya) * scale)), 8))
-            scaled = cv2.resize(frame[ya:yb, xa:xb], size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-            inside = polygon((inner - [xa, ya]) * scale, scaled.shape[:2])
-            if inside.sum() >= 16:
-                lap.append(laplacian_variance(scaled, inside))
+            outer = meshes.vertices[k, : meshes.n_skin][outer_loop(rig), :2]
+            lap.append(lip_details(frame, outer, inner)[1])
             if k == int(open_frames[np.argmax(opening[open_frames])]):
-                xa, ya, xb, yb = lip_box(outer, frame.shape, pad=0.6)
-                shots[variant] = cv2.resize(frame[ya:yb, xa:xb], (256, max(int(256 * (yb - ya) / max(xb - xa, 1)), 8)),
-                                            interpolation=cv2.INTER_CUBIC)
+                shots[variant] = lip_picture(frame, outer)
         rec[variant] = {"interior_vs_cheeks": _mean(lum), "teeth_laplacian_variance": _mean(lap)}
     if png is not None and len(shots) == 2:
         png.parent.mkdir(parents=True, exist_ok=True)

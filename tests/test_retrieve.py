@@ -269,9 +269,9 @@ def test_mouth_sources_fill_an_opening_the_own_video_lacks_with_a_real_interior(
     frame = np.full((300, 300, 3), (190, 150, 130), np.uint8)
     planned_open, _ = _mouth_points(150, 150, 110, 44)
     planned_shut, _ = _mouth_points(150, 150, 110, 0)
-    out = MouthSources(own, generic).paste([frame, frame], [frame, frame], np.stack([_shape(0.4), _shape(0.0)]),
-                                           np.repeat(np.eye(3)[None], 2, 0), np.stack([planned_open, planned_shut]),
-                                           rig)
+    sources = MouthSources(own, generic)
+    choice = sources.choose(np.stack([_shape(0.4), _shape(0.0)]), np.repeat(np.eye(3)[None], 2, 0))
+    out = sources.paste([frame, frame], [frame, frame], choice, np.stack([planned_open, planned_shut]), rig)
     opening = np.zeros(frame.shape[:2], np.uint8)
     cv2.fillPoly(opening, [np.round(planned_open[16:28]).astype(np.int32)], 1)
     core = cv2.erode(opening, np.ones((5, 5), np.uint8)) > 0

@@ -231,12 +231,12 @@ class PreparedFace:
     def paste_mouths(self, frames: Sequence[np.ndarray], out: list[np.ndarray], meshes: DeformedMeshes,
                      boxes: Sequence[CropBox], alphas: np.ndarray, sources: MouthSources) -> list[np.ndarray]:
         """The blended frames ``out`` with real mouths pasted over the planned lips
-        (:meth:`MouthSources.paste <talkinghead.refine.retrieve.MouthSources.paste>`; its state
-        moves on by ``meshes.n_frames`` frames), kept within the blending ``alphas``, the own mouth
+        (:class:`~talkinghead.refine.retrieve.MouthSources`; its state moves on by
+        ``meshes.n_frames`` frames), kept within the blending ``alphas``, the own mouth
         in the light of the source ``frames``."""
         idx = np.asarray(meshes.frame_index, np.int64)
-        return sources.paste(list(out), list(frames), mouth_shapes_from_meshes(self.track, self.rig, meshes),
-                             self.track.rotation[idx], meshes.vertices[:, : meshes.n_skin], self.rig, alphas,
+        choice = sources.choose(mouth_shapes_from_meshes(self.track, self.rig, meshes), self.track.rotation[idx])
+        return sources.paste(list(out), list(frames), choice, meshes.vertices[:, : meshes.n_skin], self.rig, alphas,
                              list(boxes))
 
     @property

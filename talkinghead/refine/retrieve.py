@@ -42,6 +42,7 @@ from scipy.spatial import Delaunay
 from ..face.deform import DeformedMeshes, MouthRig
 from ..face.types import FaceTrack
 from ..render.types import CropBox
+from .blend import warp_to_frame
 
 log = logging.getLogger(__name__)
 
@@ -450,8 +451,6 @@ def paste_mouth(out_frame: np.ndarray, library: MouthLibrary, entry: int, points
     moved = cv2.remap(library.crops[entry], map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     alpha *= valid
     if limit is not None and limit_box is not None:
-        from .blend import warp_to_frame
-
         alpha *= np.clip(warp_to_frame(np.asarray(limit, np.float32), limit_box, (xa, ya, xb, yb)), 0, 1)
     alpha *= float(np.clip(weight, 0, 1))
     if not (alpha > 1e-3).any():
@@ -488,6 +487,22 @@ INTERIOR_PAD, INTERIOR_FEATHER = 0.03, 0.03
 INTERIOR_OPEN = (0.02, 0.06)
 
 
+@dataclass
+class MouthChoice:
+    """Which mouths ``n`` output frames take (:meth:`MouthSources.choose`).
+
+    Attributes:
+        own_entries, own_weights: the person's own library entry of each frame ``(n,)`` int64 (-1:
+            none) and how much of it is used ``(n,)`` float32 in [0, 1].
+        generic_entries, generic_weights: the same for the shipped mouth interiors.
+    """
+
+    own_entries: np.ndarray
+    own_weights: np.ndarray
+    generic_entries: np.ndarray
+    generic_weights: np.ndarray
+
+
 class MouthSources:
     """Where one sequence of output frames takes its mouths from: the person's own video
     (``own``: lips, teeth and interior) and, where that has no mouth open as planned, real open
@@ -500,27 +515,19 @@ class MouthSources:
         # another person's frames: their head pose says nothing about how the mouth will look
         self.generic = MouthRetriever(generic, pose_weight=0.0) if generic is not None and len(generic) else None
 
-    def paste(self, out: list[np.ndarray], light: list[np.ndarray], shapes: np.ndarray, rotations: np.ndarray,
-              points: np.ndarray, rig: MouthRig, alphas: np.ndarray | None = None,
-              boxes: list[CropBox] | None = None) -> list[np.ndarray]:
-        """Paste the mouths of ``n`` consecutive output frames.
+    def choose(self, shapes: np.ndarray, rotations: np.ndarray) -> MouthChoice:
+        """The mouths of ``n`` consecutive output frames (the retrievers' state moves on by ``n``).
 
         Args:
-            out: the output frames so far ``(H, W, 3)`` uint8 (not modified).
-            light: the source frames they re-animate (the own mouth takes their light).
             shapes: the planned mouth shapes ``(n, K + 1)`` (:func:`mouth_shapes_from_meshes`).
             rotations: the head rotation of each frame ``(n, 3, 3)``.
-            points: the planned lower-face vertices ``(n, V, >=2)``, frame pixels.
-            rig: the person's rig (its mesh's lip contours).
-            alphas, boxes: the rebuilt region's crop-space alphas ``(n, R, R)`` and their crop boxes:
-                nothing is pasted outside them (``None``: no limit).
 
         Returns:
-            The ``n`` frames: the other person's mouth interior where the person's own mouth does
-            not open as planned (weight ``generic x (1 - own)``, none in a mouth barely open,
-            :data:`INTERIOR_OPEN`), then the own mouth over it.
+            :class:`MouthChoice`: the own mouth where the person's video opens as planned; the
+            other person's mouth interior, weight ``generic x (1 - own)``, where it does not (none
+            in a mouth barely open, :data:`INTERIOR_OPEN`).
         """
-        n = len(out)
+        n = len(shapes)
         if self.own is not None:
             own_e, own_w = self.own.choose(shapes, rotations)
         else:
@@ -532,18 +539,39 @@ class MouthSources:
             gen_w = gen_w * (1 - own_w) * opened
         else:
             gen_e, gen_w = np.full(n, -1, np.int64), np.zeros(n, np.float32)
+        return MouthChoice(own_e, own_w.astype(np.float32), gen_e, gen_w.astype(np.float32))
+
+    def paste(self, out: list[np.ndarray], light: list[np.ndarray], choice: MouthChoice, points: np.ndarray,
+              rig: MouthRig, alphas: np.ndarray | None = None, boxes: list[CropBox] | None = None
+              ) -> list[np.ndarray]:
+        """Paste the chosen mouths (:meth:`choose`) of ``n`` consecutive output frames.
+
+        Args:
+            out: the output frames so far ``(H, W, 3)`` uint8 (not modified).
+            light: the source frames they re-animate (the own mouth takes their light).
+            choice: :meth:`choose` of these frames.
+            points: the planned lower-face vertices ``(n, V, >=2)``, frame pixels.
+            rig: the person's rig (its mesh's lip contours).
+            alphas, boxes: the rebuilt region's crop-space alphas ``(n, R, R)`` and their crop boxes:
+                nothing is pasted outside them (``None``: no limit).
+
+        Returns:
+            The ``n`` frames: the other person's mouth interior (inside the planned inner lips),
+            then the own mouth over it.
+        """
         m = rig.mesh
         outer = np.concatenate([m.outer_lip_upper, m.outer_lip_lower[::-1]])
         result = []
-        for k in range(n):
+        for k in range(len(out)):
             lim = alphas[k] if alphas is not None else None
             box = boxes[k] if boxes is not None else None
             f = out[k]
-            if gen_w[k] > 0:
-                f = paste_mouth(f, self.generic.library, int(gen_e[k]), points[k], m.inner_lip_loop, float(gen_w[k]),
-                                lim, box, pad=INTERIOR_PAD, feather=INTERIOR_FEATHER)
-            if own_w[k] > 0:
-                f = paste_mouth(f, self.own.library, int(own_e[k]), points[k], outer, float(own_w[k]), lim, box,
-                                light=light[k])
+            if choice.generic_weights[k] > 0:
+                f = paste_mouth(f, self.generic.library, int(choice.generic_entries[k]), points[k], m.inner_lip_loop,
+                                float(choice.generic_weights[k]), lim, box, pad=INTERIOR_PAD,
+                                feather=INTERIOR_FEATHER)
+            if choice.own_weights[k] > 0:
+                f = paste_mouth(f, self.own.library, int(choice.own_entries[k]), points[k], outer,
+                                float(choice.own_weights[k]), lim, box, light=light[k])
             result.append(f)
         return result
