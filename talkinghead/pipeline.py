@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,8 +153,10 @@ class SayResult:
         fps: frame rate of the video.
         n_frames: number of video frames.
         timings: seconds spent per stage: ``speech``, ``audio_watermark``, ``visemes``,
-            ``mesh+render``, ``refine+blend``, ``provenance`` (watermark and label), and
-            ``total_video`` (everything from the first frame to the finished file).
+            ``mesh+render`` and ``refine`` (a worker thread: the refiner's crops, computed for
+            the next chunk while this one is composited), ``composite``, ``provenance``
+            (watermark and label), and ``total_video`` (wall clock from the first frame to the
+            finished file; less than the sum of the stages, which overlap).
     """
 
     path: Path
@@ -322,26 +325,38 @@ class Pipeline:
         boxes_src = self._source_boxes()
         bar = _progress(n_out, "frames", self.progress)
         mouths = self.prepared.mouth_sources() if own_mouth else None
-        with SourceFrames(self.face_path, limit=int(src_index.max()) + 1) as src:
-            for s in range(0, n_out, CHUNK):
-                e = min(n_out, s + CHUNK)
-                idx = src_index[s:e]
+        device = None if self.device == "auto" else self.device
+
+        def paint(s: int, src: SourceFrames):
+            """The chunk starting at output frame ``s`` up to the refiner's crops (worker thread)."""
+            idx = src_index[s:min(n_out, s + CHUNK)]
+            t = time.perf_counter()
+            meshes = deform_lower_face(track, visemes.params[s:s + len(idx)], idx, rig=self._rig)
+            rendered = render_frames(meshes, self.prepared.resolution, [boxes_src[i] for i in idx], device=device)
+            t2 = time.perf_counter()
+            painted = self.prepared.paint_crops(src.take(idx), meshes, rendered, mirror_average=not fast)
+            return idx, painted, t2 - t, time.perf_counter() - t2
+
+        # the next chunk is painted (deform, render, refiner network: mostly multi-threaded native
+        # code) while this one is composited (mostly single-threaded): both cores stay busy
+        with SourceFrames(self.face_path, limit=int(src_index.max()) + 1) as src, \
+                ThreadPoolExecutor(1, thread_name_prefix="talkinghead-paint") as pool:
+            starts = list(range(0, n_out, CHUNK))
+            ahead = pool.submit(paint, starts[0], src) if starts else None
+            for i in range(len(starts)):
+                idx, painted, t_render, t_paint = ahead.result()
+                ahead = pool.submit(paint, starts[i + 1], src) if i + 1 < len(starts) else None
                 t = time.perf_counter()
-                meshes = deform_lower_face(track, visemes.params[s:e], idx, rig=self._rig)
-                rendered = render_frames(meshes, self.prepared.resolution, [boxes_src[i] for i in idx],
-                                         device=None if self.device == "auto" else self.device)
-                t2 = time.perf_counter()
-                out = self.prepared.refine_frames(src.take(idx), meshes, rendered, mirror_average=not fast,
-                                                  skin_detail=skin_detail, colour_anchor=colour_anchor,
-                                                  mouths=mouths)
+                out = self.prepared.composite_frames(painted, skin_detail=skin_detail, colour_anchor=colour_anchor,
+                                                     mouths=mouths)
                 t3 = time.perf_counter()
-                timings["mesh+render"] = timings.get("mesh+render", 0.0) + t2 - t
-                timings["refine+blend"] = timings.get("refine+blend", 0.0) + t3 - t2
-                t4 = time.perf_counter()
+                timings["mesh+render"] = timings.get("mesh+render", 0.0) + t_render
+                timings["refine"] = timings.get("refine", 0.0) + t_paint
+                timings["composite"] = timings.get("composite", 0.0) + t3 - t
                 marked = [provenance.mark(f, track.landmarks[i], fps) for f, i in zip(out, idx)]
-                timings["provenance"] = timings.get("provenance", 0.0) + time.perf_counter() - t4
+                timings["provenance"] = timings.get("provenance", 0.0) + time.perf_counter() - t3
                 yield from marked
-                bar.update(e - s)
+                bar.update(len(idx))
         bar.close()
 
     def say(

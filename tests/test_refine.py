@@ -538,3 +538,44 @@ def test_portraits_use_the_generic_weights_unless_steps_are_given():
     assert PrepareSettings.for_face(True, 40).steps == 40
     assert PrepareSettings.for_face(False, 0, face_index=2).steps == 0
     assert PrepareSettings.for_face(True, face_index=2).face_index == 2
+
+
+def test_onnxruntime_backend_matches_torch_and_follows_weight_changes(monkeypatch):
+    from talkinghead.refine.onnx_generator import OnnxGenerator
+
+    monkeypatch.setenv("TALKINGHEAD_BF16", "0")  # torch in float32: the same arithmetic as the export
+    ref = Refiner.new(RefinerConfig(**TINY), "cpu", seed=7)
+    with torch.no_grad():
+        for m in ref.generator.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    clip = synthetic_clip()
+    args = (clip.crops[:3], _rendered_from_clip(clip, [0, 1, 2]), clip.crops[[3, 4]],
+            np.stack([clip.hole(k, None, 1) for k in (0, 1, 2)]))
+    monkeypatch.setenv("TALKINGHEAD_REFINER_BACKEND", "torch")
+    assert ref.backend == "torch" and isinstance(ref.inference_generator(), torch.nn.Module)
+    by_torch = ref.refine(*args, mirror_average=True).astype(int)
+    monkeypatch.setenv("TALKINGHEAD_REFINER_BACKEND", "onnxruntime")
+    assert ref.backend == "onnxruntime" and isinstance(ref.inference_generator(), OnnxGenerator)
+    by_ort = ref.refine(*args, batch_size=2, mirror_average=True).astype(int)
+    assert np.abs(by_ort - by_torch).max() <= 1  # float rounding only
+    assert np.abs(by_torch - 127).mean() > 5  # a real output, not a blank one
+    with torch.no_grad():
+        ref.generator.head.bias.add_(0.5)  # fine-tuning changes the weights in place: a new export
+    assert np.abs(ref.refine(*args, mirror_average=True).astype(int) - by_ort).mean() > 5
+
+
+def test_backend_choice(monkeypatch):
+    from talkinghead.refine.infer import inference_backend
+
+    monkeypatch.delenv("TALKINGHEAD_REFINER_BACKEND", raising=False)
+    monkeypatch.setenv("TALKINGHEAD_BF16", "1")
+    assert inference_backend(torch.device("cpu")) == "torch"  # native bf16: torch's bf16 autocast
+    monkeypatch.setenv("TALKINGHEAD_BF16", "0")
+    assert inference_backend(torch.device("cpu")) == "onnxruntime"
+    monkeypatch.setenv("TALKINGHEAD_REFINER_BACKEND", "torch")
+    assert inference_backend(torch.device("cpu")) == "torch"
+    monkeypatch.setenv("TALKINGHEAD_REFINER_BACKEND", "tensorrt")
+    with pytest.raises(InputError, match="TALKINGHEAD_REFINER_BACKEND"):
+        inference_backend(torch.device("cpu"))

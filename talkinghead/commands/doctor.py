@@ -102,19 +102,21 @@ def _coqui() -> str:
 
 
 def _refiner() -> str:
-    from ..refine.infer import GENERIC_WEIGHTS, autocast_dtype, resolve_device
+    from ..refine.infer import GENERIC_WEIGHTS, autocast_dtype, inference_backend, resolve_device
 
     path = Path(GENERIC_WEIGHTS)
     if not path.exists():
         raise FileNotFoundError(f"generic refiner weights missing: {path}")
     dev = resolve_device("auto")
     dt = autocast_dtype(dev)
-    if dt is not None:
+    if inference_backend(dev) == "onnxruntime":
+        precision = "float32 through ONNX Runtime (this CPU has no native bfloat16)"
+    elif dt is not None:
         precision = f"{str(dt).replace('torch.', '')} autocast"
     elif os.environ.get("TALKINGHEAD_BF16") == "0":
         precision = "float32 (TALKINGHEAD_BF16=0)"
     else:
-        precision = "float32: this CPU has no native bfloat16, so the refiner takes about twice as long as on one that has it"
+        precision = "float32 through torch (TALKINGHEAD_REFINER_BACKEND=torch)"
     return f"generic refiner weights {path} ({path.stat().st_size / 1e6:.1f} MB); on {dev.type}: {precision}"
 
 

@@ -195,6 +195,28 @@ class PrepareSettings:
 
 
 @dataclass
+class PaintedCrops:
+    """A chunk of frames painted by the refiner, not yet composited
+    (:meth:`PreparedFace.paint_crops`, then :meth:`PreparedFace.composite_frames`).
+
+    Attributes:
+        frames: the source frames, ``(H, W, 3)`` uint8 RGB each.
+        meshes: their deformed meshes.
+        boxes: their crop boxes.
+        crops: the source crops ``(n, R, R, 3)`` uint8 RGB.
+        holes: the regions painted, ``(n, R, R)`` float32 in {0, 1}.
+        painted: the refiner's crops ``(n, R, R, 3)`` uint8 RGB.
+    """
+
+    frames: list[np.ndarray]
+    meshes: DeformedMeshes
+    boxes: list[CropBox]
+    crops: np.ndarray
+    holes: np.ndarray
+    painted: np.ndarray
+
+
+@dataclass
 class PreparedFace:
     """A face ready for the Refine stage.
 
@@ -395,7 +417,9 @@ class PreparedFace:
         colour_anchor: bool = COLOUR_ANCHOR,
         mouths: MouthSources | None = None,
     ) -> list[np.ndarray]:
-        """Refine and blend a chunk of output frames.
+        """Refine and blend a chunk of output frames: :meth:`paint_crops` then
+        :meth:`composite_frames` (the pipeline runs the two for consecutive chunks at the same
+        time).
 
         Args:
             frames: the source frames, ``frames[k]`` = video frame ``meshes.frame_index[k]``,
@@ -421,16 +445,34 @@ class PreparedFace:
             (:attr:`FaceTrack.detected <talkinghead.face.types.FaceTrack.detected>`). Where a frame's crop is black and white
             (:func:`~.blend.is_grayscale`) so is the rebuilt region.
         """
+        painted = self.paint_crops(frames, meshes, rendered, batch_size=batch_size, mirror_average=mirror_average)
+        return self.composite_frames(painted, color_match=color_match, skin_detail=skin_detail,
+                                     colour_anchor=colour_anchor, mouths=mouths)
+
+    def paint_crops(self, frames: Sequence[np.ndarray], meshes: DeformedMeshes, rendered: RenderedFrames, *,
+                    batch_size: int = 8, mirror_average: bool = MIRROR_AVERAGE) -> PaintedCrops:
+        """The refiner's half of :meth:`refine_frames`: the source crops, the hole masks and the
+        refiner's crops of a chunk (arguments as there). Keeps no state: chunks may be painted
+        ahead of the one being composited."""
         n = meshes.n_frames
         if len(frames) != n or len(rendered.boxes) != n:
             raise ValueError(f"got {len(frames)} frames, {meshes.n_frames} meshes, {len(rendered.boxes)} renders")
-        r = self.resolution
         boxes = list(rendered.boxes)
-        crops = extract_crops(frames, boxes, r)
+        crops = extract_crops(frames, boxes, self.resolution)
         holes = self.holes(meshes, boxes)
-        out_crops = self.refiner.refine(crops, rendered, self.references, holes, batch_size=batch_size,
-                                        mirror_average=mirror_average)
-        alphas, hole_alphas = self.blend_alphas(meshes, boxes, holes)
+        painted = self.refiner.refine(crops, rendered, self.references, holes, batch_size=batch_size,
+                                      mirror_average=mirror_average)
+        return PaintedCrops(list(frames), meshes, boxes, crops, holes, painted)
+
+    def composite_frames(self, painted: PaintedCrops, *, color_match: bool = True, skin_detail: bool = SKIN_DETAIL,
+                         colour_anchor: bool = COLOUR_ANCHOR, mouths: MouthSources | None = None) -> list[np.ndarray]:
+        """The compositing half of :meth:`refine_frames` (arguments and result as there): the
+        painted crops anchored to the source colours, blended into the frames, the real mouths
+        pasted, the skin detail added. Call it for the chunks in order (``mouths`` keeps state)."""
+        frames, meshes, boxes, crops = painted.frames, painted.meshes, painted.boxes, painted.crops
+        n = meshes.n_frames
+        out_crops = painted.painted
+        alphas, hole_alphas = self.blend_alphas(meshes, boxes, painted.holes)
         flows = self.skin_flows(meshes, boxes) if (colour_anchor or skin_detail) else None
         if colour_anchor:  # the seam's colour matching first, then the anchoring
             out_crops = self.anchor_crops(frames, out_crops, crops, meshes, boxes, alphas, hole_alphas, flows,
