@@ -4,7 +4,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-EXTRAS ?= test,coqui,audiowm,ray
+EXTRAS ?= test,coqui,audiowm,ray,serve
 
 .PHONY: demo test test-fast bench doctor venv clean
 

@@ -23,7 +23,7 @@ from . import __version__
 from .errors import TalkingHeadError
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("say", "speak", "batch", "prepare", "track", "mesh", "verify", "doctor")
+COMMANDS = ("say", "speak", "batch", "prepare", "serve", "track", "mesh", "verify", "doctor")
 
 EPILOG = """\
 examples:

@@ -42,7 +42,8 @@ def execute_job(payload: dict, pipeline: Any = None) -> dict:
 
     Args:
         payload: ``{"job": JobSpec.to_payload(), "device": str, "progress": bool,
-            "threads": int | None, "env": {name: value}}``.
+            "threads": int | None, "env": {name: value}}``, and optionally ``"progress_file": str``:
+            a file the job keeps its stage and fraction done in (:mod:`talkinghead.batch.progress`).
         pipeline: an already prepared :class:`~talkinghead.pipeline.Pipeline` of the job's face
             (in-process runs reuse the parent's).
 
@@ -62,10 +63,17 @@ def execute_job(payload: dict, pipeline: Any = None) -> dict:
     job = JobSpec.from_payload(payload["job"])
     res = {"name": job.name, "status": "failed", "output": None, "duration": None, "n_frames": None,
            "seconds": 0.0, "error": None}
+    tracker = None
+    if payload.get("progress_file"):
+        from .progress import ProgressFile
+
+        tracker = ProgressFile(payload["progress_file"])
     try:
         from ..pipeline import Pipeline
 
         progress = bool(payload.get("progress", False))
+        if tracker is not None:
+            tracker.report("preparing face")
         if pipeline is None:
             pipeline = Pipeline.from_face(job.face, device=payload.get("device", "auto"),
                                           face_index=job.face_index, steps=job.steps, idle_seed=job.idle_seed,
@@ -77,10 +85,22 @@ def execute_job(payload: dict, pipeline: Any = None) -> dict:
                          align=job.align, language=job.language, seed=job.seed)
         from ..speech.select import make_speech
 
+        if tracker is not None:
+            tracker.report("speech")
         speech = make_speech(job.text, progress=progress, **speech_kw)
+        on_frame = None
+        if tracker is not None:
+            total = max(1, round(speech.duration * float(job.fps or pipeline.fps)))
+
+            def on_frame(i: int, frame) -> None:  # noqa: ARG001 - the pipeline's callback signature
+                tracker.report("rendering", (i + 1) / total)
+
+            tracker.report("rendering", 0.0)
         r = pipeline.say(speech=speech, output=job.output, fps=job.fps, crf=job.crf, sidecars=job.sidecars,
                          fast=job.fast, skin_detail=job.skin_detail, colour_anchor=job.colour_anchor,
-                         own_mouth=job.own_mouth)
+                         own_mouth=job.own_mouth, on_frame=on_frame)
+        if tracker is not None:
+            tracker.report("finishing", 1.0)
         res.update(status="ok", output=str(r.path), duration=round(float(r.duration), 3), n_frames=int(r.n_frames))
     except TalkingHeadError as exc:
         res["error"] = str(exc)
@@ -130,6 +150,30 @@ def _init_worker(threads: int, env: dict) -> None:
     os.environ.update(env)
     _set_threads(threads)
     signal.signal(signal.SIGINT, _worker_sigint)
+    _interrupt_when_orphaned()
+
+
+def _interrupt_when_orphaned() -> None:
+    """Linux: have the kernel send this worker SIGINT when its parent dies (killed with SIGKILL,
+    say), so that a running job stops and removes its partial files instead of running on
+    unwatched (a restarted server would run it again). Elsewhere: nothing."""
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGINT), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # the parent died before the call
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 def _worker_sigint(signum, frame) -> None:
@@ -144,11 +188,12 @@ def _worker_sigint(signum, frame) -> None:
 
 
 class ProcessExecutor:
-    """``-j N``: a ``ProcessPoolExecutor`` of N spawned workers (torch threads = cores // N)."""
+    """``-j N``: a ``ProcessPoolExecutor`` of N spawned workers (torch threads = cores // N unless
+    ``threads`` says otherwise)."""
 
-    def __init__(self, workers: int, env: dict):
+    def __init__(self, workers: int, env: dict, threads: int | None = None):
         self.slots = workers
-        self.threads = threads_per_worker(workers)
+        self.threads = threads if threads is not None else threads_per_worker(workers)
         self.env = env
         self._pool = None
 
