@@ -61,3 +61,15 @@ def restore_threads():
     n = torch.get_num_threads()
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, _isolated_cache):
+    """A real ``talkinghead serve`` on a loopback port for the whole session (the session's cache,
+    its own data folder, a 5 MB upload limit); see ``serve_fixtures.LiveServer``."""
+    pytest.importorskip("fastapi", reason="the 'serve' extra is not installed")
+    from serve_fixtures import LiveServer
+
+    server = LiveServer(tmp_path_factory.mktemp("serve") / "data", "--max-upload-mb", "5").start()
+    yield server
+    server.stop()
