@@ -53,6 +53,8 @@ def test_wheel_ships_assets_and_weights(tmp_path):
     for name in ("canonical_face.npz", "lower_face.npz", "mouth_interiors.npz", "refiner_generic.pt",
                  "refiner_generic.json"):
         assert f"talkinghead/data/{name}" in names
+    for name in ("index.html", "app.js", "style.css", "docs.html", "docs.js"):  # talkinghead serve's page
+        assert f"talkinghead/serve/static/{name}" in names
     # run from outside the repository with the unpacked wheel first on the path
     env = {**os.environ, "PYTHONPATH": str(site)}
     run = subprocess.run([sys.executable, "-c", CHECK, str(site)], cwd=tmp_path, env=env,
