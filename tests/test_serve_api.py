@@ -49,7 +49,7 @@ def test_submit_poll_download(live_server, tmp_path):
     srt = live_server.get(job["links"]["subtitles"])
     assert srt.status == 200 and "Hello there." in srt.body.decode()
     timeline = live_server.get(job["links"]["timeline"]).json()
-    assert timeline["phonemes"] if "phonemes" in timeline else timeline
+    assert timeline["text"] == "Hello there." and timeline["phonemes"] and timeline["words"]
 
     faces = live_server.get("/api/faces").json()["faces"]
     assert [f["prepared"] for f in faces if f["id"] == face["id"]] == [True]

@@ -88,6 +88,11 @@ def test_ids_and_paths(tmp_path):
     with pytest.raises(ValueError):
         data.output(good, "/../../x")
     assert data.hide_root(f"cannot read {data.root}/faces/x/face.png") == "cannot read faces/x/face.png"
+    held = data.lock()  # one server per data folder
+    with pytest.raises(InputError, match="another talkinghead serve"):
+        DataDir(tmp_path / "d").lock()
+    held.close()
+    DataDir(tmp_path / "d").lock().close()
 
 
 def test_upload_checks_by_content(tmp_path):

@@ -101,7 +101,10 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise DependencyError(f"talkinghead serve needs the 'serve' extra ({exc.name} is missing): "
                               "pip install 'talkinghead[serve]'") from None
+    from ..serve.paths import DataDir
+
     try:
+        DataDir(config.data_dir).lock().close()  # another server on the folder: say so now
         app = create_app(config)
     except OSError as exc:
         raise OutputError(f"cannot use the data folder {config.data_dir}: {exc.strerror or exc}") from None
@@ -112,7 +115,10 @@ def run(args: argparse.Namespace) -> int:
     level = "warning" if args.quiet or args.verbose == 0 else ("info" if args.verbose == 1 else "debug")
     server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level=level,
                                            access_log=args.verbose >= 1, timeout_graceful_shutdown=5))
-    server.run()
+    try:
+        server.run()
+    except SystemExit:  # uvicorn's answer to an address it cannot bind (its message is printed)
+        server.started = False
     if not server.started:
         raise OutputError(f"could not listen on {config.host}:{config.port} (in use, or not an address of "
                           "this machine?)")

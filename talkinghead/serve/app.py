@@ -42,8 +42,15 @@ STATIC = Path(__file__).resolve().parent / "static"
 ID_PATTERN = "^[0-9a-f]{32}$"
 FaceId = Annotated[str, PathParam(pattern=ID_PATTERN, description="a face's id (32 hex digits)")]
 JobId = Annotated[str, PathParam(pattern=ID_PATTERN, description="a job's id (32 hex digits)")]
-ERRORS = {400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 404: {"model": ErrorOut},
-          413: {"model": ErrorOut}, 415: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+_MEANING = {401: "no token, or a wrong one (servers with a token)", 404: "no such face or job",
+            409: "not possible in the job's state", 413: "the upload is too large",
+            415: "the upload is of no type the server takes", 422: "a bad value or an upload that cannot be used",
+            429: "too many jobs waiting"}
+
+
+def errors(*codes: int) -> dict:
+    """OpenAPI ``responses`` for the error statuses a route answers (all with an :class:`ErrorOut`)."""
+    return {c: {"model": ErrorOut, "description": _MEANING[c]} for c in (401, *codes)}
 
 
 class Server:
@@ -55,8 +62,10 @@ class Server:
         self.voices = voices(config.voice_dir)
         self.store: JobStore | None = None
         self.worker: JobWorker | None = None
+        self._lock = None
 
     def start(self) -> None:
+        self._lock = self.data.lock()
         self.store = JobStore(self.data.database)
         for j in self.store.recover():
             log.warning("job %s was running when the server stopped: now %s", j.id, j.status)
@@ -73,6 +82,8 @@ class Server:
             self.worker.stop()
         if self.store is not None:
             self.store.close()
+        if self._lock is not None:
+            self._lock.close()
 
     # -- uploads -----------------------------------------------------------------------------
     async def keep_face(self, upload: UploadFile) -> tuple[Face, bool]:
@@ -192,18 +203,18 @@ def create_app(config: ServeConfig) -> FastAPI:
                          queued=server.store.count("queued"), running=server.store.count("running"),
                          token_required=bool(config.token))
 
-    @app.get("/api/voices", response_model=VoicesOut, dependencies=auth, tags=["server"])
+    @app.get("/api/voices", response_model=VoicesOut, dependencies=auth, responses=errors(), tags=["server"])
     def list_voices():
         """The voices a job may name."""
         return VoicesOut(voices=list(server.voices))
 
-    @app.get("/api/faces", response_model=FacesOut, dependencies=auth, tags=["faces"])
+    @app.get("/api/faces", response_model=FacesOut, dependencies=auth, responses=errors(), tags=["faces"])
     def list_faces():
-        """The faces kept by the server, newest first; ``prepared`` ones start a job at once."""
+        """The faces kept by the server, newest first; prepared ones start a job at once."""
         return FacesOut(faces=[FaceOut.of(f) for f in server.store.faces()])
 
-    @app.post("/api/faces", response_model=FaceOut, status_code=201, dependencies=auth, responses=ERRORS,
-              tags=["faces"])
+    @app.post("/api/faces", response_model=FaceOut, status_code=201, dependencies=auth,
+              responses=errors(413, 415, 422), tags=["faces"])
     async def upload_face(file: Annotated[UploadFile, File(description="a photo or a video of the face")]):
         """Upload a face (checked by decoding it; the same file uploaded twice is kept once)."""
         try:
@@ -212,11 +223,13 @@ def create_app(config: ServeConfig) -> FastAPI:
             raise _error(exc.status, str(exc)) from None
         return FaceOut.of(face)
 
-    @app.get("/api/faces/{face_id}", response_model=FaceOut, dependencies=auth, responses=ERRORS, tags=["faces"])
+    @app.get("/api/faces/{face_id}", response_model=FaceOut, dependencies=auth, responses=errors(404, 422),
+             tags=["faces"])
     def get_face(face_id: FaceId):
         return FaceOut.of(face_or_404(face_id))
 
-    @app.delete("/api/faces/{face_id}", status_code=204, dependencies=auth, responses=ERRORS, tags=["faces"])
+    @app.delete("/api/faces/{face_id}", status_code=204, dependencies=auth, responses=errors(404, 409, 422),
+                tags=["faces"])
     def delete_face(face_id: FaceId):
         """Forget a face (refused while a queued or running job uses it)."""
         face = face_or_404(face_id)
@@ -224,7 +237,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             raise _error(409, "a queued or running job uses this face: cancel it first")
         shutil.rmtree(server.data.face_dir(face.id), ignore_errors=True)
 
-    @app.get("/api/faces/{face_id}/thumbnail", dependencies=auth, responses=ERRORS, tags=["faces"],
+    @app.get("/api/faces/{face_id}/thumbnail", dependencies=auth, responses=errors(404, 422), tags=["faces"],
              response_class=FileResponse)
     def face_thumbnail(face_id: FaceId):
         """A small JPEG of the face's first frame."""
@@ -234,13 +247,13 @@ def create_app(config: ServeConfig) -> FastAPI:
             raise _error(404, "this face has no thumbnail")
         return FileResponse(p, media_type="image/jpeg")
 
-    @app.get("/api/jobs", response_model=JobsOut, dependencies=auth, tags=["jobs"])
+    @app.get("/api/jobs", response_model=JobsOut, dependencies=auth, responses=errors(422), tags=["jobs"])
     def list_jobs(limit: int = 50):
-        """The newest jobs, newest first (at most ``limit``, up to 500)."""
+        """The newest jobs, newest first (at most limit, up to 500)."""
         return JobsOut(jobs=[JobOut.of(j) for j in server.store.jobs(max(1, min(limit, 500)))])
 
     @app.post("/api/jobs", response_model=JobOut, status_code=202, dependencies=auth, tags=["jobs"],
-              responses={**ERRORS, 429: {"model": ErrorOut}})
+              responses=errors(404, 413, 415, 422, 429))
     async def submit_job(
         face_id: Annotated[str | None, Form(pattern=ID_PATTERN, description="a kept face's id")] = None,
         face: Annotated[UploadFile | None, File(description="or upload the face (photo or video)")] = None,
@@ -261,8 +274,9 @@ def create_app(config: ServeConfig) -> FastAPI:
         skin_detail: Annotated[bool, Form(description="the video's own skin detail on the rebuilt skin")] = True,
         colour_anchor: Annotated[bool, Form(description="colours pulled back to the face's own")] = True,
     ):
-        """Submit a job: a face (``face_id`` or ``face``) and what to say (``text``, ``script``, or
-        ``recording`` with ``transcript``/``transcript_file``). Answers 202 with the queued job."""
+        """Submit a job: a face (face_id, or a face file) and what to say (text, a script file, or a
+        recording with its transcript or transcript_file). Answers 202 with the queued job; poll
+        GET /api/jobs/{id} until its status is done, failed or cancelled."""
         store = server.store
         if store.count("queued") >= config.max_queued:
             raise _error(429, f"{config.max_queued} jobs are waiting already: try again later")
@@ -322,23 +336,25 @@ def create_app(config: ServeConfig) -> FastAPI:
         server.worker.wake()
         return JobOut.of(job)
 
-    @app.get("/api/jobs/{job_id}", response_model=JobOut, dependencies=auth, responses=ERRORS, tags=["jobs"])
+    @app.get("/api/jobs/{job_id}", response_model=JobOut, dependencies=auth, responses=errors(404, 422),
+             tags=["jobs"])
     def get_job(job_id: JobId):
-        """A job's status: ``status``, ``stage`` and ``progress`` (0 to 1), ``error`` if it failed."""
+        """A job's status, stage and progress (0 to 1); its error if it failed; its result links once done."""
         return JobOut.of(job_or_404(job_id))
 
     @app.post("/api/jobs/{job_id}/cancel", response_model=JobOut, status_code=202, dependencies=auth,
-              responses=ERRORS, tags=["jobs"])
+              responses=errors(404, 422), tags=["jobs"])
     def cancel_job(job_id: JobId):
-        """Cancel a job: a queued one at once; a running one stops within seconds (poll it until
-        ``cancelled``), and leaves no file behind. A finished job is answered as it is."""
+        """Cancel a job: a queued one at once; a running one stops within seconds (poll it until its
+        status is cancelled) and leaves no file behind. A finished job is answered as it is."""
         job_or_404(job_id)
         job = server.store.request_cancel(job_id)
         if job.status == "running":
             server.worker.cancel(job_id)
         return JobOut.of(job)
 
-    @app.delete("/api/jobs/{job_id}", status_code=204, dependencies=auth, responses=ERRORS, tags=["jobs"])
+    @app.delete("/api/jobs/{job_id}", status_code=204, dependencies=auth, responses=errors(404, 409, 422),
+                tags=["jobs"])
     def delete_job(job_id: JobId):
         """Delete a finished job and its files (refused while it is queued or running: cancel it)."""
         job_or_404(job_id)
@@ -358,22 +374,23 @@ def create_app(config: ServeConfig) -> FastAPI:
         return FileResponse(p, media_type=media_type, filename=f"talkinghead-{job_id[:8]}{suffix}",
                             content_disposition_type="attachment" if download else "inline")
 
-    @app.get("/api/jobs/{job_id}/video", dependencies=auth, responses=ERRORS, tags=["results"],
+    @app.get("/api/jobs/{job_id}/video", dependencies=auth, responses=errors(404, 409, 422), tags=["results"],
              response_class=FileResponse)
     def job_video(job_id: JobId, download: bool = False):
-        """The mp4 (H.264 + AAC; byte ranges supported, so a ``<video>`` can seek)."""
+        """The mp4 (H.264 + AAC; byte ranges are supported, so a video element can seek; download=true:
+        as an attachment)."""
         return result(job_id, ".mp4", "video/mp4", download)
 
-    @app.get("/api/jobs/{job_id}/subtitles", dependencies=auth, responses=ERRORS, tags=["results"],
+    @app.get("/api/jobs/{job_id}/subtitles", dependencies=auth, responses=errors(404, 409, 422), tags=["results"],
              response_class=FileResponse)
     def job_subtitles(job_id: JobId, download: bool = False):
-        """The subtitles (SubRip ``.srt``)."""
+        """The subtitles (SubRip .srt)."""
         return result(job_id, ".srt", "application/x-subrip; charset=utf-8", download)
 
-    @app.get("/api/jobs/{job_id}/timeline", dependencies=auth, responses=ERRORS, tags=["results"],
+    @app.get("/api/jobs/{job_id}/timeline", dependencies=auth, responses=errors(404, 409, 422), tags=["results"],
              response_class=FileResponse)
     def job_timeline(job_id: JobId, download: bool = False):
-        """The phoneme and word timeline (JSON, as ``talkinghead say --sidecars`` writes it)."""
+        """The phoneme and word timeline (JSON, as talkinghead say --sidecars writes it)."""
         return result(job_id, ".json", "application/json", download)
 
     return app

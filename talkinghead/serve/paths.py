@@ -10,6 +10,7 @@ Layout of the data folder::
     jobs/<job id>/progress.json     the running job's progress
     jobs/<job id>/out/talkinghead.mp4, .srt, .json   the results
     incoming/                   uploads being checked (removed whatever the outcome)
+    server.lock                 held by the one server using the folder
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import IO
+
+from ..errors import InputError
 
 _ID = re.compile(r"[0-9a-f]{32}")
 #: Base name of a job's outputs (``.mp4``, ``.srt``, ``.json``).
@@ -72,6 +76,30 @@ class DataDir:
 
     def remove_job(self, job_id: str) -> None:
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+
+    def lock(self) -> IO:
+        """Take the folder for this process (an exclusive ``flock`` on ``server.lock``, released
+        when the returned file is closed or the process ends, however it ends).
+
+        Raises:
+            InputError: another server uses the folder (two would run the same jobs).
+        """
+        import fcntl
+
+        f = open(self.root / "server.lock", "a+", encoding="utf-8")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            pid = f.read().strip() or "?"
+            f.close()
+            raise InputError(f"another talkinghead serve (process {pid}) uses the data folder {self.root}: "
+                             "stop it, or give this one another --data-dir") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        return f
 
     def hide_root(self, message: str) -> str:
         """``message`` with the data folder's path left out (error messages go to clients)."""

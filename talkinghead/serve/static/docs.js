@@ -13,7 +13,7 @@ function typeOf(schema, spec) {
   if (schema.$ref) return schema.$ref.split("/").pop();
   if (schema.anyOf) return schema.anyOf.map((s) => typeOf(s, spec)).join(" | ");
   if (schema.type === "array") return typeOf(schema.items, spec) + "[]";
-  if (schema.format === "binary") return "file";
+  if (schema.format === "binary" || schema.contentMediaType) return "file";
   return schema.type || "";
 }
 
