@@ -32,9 +32,10 @@ class _Slot:
     """One worker thread's state."""
 
     index: int
-    executor: Any = None
+    executor: Any = None  # its own (local worker process); Ray's is shared
     job_id: str | None = None
     handle: Any = None
+    running_on: Any = None  # the executor running ``handle``
     stop_reason: str | None = None  # "cancel" or "shutdown" while a job runs
     canceller: threading.Thread | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -72,7 +73,8 @@ class JobWorker:
         self._threads: list[threading.Thread] = []
         self._shared = None  # the Ray executor, shared by the slots
         self._shared_lock = threading.Lock()
-        self.env = {k: v for k, v in os.environ.items() if k.startswith("TALKINGHEAD_")}
+        # the jobs' settings (the cache folder...), not the server's own secret
+        self.env = {k: v for k, v in os.environ.items() if k.startswith("TALKINGHEAD_") and k != "TALKINGHEAD_TOKEN"}
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -122,7 +124,7 @@ class JobWorker:
             if slot.handle is None or slot.stop_reason is not None:
                 return
             slot.stop_reason = reason
-            ex, handle = slot.executor, slot.handle
+            ex, handle = slot.running_on, slot.handle
             # ProcessExecutor.cancel waits for the worker to unwind (seconds): not in a request
             slot.canceller = threading.Thread(target=_quietly, args=(ex.cancel, [handle]), daemon=True,
                                               name=f"talkinghead-cancel-{slot.index}")
@@ -176,7 +178,7 @@ class JobWorker:
                 self.store.requeue(job.id, "queued again: the server stopped before it started")
                 return
             ex = self._executor(slot)
-            slot.job_id, slot.stop_reason = job.id, None
+            slot.job_id, slot.stop_reason, slot.running_on = job.id, None, ex
             slot.handle = ex.submit(payload, spec.face_key)
         if self.store.job(job.id).cancel_requested:  # cancelled between the claim and the submit
             self._interrupt(slot, "cancel")
@@ -191,7 +193,7 @@ class JobWorker:
             result = {"status": "failed", "error": f"the worker stopped: {type(exc).__name__}: {exc}"}
         with slot.lock:
             reason, canceller = slot.stop_reason, slot.canceller
-            slot.job_id = slot.handle = slot.canceller = None
+            slot.job_id = slot.handle = slot.canceller = slot.running_on = None
             slot.stop_reason = None
         if canceller is not None:
             canceller.join()  # the executor is usable again once its cancel is over
