@@ -23,8 +23,9 @@ and survive a restart: a job that was running when the server stopped is run aga
 Safety: the server listens on 127.0.0.1 unless --host says otherwise, and then needs a token
 (clients send 'Authorization: Bearer TOKEN'); uploads are checked by decoding them and limited
 in size (--max-upload-mb).
-Exit codes: 0 stopped (Ctrl-C), 2 bad options (e.g. --host off this machine without a token),
-6 the 'serve' extra is missing.
+Exit codes: 130/143 stopped by Ctrl-C/SIGTERM (after a clean shutdown: running jobs are queued
+again), 2 bad options (e.g. --host off this machine without a token, or another server on the
+data folder), 5 the address cannot be used, 6 the 'serve' extra is missing.
 """
 
 
