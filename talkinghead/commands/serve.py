@@ -79,6 +79,13 @@ def config_from_args(args: argparse.Namespace):
         raise InputError(f"--max-upload-mb {args.max_upload_mb:g} must be more than 0")
     if args.max_queued < 1:
         raise InputError(f"--max-queued {args.max_queued}: need at least 1")
+    if args.executor == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            from ..errors import DependencyError
+
+            raise DependencyError("--executor ray needs Ray: pip install 'talkinghead[ray]'") from None
     voice_dir = Path(args.voice_dir).expanduser() if args.voice_dir else None
     if voice_dir is not None and not voice_dir.is_dir():
         raise InputError(f"--voice-dir {args.voice_dir} is not a folder")

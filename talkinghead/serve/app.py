@@ -70,8 +70,8 @@ class Server:
         for j in self.store.recover():
             log.warning("job %s was running when the server stopped: now %s", j.id, j.status)
             self.data.clear_outputs(j.id)
-        for leftover in self.data.incoming.iterdir():  # uploads cut short by a stop
-            leftover.unlink(missing_ok=True) if leftover.is_file() else shutil.rmtree(leftover, True)
+        shutil.rmtree(self.data.incoming, ignore_errors=True)  # uploads cut short by a stop
+        self.data.incoming.mkdir(exist_ok=True)
         self.worker = JobWorker(self.store, self.data, self.voices, workers=self.config.workers,
                                 executor=self.config.executor, device=self.config.device,
                                 ray_address=self.config.ray_address)

@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import TalkingHeadError
 from .jobs import JobRequest, RequestError, build_spec
 from .paths import OUTPUT_STEM, DataDir
 from .store import Job, JobStore
@@ -177,9 +178,13 @@ class JobWorker:
             if self._stop.is_set():
                 self.store.requeue(job.id, "queued again: the server stopped before it started")
                 return
-            ex = self._executor(slot)
-            slot.job_id, slot.stop_reason, slot.running_on = job.id, None, ex
-            slot.handle = ex.submit(payload, spec.face_key)
+            try:
+                ex = self._executor(slot)
+                handle = ex.submit(payload, spec.face_key)
+            except TalkingHeadError as exc:  # e.g. Ray cannot be reached
+                self.store.fail(job.id, f"the job could not be started: {exc}")
+                return
+            slot.job_id, slot.stop_reason, slot.running_on, slot.handle = job.id, None, ex, handle
         if self.store.job(job.id).cancel_requested:  # cancelled between the claim and the submit
             self._interrupt(slot, "cancel")
         log.info("job %s started", job.id)
