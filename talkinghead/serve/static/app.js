@@ -153,7 +153,7 @@ async function show(job) {
   $("stage").textContent = job.status === "running" ? "(" + job.stage + ")" : "";
   $("progress").value = job.progress;
   $("cancel").hidden = !["queued", "running"].includes(job.status);
-  if (job.note) $("job-error").textContent = job.note;
+  $("job-error").textContent = ["queued", "running"].includes(job.status) && job.note ? job.note : "";
   if (["done", "failed", "cancelled"].includes(job.status)) {
     clearInterval(pollTimer);
     pollTimer = null;
