@@ -139,3 +139,23 @@ def test_job_requests_are_checked_like_batch_jobs(tmp_path):
     (tmp_path / "recording.wav").write_bytes(b"")
     spec = build_spec(JobRequest(recording="recording.wav", transcript="/etc/passwd.txt"), **kw)
     assert spec.transcript == "/etc/passwd.txt" and spec.audio == (tmp_path / "recording.wav").resolve()
+
+
+def test_progress_file_crosses_processes_as_a_stage_and_a_fraction(tmp_path):
+    from talkinghead.batch.progress import STAGES, ProgressFile, read_progress
+
+    path = tmp_path / "progress.json"
+    assert read_progress(path) is None
+    p = ProgressFile(path)
+    p.report("preparing face")
+    assert read_progress(path).stage == "preparing face" and read_progress(path).progress == 0.0
+    p.report("rendering", 0.5)
+    lo, hi = STAGES["rendering"]
+    assert read_progress(path).progress == pytest.approx(lo + (hi - lo) * 0.5, abs=1e-3)
+    p.report("rendering", 0.6)  # within MIN_INTERVAL of the last write: skipped
+    assert read_progress(path).progress == pytest.approx(lo + (hi - lo) * 0.5, abs=1e-3)
+    p.report("finishing", 1.0)
+    assert read_progress(path).progress == 1.0 and [f.name for f in tmp_path.iterdir()] == ["progress.json"]
+    path.write_text("{not json")
+    assert read_progress(path) is None
+    ProgressFile(tmp_path / "missing" / "progress.json").report("speech")  # never raises
