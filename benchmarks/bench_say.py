@@ -69,6 +69,44 @@ print(json.dumps({{"from_face_s": t1 - t0, "speech_s": t2 - t1, "first_frame_s":
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def end_to_end(face: Path, script: Path, *, runs: int = 2, modes=tuple(MODES), cache: Path | None = None,
+               stream_text: str | None = None) -> dict:
+    """Prepare ``face`` once with ``talkinghead prepare`` (into ``cache``), then time ``talkinghead say``
+    ``runs`` times per mode (a separate process each: everything a user waits for) and, when
+    ``stream_text`` is given, the streaming API's first frame.
+
+    Returns:
+        ``{"face", "prepare_s", "runs": [{"mode", "wall_s", "audio_s", "x_real_time"}, ...],
+        "best": {mode: x_real_time}, "streaming": {...} or None}``.
+    """
+    cache = cache or Path(tempfile.gettempdir()) / "talkinghead-bench-say-cache"
+    env = {**os.environ, "TALKINGHEAD_CACHE": str(cache)}
+    t0 = time.perf_counter()
+    subprocess.run([*talkinghead_exe(), "prepare", "-q", str(face)], check=True, env=env)
+    prepare_s = time.perf_counter() - t0
+    runs_out, best = [], {}
+    with tempfile.TemporaryDirectory(prefix="talkinghead-bench-say-") as tmp:
+        for mode in modes:
+            for k in range(runs):
+                out = Path(tmp) / f"{mode}_{k}.mp4"
+                wall = timed_say(face, script, out, MODES[mode], env)
+                audio = json.loads(out.with_suffix(".json").read_text())["duration"]
+                runs_out.append({"mode": mode, "wall_s": round(wall, 2), "audio_s": round(audio, 2),
+                                 "x_real_time": round(wall / audio, 3)})
+                print(json.dumps(runs_out[-1]), file=sys.stderr, flush=True)
+                best[mode] = min(best.get(mode, float("inf")), runs_out[-1]["x_real_time"])
+    stream = first_frame(face, stream_text, env) if stream_text else None
+    return {"face": face.name, "prepare_s": round(prepare_s, 1), "runs": runs_out, "best": best, "streaming": stream}
+
+
+def twice_script(folder: Path) -> Path:
+    """``script_10s.txt`` said twice (about 20 s of speech), written into ``folder``."""
+    text = (HERE / "script_10s.txt").read_text().strip()
+    script = Path(folder) / "script_20s.txt"
+    script.write_text(f"{text}\n\n{text}\n")
+    return script
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--face", type=Path, default=DATA / "faces" / "WDA_KatieHill_000.mp4")
@@ -83,40 +121,27 @@ def main(argv=None) -> int:
     if not args.face.exists():
         print(f"no face video {args.face} (the development data is needed)", file=sys.stderr)
         return 2
-    env = {**os.environ, "TALKINGHEAD_CACHE": str(args.cache)}
     info = machine_info()
     print(f"Machine: {machine_line(info)}", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="talkinghead-bench-say-") as tmp:
-        script = args.script
-        if script is None:
-            text = (HERE / "script_10s.txt").read_text().strip()
-            script = Path(tmp) / "script_20s.txt"
-            script.write_text(f"{text}\n\n{text}\n")
-        t0 = time.perf_counter()
-        subprocess.run([*talkinghead_exe(), "prepare", "-q", str(args.face)], check=True, env=env)
-        prepare_s = time.perf_counter() - t0
-        rows, runs = [], []
-        for mode in args.modes:
-            walls = []
-            for k in range(args.runs):
-                out = Path(tmp) / f"{mode}_{k}.mp4"
-                walls.append(timed_say(args.face, script, out, MODES[mode], env))
-                audio = json.loads(out.with_suffix(".json").read_text())["duration"]
-                runs.append({"mode": mode, "wall_s": round(walls[-1], 2), "audio_s": round(audio, 2),
-                             "x_real_time": round(walls[-1] / audio, 3)})
-                print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
-            best = min(walls)
-            rows.append((mode, f"{audio:.1f}", " / ".join(f"{w:.1f}" for w in walls), f"{best / audio:.2f}x"))
-        stream = first_frame(args.face, script.read_text().split("\n")[0], env)
+        script = args.script if args.script is not None else twice_script(Path(tmp))
+        r = end_to_end(args.face, script, runs=args.runs, modes=args.modes, cache=args.cache,
+                       stream_text=script.read_text().split("\n")[0])
+    rows = []
+    for mode in args.modes:
+        walls = [x["wall_s"] for x in r["runs"] if x["mode"] == mode]
+        audio = next(x["audio_s"] for x in r["runs"] if x["mode"] == mode)
+        rows.append((mode, f"{audio:.1f}", " / ".join(f"{w:.1f}" for w in walls), f"{r['best'][mode]:.2f}x"))
+    stream = r["streaming"]
     print(f"\n`talkinghead say` on a prepared face ({args.face.name}), wall clock from start to file written "
-          f"(preparation, once: {prepare_s:.0f} s):\n")
+          f"(preparation, once: {r['prepare_s']:.0f} s):\n")
     print(md_table(("mode", "speech (s)", "wall per run (s)", "best x real time"), rows))
     print(f"\nStreaming API: `Pipeline.from_face` (cached) {stream['from_face_s']:.2f} s; `frames()` to the first "
           f"frame {stream['first_frame_s']:.2f} s (speech of the first sentence made before: "
           f"{stream['speech_s']:.2f} s)")
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps({"machine": info, "face": args.face.name, "prepare_s": round(prepare_s, 1),
-                                       "runs": runs, "streaming": stream}, indent=1) + "\n")
+    args.output.write_text(json.dumps({"machine": info, "face": args.face.name, "prepare_s": r["prepare_s"],
+                                       "runs": r["runs"], "streaming": stream}, indent=1) + "\n")
     print(f"\nwrote {args.output}")
     return 0
 

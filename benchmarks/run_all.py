@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_pipeline as bp  # noqa: E402
+import bench_say  # noqa: E402
 from bench_long import long_narration  # noqa: E402
 import quality as q  # noqa: E402
 from common import (  # noqa: E402
@@ -85,6 +86,9 @@ def main(argv: list[str] | None = None, prog: str = "run_all.py", doc: str = __d
     ap.add_argument("--no-own-mouth", dest="own_mouth", action="store_false",
                     help="the refiner's mouth alone (talkinghead say --no-own-mouth), for comparison")
     ap.add_argument("--identity-every", type=int, default=5, help="embed every N-th output frame (identity)")
+    ap.add_argument("--no-end-to-end", dest="end_to_end", action="store_false",
+                    help="leave out the end-to-end line (`talkinghead prepare` + `say` of the first clip as "
+                         "separate processes, as a user runs them: about two more minutes; --quick leaves it out)")
     ap.add_argument("--long", action="store_true", help="also measure peak RSS of a long narration (slow)")
     ap.add_argument("--long-minutes", type=float, default=10.0, help="length of the long narration")
     ap.add_argument("--keep", type=Path, default=None, help="keep the output videos and example PNGs here")
@@ -131,6 +135,7 @@ def main(argv: list[str] | None = None, prog: str = "run_all.py", doc: str = __d
     piper = bp.piper_rtf(text)
     records = []
     long = None
+    e2e = None
     stamp = utc_stamp()
     command = " ".join([prog] + (argv if argv is not None else sys.argv[1:]))
 
@@ -140,7 +145,8 @@ def main(argv: list[str] | None = None, prog: str = "run_all.py", doc: str = __d
     def data(complete: bool) -> dict:
         return {"machine": info, "command": command, "complete": complete, "quick": args.quick,
                 "script": text, "fine_tune_steps": steps, "base_weights": weights, "piper": piper,
-                "clips": [_clean(r) for r in records], "skipped_clips": skipped, "long": long}
+                "clips": [_clean(r) for r in records], "skipped_clips": skipped, "long": long,
+                "end_to_end": e2e}
 
     def save(complete: bool):
         return None if args.no_save else write_results(data(complete), folder=args.results, stamp=stamp)
@@ -175,6 +181,14 @@ def main(argv: list[str] | None = None, prog: str = "run_all.py", doc: str = __d
         del prepared
         save(complete=False)  # a long run interrupted later still leaves the clips done so far
 
+    if args.end_to_end and not args.quick:
+        print(f"## end to end: `talkinghead prepare` + `say` on {clips[0].stem} ...", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory(prefix="talkinghead-e2e-") as e2e_dir:
+            script = Path(e2e_dir) / "script.txt"
+            script.write_text(text + "\n")
+            e2e = bench_say.end_to_end(clips[0], script, runs=1, modes=("default",),
+                                       cache=Path(e2e_dir) / "cache")
+
     if args.long:
         print(f"## long narration ({args.long_minutes:g} min) on {clips[0].stem} ...", file=sys.stderr, flush=True)
         long = run_long(clips[0], text, args.long_minutes, steps, args.device, out_dir)
@@ -207,6 +221,12 @@ def print_report(data: dict, quality: bool = True) -> None:
           f"({data.get('script', '')[:40]}...), per stage, all clips together (wall clock):\n")
     print(bp.stage_table([r["synthesis"] for r in records]) + "\n")
     print(bp.synth_table([(r["clip"], r["synthesis"]) for r in records]) + "\n")
+    e2e = data.get("end_to_end")
+    if e2e:
+        run = e2e["runs"][0]
+        print(f"End to end, `talkinghead say` as a user runs it on a prepared face ({e2e['face']}; start-up, "
+              f"speech, synthesis, encoding): {run['wall_s']:.1f} s for {run['audio_s']:.1f} s of speech, "
+              f"**{run['x_real_time']:.2f}x real time** (`talkinghead prepare` of that face: {e2e['prepare_s']:.0f} s)\n")
     print("Preparation of a new face (tracking + fine-tuning; every cache disabled):\n")
     print(bp.prep_table([(r["clip"], r["prepare"]) for r in records]) + "\n")
     print("Piper TTS alone (bundled voice, loaded once):\n")
