@@ -128,7 +128,7 @@ def evaluate_clip(refiner, path: Path, offsets: list[int], mirror_average: bool,
                                                      sigma_px=ANCHOR_SIGMA * r, deadzone=(0, 0, 0))
                                        )[regions.skin > 0.5])
             anchored_crop = anchor_colours(matched, source_crop, flow, regions, hole_alpha)
-            anchored = blend(frames[t], anchored_crop, box, alpha, ring_alpha=hole_alpha, color_match=False)
+            anchored = blend(frames[t], anchored_crop, box, alpha, ring_alpha=hole_alpha, colour_match=False)
             record(f"t-{n} anchored", anchored)
             record(f"t-{n} both", add_detail(anchored, frames[tn], box, weight, flow, sigma=sigma))
             # and the skin above the upper lip taken from frame t - N (what say does since stop 20)

@@ -203,7 +203,7 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
                     out_crops = [to_grayscale(o) if is_grayscale(c) else o for o, c in zip(out_crops, crops)]
                 with tm("blend"):
                     out = [blend(frames[k], out_crops[k], boxes[k], alphas[k], ring_alpha=hole_alphas[k],
-                                 color_match=not COLOUR_ANCHOR)
+                                 colour_match=not COLOUR_ANCHOR)
                            for k in range(len(idx))]
                 with tm("mouths"):
                     if mouths is not None:

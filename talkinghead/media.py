@@ -29,6 +29,10 @@ import numpy as np
 from .errors import InputError, MediaError, OutputError
 from .fileio import atomic_path, check_writable
 
+#: Frame rate of a still image (a portrait's idle clip, a one-frame track) and of a file whose
+#: rate cannot be read, frames per second.
+DEFAULT_FPS = 25.0
+
 log = logging.getLogger(__name__)
 
 #: File extensions read as still images (by OpenCV) rather than videos.
@@ -319,7 +323,7 @@ def _probe_file(path: str, resolved: str, size: int, mtime_ns: int, inode: int, 
         n_frames = max(1, int(round(span * fps)))
     else:
         if fps <= 0:
-            fps = 25.0
+            fps = DEFAULT_FPS
         n_frames = n_packets
     duration = n_frames / fps
     return MediaInfo(width=w, height=h, fps=float(fps), n_frames=int(n_frames),

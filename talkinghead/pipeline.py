@@ -24,6 +24,7 @@ import numpy as np
 from .errors import InputError
 from .fileio import atomic_path, check_not_an_input, check_writable
 from .frames import SourceFrames, pingpong_indices
+from .media import DEFAULT_FPS
 from .speech.types import Speech
 from .visemes import VisemeTrack, visemes_from_speech
 
@@ -260,9 +261,9 @@ class Pipeline:
     # ------------------------------------------------------------------------------------
     @property
     def fps(self) -> float:
-        """Frame rate of the face video (25 for an image)."""
+        """Frame rate of the face video (:data:`~talkinghead.media.DEFAULT_FPS` for an image)."""
         fps = float(self.prepared.track.fps)
-        return fps if fps > 1.0 else 25.0
+        return fps if fps > 1.0 else DEFAULT_FPS
 
     def _source_boxes(self):
         """Crop boxes of every source frame (stable over time)."""

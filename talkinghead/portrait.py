@@ -31,8 +31,6 @@ or ``~/.cache/talkinghead/portraits``), written atomically, without audio.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
 import os
 from dataclasses import asdict, dataclass
@@ -41,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import FaceError, InputError
-from .fileio import cache_root
+from .media import DEFAULT_FPS
 
 log = logging.getLogger(__name__)
 
@@ -579,7 +577,9 @@ def _signed_area(pts: np.ndarray, tri: np.ndarray) -> np.ndarray:
 
 def cache_dir() -> Path:
     """``$TALKINGHEAD_CACHE/portraits`` or ``~/.cache/talkinghead/portraits``."""
-    return cache_root() / "portraits"
+    from . import cache as disk_cache
+
+    return disk_cache.cache_dir("portraits")
 
 
 def portrait_frames(image: np.ndarray, motion: IdleMotion, *, face_index: int | None = None,
@@ -597,7 +597,7 @@ def animate_portrait(
     image_path: str | os.PathLike,
     *,
     seconds: float = 10.0,
-    fps: float = 25.0,
+    fps: float = DEFAULT_FPS,
     seed: int = 0,
     face_index: int | None = None,
     settings: PortraitSettings | None = None,
@@ -624,7 +624,7 @@ def animate_portrait(
         MediaError: the image cannot be read.
         FaceError: no face, or several faces without ``face_index``.
     """
-    from .fileio import cache_folder_usable, file_sha256, private_temp_folder
+    from . import cache as disk_cache
     from .media import VideoWriter, is_still, load_frames, probe
 
     s = settings or PortraitSettings()
@@ -635,15 +635,14 @@ def animate_portrait(
     n_frames = int(round(seconds * fps))
     if n_frames < 2:
         raise InputError(f"an idle clip needs at least 2 frames; got {seconds} s at {fps} fps")
-    key_data = json.dumps({"version": PORTRAIT_VERSION, "settings": s.to_dict(), "seconds": float(seconds),
-                           "fps": float(fps), "seed": int(seed), "face_index": face_index}, sort_keys=True)
-    key = f"{file_sha256(path)[:32]}-{hashlib.sha256(key_data.encode()).hexdigest()[:16]}"
-    out = cache_dir() / f"{key}.mp4"
-    if cache and out.exists():
+    key = disk_cache.content_key(path, {"version": PORTRAIT_VERSION, "settings": s.to_dict(),
+                                        "seconds": float(seconds), "fps": float(fps), "seed": int(seed),
+                                        "face_index": face_index})
+    # written into the cache folder even without ``cache`` (read=False): the next run may use it
+    out, hit = disk_cache.cache_slot("portraits", f"{key}.mp4", read=cache, temp_prefix="talkinghead-portrait-")
+    if hit:
         log.info("idle clip of %s loaded from the cache (%s)", path, out)
         return out
-    if not cache_folder_usable(out.parent):
-        out = private_temp_folder("talkinghead-portrait-") / out.name
     image = load_frames(path)[0]
     motion = idle_motion(n_frames, fps, seed, s)
     frames = portrait_frames(image, motion, face_index=face_index, settings=s, name=path.name,

@@ -21,12 +21,12 @@ import tempfile
 from pathlib import Path
 
 from .errors import InputError, MediaError
-from .fileio import atomic_path, cache_folder_usable, cache_root, file_sha256, private_temp_folder
+from . import cache as disk_cache
+from .fileio import atomic_path
+from .options import MIN_MAX_SIDE  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
-#: The smallest ``max_side`` accepted: a face in a smaller frame is too small to track.
-MIN_MAX_SIDE = 128
 #: x264 quality of a scaled video copy (visually lossless: it is the source of every frame).
 SCALED_CRF = 12
 #: A face file whose longer side exceeds this, used at its own size, gets a hint about ``max_side``.
@@ -45,7 +45,7 @@ def scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 
 def cache_dir() -> Path:
     """``$TALKINGHEAD_CACHE/scaled`` or ``~/.cache/talkinghead/scaled``."""
-    return cache_root() / "scaled"
+    return disk_cache.cache_dir("scaled")
 
 
 def scaled_face(path: str | os.PathLike, max_side: int | None, *, cache: bool = True,
@@ -84,13 +84,11 @@ def scaled_face(path: str | os.PathLike, max_side: int | None, *, cache: bool = 
     if (w, h) == (info.width, info.height):
         return p
     still = is_still(p, info)
-    name = f"{file_sha256(p)[:32]}-{w}x{h}{'.png' if still else '.mp4'}"
-    out = cache_dir() / name
-    if cache and out.exists():
+    name = f"{disk_cache.content_key(p, tag=f'{w}x{h}')}{'.png' if still else '.mp4'}"
+    out, hit = disk_cache.cache_slot("scaled", name, read=cache, write=cache, temp_prefix="talkinghead-scaled-")
+    if hit:
         log.info("scaled copy of %s loaded from the cache (%s)", p, out)
         return out
-    if not cache or not cache_folder_usable(out.parent):
-        out = private_temp_folder("talkinghead-scaled-") / name
     log.info("scaling %s from %dx%d to %dx%d", p, info.width, info.height, w, h)
     if still:
         _scale_image(p, out, w, h)

@@ -228,3 +228,13 @@ def test_black_and_white_pictures_are_recognised_after_compression():
     # a faintly tinted face is still a colour face
     pale = np.clip(bw.astype(int) + (6, 0, -6), 0, 255).astype(np.uint8)
     assert not is_grayscale(pale)
+
+
+def test_blend_accepts_the_old_color_match_keyword():
+    frame = np.full((64, 64, 3), 100, np.uint8)
+    crop = np.full((32, 32, 3), 180, np.uint8)
+    box = CropBox(16.0, 16.0, 32.0)
+    alpha = np.zeros((32, 32), np.float32)
+    alpha[8:24, 8:24] = 1.0
+    assert np.array_equal(blend(frame, crop, box, alpha, color_match=False),
+                          blend(frame, crop, box, alpha, colour_match=False))

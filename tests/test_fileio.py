@@ -135,3 +135,38 @@ def test_other_commands_never_write_over_their_inputs(tmp_path, capsys, argv, wh
     assert (tmp_path / "face.mp4").read_bytes() == b"the user's only copy"
     assert (tmp_path / "talk.srt").read_text() == "Hello."
     assert sorted(p.name for p in tmp_path.iterdir()) == ["face.mp4", "talk.srt"]
+
+
+def test_cache_helper_keys_by_content_and_settings(tmp_path, monkeypatch):
+    import hashlib
+    import json
+
+    from talkinghead import cache
+
+    monkeypatch.setenv("TALKINGHEAD_CACHE", str(tmp_path / "c"))
+    f = tmp_path / "face.png"
+    f.write_bytes(b"pixels")
+    content = hashlib.sha256(b"pixels").hexdigest()[:32]
+    settings = {"b": 1, "a": [2, 3]}
+    expected = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    assert cache.content_key(f, settings) == f"{content}-{expected}"
+    assert cache.content_key(f, tag="640x360") == f"{content}-640x360"
+    assert cache.cache_dir("scaled") == tmp_path / "c" / "scaled"
+    with pytest.raises(ValueError):
+        cache.cache_dir("nowhere")
+    path, hit = cache.cache_slot("scaled", "x.png")
+    assert path == tmp_path / "c" / "scaled" / "x.png" and not hit
+    assert cache.write_entry(path, lambda tmp: tmp.write_bytes(b"1"), "test") == path
+    assert cache.cache_slot("scaled", "x.png") == (path, True)
+    other, hit = cache.cache_slot("scaled", "x.png", read=False, write=False, temp_prefix="th-test-")
+    assert not hit and other.parent != path.parent and other.name == "x.png"
+    assert cache.cache_slot("scaled", "y.png", write=False) == (None, False)
+    assert not list(path.parent.glob("*.part*"))
+
+
+def test_face_types_do_not_import_the_cache():
+    import subprocess
+    import sys
+
+    code = "import sys, talkinghead.face.types; print('talkinghead.face.cache' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

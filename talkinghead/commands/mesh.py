@@ -97,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
     elif track.n_frames > 1 and track.fps and track.fps > 0:
         fps = float(track.fps)
     else:
-        fps = 25.0  # a still image
+        from ..media import DEFAULT_FPS
+
+        fps = DEFAULT_FPS  # a still image
     visemes = visemes_from_speech(speech, fps)
     n_out = visemes.n_frames
     frame_index = pingpong_indices(track.n_frames, n_out)

@@ -42,6 +42,7 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
+from ..media import DEFAULT_FPS
 from ..frames import pingpong_indices  # noqa: F401  (re-exported: output -> source frames)
 from ..visemes.types import MOUTH_PARAMS, P
 from .mesh import (
@@ -611,7 +612,7 @@ def posed_neutral(track: FaceTrack, rig: MouthRig, frame_index: np.ndarray) -> t
 
 
 def track_from_landmarks(
-    landmarks: np.ndarray, width: int, height: int, fps: float = 25.0, source: str = ""
+    landmarks: np.ndarray, width: int, height: int, fps: float = DEFAULT_FPS, source: str = ""
 ) -> FaceTrack:
     """A one-frame :class:`FaceTrack` straight from one set of landmarks (no tracker): identity
     rotation, translation = landmark centroid, scale = the landmarks' RMS radius, the landmarks

@@ -34,7 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..fileio import atomic_path, cache_folder_usable, cache_root, file_sha256, private_temp_folder
+from .. import cache as disk_cache
+from ..fileio import atomic_path
+from ..options import TURN_DEGREES, parse_turn  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,6 @@ SIDEWAYS_ANGLE = 60.0
 #: ffmpeg filters for 1, 2 and 3 clockwise quarter turns (odd sizes padded to even for H.264).
 TURN_FILTERS = {1: "transpose=clock", 2: "hflip,vflip", 3: "transpose=cclock"}
 _EVEN = "pad=ceil(iw/2)*2:ceil(ih/2)*2"
-#: Accepted values of a forced turn (clockwise degrees).
-TURN_DEGREES = (0, 90, 180, 270)
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ def _video_turns_cached(path: str, size: int, mtime_ns: int, inode: int, ctime_n
 
 def cache_dir() -> Path:
     """``$TALKINGHEAD_CACHE/upright`` or ``~/.cache/talkinghead/upright``."""
-    return cache_root() / "upright"
+    return disk_cache.cache_dir("upright")
 
 
 def check_turn(turn: int | str | None) -> int | None:
@@ -172,15 +172,10 @@ def check_turn(turn: int | str | None) -> int | None:
     Raises:
         InputError: any other value.
     """
-    if turn is None or (isinstance(turn, str) and turn.strip().lower() == "auto"):
-        return None
     try:
-        value = int(str(turn).strip()) if not isinstance(turn, bool) else None
+        return parse_turn(turn)
     except ValueError:
-        value = None
-    if value not in TURN_DEGREES:
-        raise InputError(f"turn {turn!r} is not one of auto, 0, 90, 180, 270 (degrees clockwise)")
-    return value
+        raise InputError(f"turn {turn!r} is not one of auto, 0, 90, 180, 270 (degrees clockwise)") from None
 
 
 def upright_face(path: str | os.PathLike, *, cache: bool = True, progress: bool = False,
@@ -228,12 +223,10 @@ def upright_face(path: str | os.PathLike, *, cache: bool = True, progress: bool 
                     "upside down" if k == 2 else "lying on its side", what, degrees)
     else:
         log.info("the %s %s is turned %s as asked", what, name or p.name, degrees)
-    name = f"{file_sha256(p)[:32]}-r{90 * k}.{'png' if still else 'mp4'}"
-    out = cache_dir() / name
-    if cache and out.exists():
+    name = f"{disk_cache.content_key(p, tag=f'r{90 * k}')}.{'png' if still else 'mp4'}"
+    out, hit = disk_cache.cache_slot("upright", name, read=cache, write=cache, temp_prefix="talkinghead-upright-")
+    if hit:
         return out
-    if not cache or not cache_folder_usable(out.parent):
-        out = private_temp_folder("talkinghead-upright-") / name
     if not still:
         from ..scale import transcode_video
 

@@ -691,7 +691,9 @@ def track_face(
     if isinstance(frames, np.ndarray) and frames.ndim == 3:
         frames = [frames]
     frames = list(frames)
-    rate = float(fps) if fps else 25.0
+    from ..media import DEFAULT_FPS
+
+    rate = float(fps) if fps else DEFAULT_FPS
     raw, detected, w, h = detect_landmarks(
         frames, n_frames=len(frames), face_index=face_index, static=len(frames) == 1,
         settings=s, progress=progress,

@@ -1,10 +1,17 @@
-"""Typed results of the Face stage (tracking and mesh deformation)."""
+"""Typed results of the Face stage (tracking and mesh deformation), and the ``.npz`` format of
+a :class:`FaceTrack` (:func:`save_track`, :func:`load_track`)."""
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+
+from ..errors import InputError
+from ..fileio import atomic_path
 
 #: Number of MediaPipe face-mesh landmarks with ``refine_landmarks=True`` (468 + 10 iris points).
 N_LANDMARKS = 478
@@ -66,13 +73,59 @@ class FaceTrack:
 
     def save(self, path) -> None:
         """Write this track to ``path`` (``.npz``, atomic); read it back with :meth:`load`."""
-        from .cache import save_track
-
         save_track(self, path)
 
     @classmethod
     def load(cls, path) -> "FaceTrack":
         """Read a track written by :meth:`save` (raises InputError if it is not one)."""
-        from .cache import load_track
-
         return load_track(path)
+
+
+_ARRAYS = ("landmarks", "raw_landmarks", "rotation", "translation", "scale", "canonical",
+           "expression", "detected")
+#: Format version of the saved ``.npz``.
+FORMAT_VERSION = 1
+
+
+def save_track(track: FaceTrack, path: str | os.PathLike) -> Path:
+    """Write ``track`` to ``path`` (``.npz``) atomically."""
+    p = Path(path)
+    with atomic_path(p, suffix=".npz") as tmp:
+        write_track_file(track, tmp)
+    return p
+
+
+def write_track_file(track: FaceTrack, path: str | os.PathLike) -> None:
+    """Write ``track`` in place to ``path`` (not atomically: :func:`save_track` is)."""
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "fps": float(track.fps),
+        "width": int(track.width),
+        "height": int(track.height),
+        "source": str(track.source),
+        "settings": {k: v for k, v in track.settings.items() if k != "cache_file"},
+    }
+    with open(path, "wb") as f:
+        np.savez_compressed(f, meta=np.array(json.dumps(meta)),
+                            **{k: np.asarray(getattr(track, k)) for k in _ARRAYS})
+
+
+def load_track(path: str | os.PathLike) -> FaceTrack:
+    """Read a track written by :func:`save_track`.
+
+    Raises :class:`InputError` if the file is missing or not a face track.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"face track not found: {p}")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            arrays = {k: z[k] for k in _ARRAYS}
+    except (OSError, KeyError, ValueError) as e:
+        raise InputError(f"{p} is not a talkinghead face track ({e})") from e
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise InputError(f"{p} has face-track format {meta.get('format_version')}, "
+                         f"expected {FORMAT_VERSION}; track the video again")
+    return FaceTrack(**arrays, fps=meta["fps"], width=meta["width"], height=meta["height"],
+                     source=meta["source"], settings=meta["settings"])

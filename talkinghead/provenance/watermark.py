@@ -71,6 +71,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError
+from ..media import DEFAULT_FPS
 
 log = logging.getLogger(__name__)
 
@@ -677,7 +678,7 @@ def detect(
     else:
         frames = [video] if isinstance(video, np.ndarray) and video.ndim == 3 else video
         frames = list(itertools.islice(frames, max_frames)) if max_frames else list(frames)
-        rate = float(fps) if fps else 25.0
+        rate = float(fps) if fps else DEFAULT_FPS
 
         def frames_iter():
             return iter(frames)

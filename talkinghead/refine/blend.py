@@ -361,10 +361,10 @@ class ColourTransform:
 
 
 def _blend_rect(frame: np.ndarray, box: CropBox, alpha: np.ndarray, ring_alpha: np.ndarray | None,
-                color_match: bool, ring_px: int | None):
+                colour_match: bool, ring_px: int | None):
     rp = ring_px if ring_px is not None else max(int(round(0.04 * box.size)), 2)
     reach = (np.asarray(alpha) > 0) | (np.asarray(ring_alpha) > 0 if ring_alpha is not None else False)
-    return rp, frame_rect(reach, box, frame.shape, pad=(rp if color_match else 0) + 1)
+    return rp, frame_rect(reach, box, frame.shape, pad=(rp if colour_match else 0) + 1)
 
 
 def _ring_transform(roi: np.ndarray, src: np.ndarray, ring_inside: np.ndarray, rp: int,
@@ -394,7 +394,7 @@ def ring_colour_transform(
     the same ring; ``None`` when it would apply none (no alpha, a ring under 20 pixels).
 
     Apply it to the crop yourself (:meth:`ColourTransform.apply`), then blend with
-    ``color_match=False``, to work on the colour-matched crop before blending (as
+    ``colour_match=False``, to work on the colour-matched crop before blending (as
     :mod:`talkinghead.refine.anchor` does)."""
     frame = np.asarray(frame)
     rp, rect = _blend_rect(frame, box, alpha, ring_alpha, True, ring_px)
@@ -415,10 +415,11 @@ def blend(
     box: CropBox,
     alpha: np.ndarray,
     *,
-    color_match: bool = True,
+    colour_match: bool = True,
     ring_px: int | None = None,
     max_gain: float = 1.25,
     ring_alpha: np.ndarray | None = None,
+    color_match: bool | None = None,
 ) -> np.ndarray:
     """Warp a refined crop back into its frame and blend it through a feathered alpha.
 
@@ -427,7 +428,7 @@ def blend(
         crop: the refined crop ``(R, R, 3)`` uint8 RGB, of ``box``.
         box: the crop's box in the frame.
         alpha: ``(R, R)`` float in [0, 1] (:func:`blend_alpha`): 1 = refined pixel.
-        color_match: shift/scale the crop's Lab colour so that its mean/std on a ring just
+        colour_match: shift/scale the crop's Lab colour so that its mean/std on a ring just
             outside the alpha match the frame's on the same ring (removes residual colour seams;
             :func:`ring_colour_transform`).
         ring_px: ring width in frame pixels (default: 4% of the box side).
@@ -436,14 +437,17 @@ def blend(
             With an alpha limited to the face (:func:`limit_alpha`), pass the hole's alpha here:
             outside the hole the generator reproduces its input, so the ring measures only its
             colour drift, not the background it painted inside the hole.
+        color_match: the old name of ``colour_match`` (still accepted; wins when given).
 
     Returns:
         A new frame ``(H, W, 3)`` uint8; pixels where the warped alpha is 0 are exactly ``frame``.
     """
+    if color_match is not None:
+        colour_match = color_match
     frame = np.asarray(frame)
     out = frame.copy()
     # Region of interest: where the alpha (and the ring of the colour statistics) can reach
-    rp, rect = _blend_rect(frame, box, alpha, ring_alpha, color_match, ring_px)
+    rp, rect = _blend_rect(frame, box, alpha, ring_alpha, colour_match, ring_px)
     if rect is None:
         return out
     xa, ya, xb, yb = rect  # ROI pixel (x, y) = frame pixel (x + xa, y + ya)
@@ -454,7 +458,7 @@ def blend(
         return out
     src = warp_to_frame(crop, box, rect, border=cv2.BORDER_REPLICATE)
     roi = frame[ya:yb, xa:xb]
-    if color_match:
+    if colour_match:
         if ring_alpha is not None:
             ring_inside = warp_to_frame(ring_alpha.astype(np.float32), box, rect) >= 1e-3
         else:

@@ -18,8 +18,6 @@ frames, the deformed meshes and their rendering.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
 import os
 import time
@@ -33,7 +31,8 @@ import torch
 from ..face.deform import DeformedMeshes, MouthRig, build_rig
 from ..face.types import FaceTrack
 from ..errors import OutputError
-from ..fileio import atomic_path, bundled_file, cache_folder_usable, cache_root, file_sha256
+from .. import cache as disk_cache
+from ..fileio import atomic_path, bundled_file, cache_folder_usable, file_sha256
 from ..render.types import CropBox, RenderedFrames
 from .blend import (
     ScaledFrame,
@@ -336,10 +335,10 @@ class PreparedFace:
 
     def anchor_crops(self, frames: Sequence[np.ndarray], out_crops: Sequence[np.ndarray], crops: np.ndarray,
                      meshes: DeformedMeshes, boxes: Sequence[CropBox], alphas: np.ndarray, hole_alphas: np.ndarray,
-                     flows: np.ndarray, *, color_match: bool = True) -> list[np.ndarray]:
+                     flows: np.ndarray, *, colour_match: bool = True) -> list[np.ndarray]:
         """The refiner's crops, colour-matched at the seam as :func:`~.blend.blend` would (when
-        ``color_match``), then with their coarse colours pulled towards the source face's
-        (:func:`~talkinghead.refine.anchor.anchor_colours`). Blend them with ``color_match=False``.
+        ``colour_match``), then with their coarse colours pulled towards the source face's
+        (:func:`~talkinghead.refine.anchor.anchor_colours`). Blend them with ``colour_match=False``.
 
         Args:
             frames: the source frames ``(H, W, 3)`` uint8 of the chunk.
@@ -348,13 +347,13 @@ class PreparedFace:
             meshes, boxes: the chunk's deformed meshes and crop boxes.
             alphas, hole_alphas: :meth:`blend_alphas`.
             flows: :meth:`skin_flows`.
-            color_match: apply the seam's colour matching first (:func:`~.blend.ring_colour_transform`).
+            colour_match: apply the seam's colour matching first (:func:`~.blend.ring_colour_transform`).
         """
         mesh = self.rig.mesh
         out = []
         for k in range(meshes.n_frames):
             crop = out_crops[k]
-            if color_match:
+            if colour_match:
                 transform = ring_colour_transform(frames[k], crop, boxes[k], alphas[k], ring_alpha=hole_alphas[k])
                 # only where it will be blended (the hole's alpha covers the blend's)
                 crop = transform.apply(crop, hole_alphas[k] > 0) if transform is not None else crop
@@ -411,11 +410,12 @@ class PreparedFace:
         rendered: RenderedFrames,
         *,
         batch_size: int = 8,
-        color_match: bool = True,
+        colour_match: bool = True,
         mirror_average: bool = MIRROR_AVERAGE,
         skin_detail: bool = SKIN_DETAIL,
         colour_anchor: bool = COLOUR_ANCHOR,
         mouths: MouthSources | None = None,
+        color_match: bool | None = None,
     ) -> list[np.ndarray]:
         """Refine and blend a chunk of output frames: :meth:`paint_crops` then
         :meth:`composite_frames` (the pipeline runs the two for consecutive chunks at the same
@@ -427,7 +427,7 @@ class PreparedFace:
             meshes: the deformed meshes of the chunk (:func:`deform_lower_face`).
             rendered: their rendering (:func:`render_frames`, ideally at :attr:`resolution`).
             batch_size: refiner batch size.
-            color_match: Lab mean/std matching at the blend seam.
+            colour_match: Lab mean/std matching at the blend seam.
             mirror_average: average the refiner's predictions for the frame and its mirror image
                 (:data:`MIRROR_AVERAGE`; ``False`` halves the refiner's time).
             skin_detail: carry the source frame's fine skin detail onto the rebuilt skin
@@ -438,6 +438,7 @@ class PreparedFace:
             mouths: paste real mouths over the planned lips: the person's own from the face video,
                 else another person's mouth interior (:data:`OWN_MOUTH`, :meth:`mouth_sources`,
                 :meth:`paste_mouths`); ``None``: the refiner's mouth.
+            color_match: the old name of ``colour_match`` (still accepted; wins when given).
 
         Returns:
             The output frames, ``(H, W, 3)`` uint8 each; pixels outside the (warped) blend mask are
@@ -445,8 +446,10 @@ class PreparedFace:
             (:attr:`FaceTrack.detected <talkinghead.face.types.FaceTrack.detected>`). Where a frame's crop is black and white
             (:func:`~.blend.is_grayscale`) so is the rebuilt region.
         """
+        if color_match is not None:
+            colour_match = color_match
         painted = self.paint_crops(frames, meshes, rendered, batch_size=batch_size, mirror_average=mirror_average)
-        return self.composite_frames(painted, color_match=color_match, skin_detail=skin_detail,
+        return self.composite_frames(painted, colour_match=colour_match, skin_detail=skin_detail,
                                      colour_anchor=colour_anchor, mouths=mouths)
 
     def paint_crops(self, frames: Sequence[np.ndarray], meshes: DeformedMeshes, rendered: RenderedFrames, *,
@@ -464,11 +467,14 @@ class PreparedFace:
                                       mirror_average=mirror_average)
         return PaintedCrops(list(frames), meshes, boxes, crops, holes, painted)
 
-    def composite_frames(self, painted: PaintedCrops, *, color_match: bool = True, skin_detail: bool = SKIN_DETAIL,
-                         colour_anchor: bool = COLOUR_ANCHOR, mouths: MouthSources | None = None) -> list[np.ndarray]:
+    def composite_frames(self, painted: PaintedCrops, *, colour_match: bool = True, skin_detail: bool = SKIN_DETAIL,
+                         colour_anchor: bool = COLOUR_ANCHOR, mouths: MouthSources | None = None,
+                         color_match: bool | None = None) -> list[np.ndarray]:
         """The compositing half of :meth:`refine_frames` (arguments and result as there): the
         painted crops anchored to the source colours, blended into the frames, the real mouths
         pasted, the skin detail added. Call it for the chunks in order (``mouths`` keeps state)."""
+        if color_match is not None:
+            colour_match = color_match
         frames, meshes, boxes, crops = painted.frames, painted.meshes, painted.boxes, painted.crops
         n = meshes.n_frames
         out_crops = painted.painted
@@ -476,12 +482,12 @@ class PreparedFace:
         flows = self.skin_flows(meshes, boxes) if (colour_anchor or skin_detail) else None
         if colour_anchor:  # the seam's colour matching first, then the anchoring
             out_crops = self.anchor_crops(frames, out_crops, crops, meshes, boxes, alphas, hole_alphas, flows,
-                                          color_match=color_match)
-            color_match = False
+                                          colour_match=colour_match)
+            colour_match = False
         # a black-and-white video or photo gets a black-and-white mouth (the refiner paints lips
         # and skin in colour whatever it is shown)
         out_crops = [to_grayscale(o) if is_grayscale(c) else o for o, c in zip(out_crops, crops)]
-        out = [blend(frames[k], out_crops[k], boxes[k], alphas[k], color_match=color_match, ring_alpha=hole_alphas[k])
+        out = [blend(frames[k], out_crops[k], boxes[k], alphas[k], colour_match=colour_match, ring_alpha=hole_alphas[k])
                for k in range(n)]
         if mouths is not None:
             out = self.paste_mouths(frames, out, meshes, boxes, alphas, mouths)
@@ -526,14 +532,13 @@ class PreparedFace:
 
 def cache_dir() -> Path:
     """``$TALKINGHEAD_CACHE/refiners`` or ``~/.cache/talkinghead/refiners``."""
-    return cache_root() / "refiners"
+    return disk_cache.cache_dir("refiners")
 
 
 def cache_key(path: Path, settings: PrepareSettings, base_weights: Path) -> str:
     """Content hash of the video + settings + base weights + :data:`PREPARE_VERSION`."""
-    s = json.dumps({"settings": settings.to_dict(), "base": file_sha256(base_weights)[:16],
-                    "version": PREPARE_VERSION}, sort_keys=True)
-    return f"{file_sha256(path)[:32]}-{hashlib.sha256(s.encode()).hexdigest()[:16]}"
+    return disk_cache.content_key(path, {"settings": settings.to_dict(), "base": file_sha256(base_weights)[:16],
+                                         "version": PREPARE_VERSION})
 
 
 # ------------------------------------------------------------------------------------------

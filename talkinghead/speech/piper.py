@@ -20,12 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, ScriptError, VoiceError
+from ..options import MAX_SEED, RATE_RANGE  # noqa: F401  (re-exported)
 from .normalize import normalize_english, normalize_words
 from .script import MAX_PAUSE, ScriptPart, expand_abbreviations, parse_script, script_text
 from .types import SILENCE, PhonemeInterval, Speech, WordInterval
 
-#: Largest ``seed`` (onnxruntime seeds with a signed 64-bit integer).
-MAX_SEED = 2**63 - 1
 #: Symbols espeak reads as words ("and", "percent", "dollars", "plus", ...): a written word made of
 #: them alone still has phonemes (other punctuation has none).
 _SPOKEN_SYMBOLS = "&%$€£¥+=@#"
@@ -113,7 +112,7 @@ class PiperSpeaker:
         seed: int | None = None,
         progress: bool = False,
     ) -> None:
-        if not (0.25 <= rate <= 4.0):
+        if not (RATE_RANGE[0] <= rate <= RATE_RANGE[1]):
             raise VoiceError(f"speaking rate {rate} is out of range (0.25 to 4)")
         for what, value in (("sentence pause", sentence_pause), ("paragraph pause", paragraph_pause)):
             if not (0.0 <= float(value) <= MAX_PAUSE):  # also refuses NaN

@@ -22,12 +22,11 @@ from pathlib import Path
 
 from ..errors import InputError, ScriptError
 from ..fileio import read_text_file
+from ..options import MAX_PAUSE  # noqa: F401  (re-exported)
 
 _PAUSE = re.compile(r"\[\s*pause\s+([0-9]*\.?[0-9]+)\s*(ms|s)?\s*\]", re.IGNORECASE)
 _ANY_MARKUP = re.compile(r"\[[^\]]*\]")
 _PARAGRAPH = re.compile(r"\n\s*\n")
-#: Longest pause accepted from markup, in seconds.
-MAX_PAUSE = 60.0
 #: Abbreviations read as these words when a capitalised word follows ("Dr. Smith", "Gen. Lee",
 #: "Mt. Everest"): espeak (Piper's phonemizer) would end the sentence at the full stop and say
 #: "Doctor." with a falling tone, pause, then start "Smith" as a new sentence.
