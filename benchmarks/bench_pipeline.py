@@ -126,7 +126,7 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
     """Make ``prepared`` say ``text`` into ``output``, each stage timed separately.
 
     The stages are those of :meth:`Pipeline.say` in the same order, with the same arguments
-    (``own_mouth``: ``say``'s option, default :data:`~talkinghead.refine.prepare.OWN_MOUTH`).
+    (``own_mouth``: ``say``'s option, default :class:`~talkinghead.options.RenderOptions`'s).
 
     Returns:
         dict with ``seconds`` (per stage, see :data:`STAGES`), ``n_frames``, ``fps``,
@@ -141,7 +141,11 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
     from talkinghead.media import VideoWriter
     from talkinghead.pipeline import CHUNK, Pipeline, Provenance, _source_index
     from talkinghead.refine.blend import blend, extract_crops, is_grayscale, to_grayscale
-    from talkinghead.refine.prepare import COLOUR_ANCHOR, MIRROR_AVERAGE, OWN_MOUTH, SKIN_DETAIL
+    from talkinghead.options import RenderOptions
+
+    defaults = RenderOptions()  # say's quality switches, as Pipeline.frames uses them
+    MIRROR_AVERAGE, SKIN_DETAIL = defaults.mirror_average, defaults.skin_detail
+    COLOUR_ANCHOR, OWN_MOUTH = defaults.colour_anchor, defaults.own_mouth
     from talkinghead.render.renderer import render_frames
     from talkinghead.speech.select import make_speech
     from talkinghead.visemes import visemes_from_speech

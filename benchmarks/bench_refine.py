@@ -41,7 +41,8 @@ from talkinghead.refine.dataset import (  # noqa: E402
     FEATHER, HOLE_DILATE, SILHOUETTE_MARGIN, build_clip_data, choose_references, mouth_openness,
 )
 from talkinghead.refine.infer import GENERIC_WEIGHTS, Refiner  # noqa: E402
-from talkinghead.refine.prepare import MIRROR_AVERAGE, PrepareSettings, _boxes_for, prepare_face  # noqa: E402
+from talkinghead.options import RenderOptions  # noqa: E402
+from talkinghead.refine.prepare import PrepareSettings, _boxes_for, prepare_face  # noqa: E402
 from talkinghead.render.types import CropBox, RenderedFrames  # noqa: E402
 
 HOLDOUT = 0.75
@@ -183,7 +184,7 @@ def reconstruction_alphas(clip, row: int, hole: np.ndarray) -> tuple[np.ndarray,
 
 
 def evaluate(refiner: Refiner, clip, refs: np.ndarray, png: Path | None = None, *,
-             mirror_average: bool = MIRROR_AVERAGE) -> dict:
+             mirror_average: bool = RenderOptions().mirror_average) -> dict:
     """Reconstruct every row of ``clip``; mean PSNR/SSIM on the evaluation boxes, and flicker.
 
     Flicker: the mean frame-to-frame change of the rebuilt mouth region divided by that of the

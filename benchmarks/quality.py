@@ -299,7 +299,7 @@ def reconstruction_metrics(prepared, clip: Path, holdout: float) -> dict:
     from talkinghead.media import load_frames
     from talkinghead.refine.blend import blend
     from talkinghead.refine.dataset import HOLE_DILATE, build_clip_data
-    from talkinghead.refine.prepare import MIRROR_AVERAGE
+    from talkinghead.options import RenderOptions
     from talkinghead.render.types import CropBox
 
     frames = load_frames(clip)
@@ -311,7 +311,7 @@ def reconstruction_metrics(prepared, clip: Path, holdout: float) -> dict:
     rows = np.arange(len(cd))
     holes = np.stack([cd.hole(k, None, HOLE_DILATE * r) for k in rows])
     out = prepared.refiner.refine(cd.crops, rendered_from_clip(cd, rows), prepared.references, holes,
-                                  mirror_average=MIRROR_AVERAGE)
+                                  mirror_average=RenderOptions().mirror_average)
     ps, ss, ps_region, de, rebuilt = [], [], [], [], []
     for k in rows:
         a, hole_alpha = reconstruction_alphas(cd, k, holes[k])

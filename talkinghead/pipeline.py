@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from .errors import InputError
 from .fileio import atomic_path, check_not_an_input, check_writable
 from .frames import SourceFrames, pingpong_indices
 from .media import DEFAULT_FPS
+from .options import FaceOptions, RenderOptions, SpeechOptions, option_keywords, reject_unknown
 from .speech.types import Speech
 from .visemes import VisemeTrack, visemes_from_speech
 
@@ -41,15 +42,13 @@ VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
 
 
 def check_video_options(fps: float | None, crf: int | None = None) -> None:
-    """Range checks of an output frame rate (``None``: the face video's) and x264 quality.
+    """Range checks of an output frame rate (``None``: the face video's) and x264 quality
+    (:class:`~talkinghead.options.RenderOptions`'s).
 
     Raises:
         InputError: ``fps`` not within 1-120, ``crf`` not within 0-51.
     """
-    if fps is not None and not (1.0 <= float(fps) <= 120.0):  # also refuses NaN
-        raise InputError(f"frame rate {fps} is out of range (1 to 120 fps)")
-    if crf is not None and not (0 <= int(crf) <= 51):
-        raise InputError(f"crf {crf} is out of range (0 to 51, lower = better)")
+    RenderOptions(fps=fps, crf=RenderOptions.crf if crf is None else crf)
 
 
 def say_outputs(output: str | Path, sidecars: bool) -> list[Path]:
@@ -57,6 +56,75 @@ def say_outputs(output: str | Path, sidecars: bool) -> list[Path]:
     (``.json``) and subtitles (``.srt``) beside it, in that order."""
     out = Path(output)
     return [out, out.with_suffix(".json"), out.with_suffix(".srt")] if sidecars else [out]
+
+
+def check_say_outputs(output: str | Path | None, sidecars: bool, inputs: dict[str, str | Path | None]) -> list[Path]:
+    """Check the files :meth:`Pipeline.say` will write before any work: an mp4 name, writable,
+    none of them one of the ``inputs`` (what each is called -> its path).
+
+    Returns:
+        :func:`say_outputs`.
+
+    Raises:
+        InputError: no output, or not an mp4 name; OutputError: not writable, or an input.
+    """
+    if output is None:
+        raise InputError("say() needs an output path")
+    out = check_writable(output)
+    if out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise InputError(f"output {out} should be an .mp4 file")
+    written = say_outputs(out, sidecars)
+    for w in written[1:]:
+        check_writable(w)
+    check_not_an_input(written, inputs)
+    return written
+
+
+def check_face_file(face: str | Path) -> Path:
+    """``face`` as a path, checked: it exists and is a file.
+
+    Raises:
+        InputError: missing, or a folder.
+    """
+    path = Path(face)
+    if not path.exists():
+        raise InputError(f"face file {path} does not exist")
+    if path.is_dir():
+        raise InputError(f"face path {path} is a folder: give a video or an image")
+    return path
+
+
+def face_input(face: str | Path, options: FaceOptions, *, cache: bool = True,
+               progress: bool = True) -> tuple[Path, tuple[Path, ...], bool]:
+    """The face video to prepare, made from the user's face file as ``options`` say: scaled down
+    (``max_side``), turned upright (``turn``), a portrait photo animated into an idle clip.
+
+    Returns:
+        ``(video, sources, portrait)``: the video (or ``face`` itself), every file on the way
+        (``face`` first; :meth:`Pipeline.say` never writes over one of them), whether ``face``
+        was a still.
+
+    Raises:
+        InputError: ``face`` is missing or a folder.
+    """
+    from .face.orientation import upright_face
+    from .media import is_still
+    from .scale import scaled_face
+
+    path = check_face_file(face)
+    sources = [path]
+    path = scaled_face(path, options.max_side, cache=cache, progress=progress)
+    sources.append(path)
+    # lying on its side: turned upright (or as ``turn`` says)
+    path = upright_face(path, cache=cache, progress=progress, turn=options.turn, name=Path(face).name)
+    sources.append(path)
+    portrait = is_still(path)
+    if portrait:
+        from .portrait import animate_portrait
+
+        path = animate_portrait(path, face_index=options.face_index, seed=options.idle_seed, cache=cache,
+                                progress=progress)
+    return path, tuple(sources), portrait
 
 
 class Provenance:
@@ -194,18 +262,16 @@ class Pipeline:
         self._boxes = None
 
     @classmethod
+    @option_keywords(FaceOptions)
     def from_face(
         cls,
         face: str | Path,
         *,
         device: str = "auto",
-        face_index: int | None = None,
-        steps: int | None = None,
         cache: bool = True,
         progress: bool = True,
-        idle_seed: int = 0,
-        max_side: int | None = None,
-        turn: int | str | None = None,
+        options: FaceOptions | None = None,
+        **kwargs,
     ) -> "Pipeline":
         """Track ``face`` (a video, or a portrait image) and fine-tune the refiner on it.
 
@@ -217,46 +283,31 @@ class Pipeline:
                 is first animated into a 10 s idle clip
                 (small head motion, blinks; :func:`talkinghead.portrait.animate_portrait`).
             device: ``"auto"`` (GPU if present), ``"cpu"`` or ``"cuda"``.
-            face_index: which face when there are several (0 = the largest; a portrait showing
-                several faces needs it).
-            steps: fine-tuning steps (default: :class:`~talkinghead.refine.prepare.PrepareSettings`'s
-                for a video, :data:`~talkinghead.refine.prepare.PORTRAIT_STEPS` for a portrait).
             cache: use the caches.
             progress: show progress bars.
-            idle_seed: seed of a portrait's idle motion and blinks.
-            max_side: scale the face photo or video down first so that its longer side is at most
-                this many pixels (:func:`talkinghead.scale.scaled_face`; the output has that
-                size); ``None``: the file's own size.
-            turn: ``None`` (or ``"auto"``): a photo or video whose face lies on its side or upside
-                down is turned upright (:func:`talkinghead.face.orientation.upright_face`); 0, 90,
-                180 or 270: turn it this many degrees clockwise instead (0: as it is).
+            options: :class:`~talkinghead.options.FaceOptions`: ``face_index`` (which face when
+                there are several; 0 = the largest), ``steps`` (fine-tuning steps; default
+                :class:`~talkinghead.refine.prepare.PrepareSettings`'s for a video,
+                :data:`~talkinghead.refine.prepare.PORTRAIT_STEPS` for a portrait), ``idle_seed``
+                (a portrait's idle motion and blinks), ``max_side`` (scale the face file down
+                first so that its longer side is at most this many pixels,
+                :func:`talkinghead.scale.scaled_face`; the output has that size), ``turn``
+                (``None``/``"auto"``: a face lying on its side or upside down is turned upright,
+                :func:`talkinghead.face.orientation.upright_face`; 0, 90, 180 or 270: turned this
+                many degrees clockwise instead, 0: as it is).
+            **kwargs: any field of :class:`~talkinghead.options.FaceOptions`, replacing the one
+                in ``options``.
         """
         from .devices import select_device
-        from .face.orientation import check_turn, upright_face
-        from .media import is_still
         from .refine.prepare import PrepareSettings, prepare_face
-        from .scale import scaled_face
 
         select_device(device)  # an unknown device, or cuda without a GPU: InputError, now
-        turn = check_turn(turn)
-        path = Path(face)
-        if not path.exists():
-            raise InputError(f"face file {path} does not exist")
-        sources = [path]
-        path = scaled_face(path, max_side, cache=cache, progress=progress)
-        sources.append(path)
-        # lying on its side: turned upright (or as ``turn`` says)
-        path = upright_face(path, cache=cache, progress=progress, turn=turn, name=Path(face).name)
-        sources.append(path)
-        portrait = is_still(path)
-        if portrait:
-            from .portrait import animate_portrait
-
-            path = animate_portrait(path, face_index=face_index, seed=idle_seed, cache=cache, progress=progress)
-            face_index = 0 if face_index is None else face_index
-        settings = PrepareSettings.for_face(portrait, steps, face_index=face_index or 0)
+        o = FaceOptions.merged(options, kwargs)
+        reject_unknown("from_face", kwargs)
+        path, sources, portrait = face_input(face, o, cache=cache, progress=progress)
+        settings = PrepareSettings.for_face(portrait, o.steps, face_index=o.face_index or 0)
         prepared = prepare_face(path, settings=settings, device=device, cache=cache, progress=progress)
-        return cls(prepared, path, device=device, progress=progress, source_paths=tuple(sources))
+        return cls(prepared, path, device=device, progress=progress, source_paths=sources)
 
     # ------------------------------------------------------------------------------------
     @property
@@ -280,6 +331,7 @@ class Pipeline:
             self._boxes = crop_boxes(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
         return self._boxes
 
+    @option_keywords(RenderOptions)
     def frames(
         self,
         speech: Speech,
@@ -287,10 +339,8 @@ class Pipeline:
         timings: dict | None = None,
         *,
         provenance: Provenance | None = None,
-        fast: bool = False,
-        skin_detail: bool = True,
-        colour_anchor: bool = True,
-        own_mouth: bool = True,
+        options: RenderOptions | None = None,
+        **kwargs,
     ) -> Iterator[np.ndarray]:
         """Yield the output frames (RGB uint8 ``(H, W, 3)``) for ``speech``, one by one.
 
@@ -298,24 +348,33 @@ class Pipeline:
         video, the video plays forward then backward (no jump). Every frame carries the invisible
         watermark (and the visible label if asked) of ``provenance`` (default: a new job with
         the watermark on); with ``Provenance(watermark=False)`` and no label, pixels outside
-        the blended mouth region are the source frame's, bit for bit. ``fast``: one refiner pass
-        per frame instead of averaging it with the mirrored frame's
-        (:data:`~talkinghead.refine.prepare.MIRROR_AVERAGE`): about half the refiner's time,
-        slightly lower quality. ``skin_detail``: carry the source frame's fine skin detail onto the
-        rebuilt skin (:data:`~talkinghead.refine.prepare.SKIN_DETAIL`); ``False`` leaves the skin
-        as smooth as the refiner draws it. ``colour_anchor``: pull the refiner's lips and skin
-        colours back towards the face's own where they are far off
-        (:data:`~talkinghead.refine.prepare.COLOUR_ANCHOR`); ``False`` keeps the refiner's.
-        ``own_mouth``: the lips, teeth and mouth interior from the frames of the face video whose
-        mouth has the planned shape (:data:`~talkinghead.refine.prepare.OWN_MOUTH`); ``False``:
-        the refiner's.
+        the blended mouth region are the source frame's, bit for bit.
+
+        Args:
+            speech: what is said.
+            fps: output frame rate (default ``options.fps``, else the face video's).
+            timings: seconds per stage are added to it (see :class:`SayResult`).
+            provenance: the watermark and label.
+            options: :class:`~talkinghead.options.RenderOptions`: ``fast`` (one refiner pass per
+                frame instead of averaging it with the mirrored frame's: about half the refiner's
+                time, slightly lower quality), ``skin_detail`` (the source frame's fine skin
+                detail on the rebuilt skin; ``False``: as smooth as the refiner draws it),
+                ``colour_anchor`` (the refiner's lip and skin colours pulled back towards the
+                face's own where they are far off), ``own_mouth`` (the lips, teeth and mouth
+                interior from the frames of the face video whose mouth has the planned shape;
+                ``False``: the refiner's). ``crf`` and ``sidecars`` are :meth:`say`'s.
+            **kwargs: any field of :class:`~talkinghead.options.RenderOptions`, replacing the
+                one in ``options``.
         """
         provenance = provenance if provenance is not None else Provenance()
         from .face.deform import deform_lower_face
         from .render.renderer import render_frames
 
-        check_video_options(fps)
-        fps = float(self.fps if fps is None else fps)
+        o = RenderOptions.merged(options, kwargs)
+        reject_unknown("frames", kwargs)
+        if fps is not None:
+            o = replace(o, fps=fps)
+        fps = float(self.fps if o.fps is None else o.fps)
         timings = timings if timings is not None else {}
         t0 = time.perf_counter()
         visemes = visemes_from_speech(speech, fps)
@@ -325,7 +384,7 @@ class Pipeline:
         src_index = _source_index(track.n_frames, self.fps, n_out, fps)
         boxes_src = self._source_boxes()
         bar = _progress(n_out, "frames", self.progress)
-        mouths = self.prepared.mouth_sources() if own_mouth else None
+        mouths = self.prepared.mouth_sources() if o.own_mouth else None
         device = None if self.device == "auto" else self.device
 
         def paint(s: int, src: SourceFrames):
@@ -335,7 +394,7 @@ class Pipeline:
             meshes = deform_lower_face(track, visemes.params[s:s + len(idx)], idx, rig=self._rig)
             rendered = render_frames(meshes, self.prepared.resolution, [boxes_src[i] for i in idx], device=device)
             t2 = time.perf_counter()
-            painted = self.prepared.paint_crops(src.take(idx), meshes, rendered, mirror_average=not fast)
+            painted = self.prepared.paint_crops(src.take(idx), meshes, rendered, mirror_average=o.mirror_average)
             return idx, painted, t2 - t, time.perf_counter() - t2
 
         # the next chunk is painted (deform, render, refiner network: mostly multi-threaded native
@@ -348,7 +407,7 @@ class Pipeline:
                 idx, painted, t_render, t_paint = ahead.result()
                 ahead = pool.submit(paint, starts[i + 1], src) if i + 1 < len(starts) else None
                 t = time.perf_counter()
-                out = self.prepared.composite_frames(painted, skin_detail=skin_detail, colour_anchor=colour_anchor,
+                out = self.prepared.composite_frames(painted, skin_detail=o.skin_detail, colour_anchor=o.colour_anchor,
                                                      mouths=mouths)
                 t3 = time.perf_counter()
                 timings["mesh+render"] = timings.get("mesh+render", 0.0) + t_render
@@ -360,27 +419,20 @@ class Pipeline:
                 bar.update(len(idx))
         bar.close()
 
+    @option_keywords(RenderOptions, SpeechOptions)
     def say(
         self,
         text: str | None = None,
         output: str | Path | None = None,
         *,
         speech: Speech | None = None,
-        voice: str | None = None,
-        tts: str = "piper",
-        rate: float = 1.0,
-        seed: int | None = None,
         audio: str | Path | None = None,
         transcript: str | None = None,
-        fps: float | None = None,
-        crf: int = 18,
-        sidecars: bool = False,
         on_frame: Callable[[int, np.ndarray], None] | None = None,
         provenance: Provenance | None = None,
-        fast: bool = False,
-        skin_detail: bool = True,
-        colour_anchor: bool = True,
-        own_mouth: bool = True,
+        options: RenderOptions | None = None,
+        speech_options: SpeechOptions | None = None,
+        **kwargs,
     ) -> SayResult:
         """Make the face say ``text`` (or play ``audio`` with its ``transcript``) into ``output``.
 
@@ -388,41 +440,37 @@ class Pipeline:
             text: the script (pause markup allowed).
             output: the mp4 to write (H.264 + AAC, the face video's size and frame rate).
             speech: a ready :class:`Speech` instead of ``text``/``audio``.
-            voice, tts, rate, seed: TTS options (see :func:`talkinghead.speech.select.make_speech`);
-                ``seed`` makes Piper's audio reproducible.
             audio, transcript: a recording and what it says, instead of TTS.
-            fps: output frame rate (default: the face video's).
-            crf: x264 quality (lower is better).
-            sidecars: also write ``output`` with ``.json`` (timeline) and ``.srt`` suffixes.
             on_frame: called with ``(index, frame)`` for each frame as it is made.
             provenance: watermark / label / signing options (default: watermark on, new job id).
-            fast: one refiner pass per frame (see :meth:`frames`).
-            skin_detail: the source's fine skin detail on the rebuilt skin (see :meth:`frames`).
-            colour_anchor: the refiner's colours anchored to the face's own (see :meth:`frames`).
-            own_mouth: the person's own lips and teeth from the face video (see :meth:`frames`).
+            options: :class:`~talkinghead.options.RenderOptions`: ``fps`` (output frame rate;
+                default: the face video's), ``crf`` (x264 quality, lower is better), ``sidecars``
+                (also write ``output`` with ``.json`` (timeline) and ``.srt`` suffixes), and the
+                quality switches ``fast``, ``skin_detail``, ``colour_anchor``, ``own_mouth`` (see
+                :meth:`frames`).
+            speech_options: :class:`~talkinghead.options.SpeechOptions` (``voice``, ``tts``,
+                ``rate``, ``seed``, ...; see :func:`talkinghead.speech.select.make_speech`):
+                ``seed`` makes Piper's audio reproducible. Not used with ``speech``.
+            **kwargs: any field of either options class, replacing the one in ``options`` or
+                ``speech_options`` (``say(text, out, voice="joe", fast=True)``).
         """
         from .media import VideoWriter
         from .speech.select import make_speech
 
-        if output is None:
-            raise InputError("say() needs an output path")
-        out = check_writable(output)
-        if out.suffix.lower() not in VIDEO_SUFFIXES:
-            raise InputError(f"output {out} should be an .mp4 file")
-        check_video_options(fps, crf)
-        written = say_outputs(out, sidecars)
-        for w in written[1:]:
-            check_writable(w)
+        o = RenderOptions.merged(options, kwargs)
+        so = SpeechOptions.merged(speech_options, kwargs)
+        reject_unknown("say", kwargs)
         first, *copies = self.source_paths
-        check_not_an_input(written, {"face video": first, **{f"face video's working copy {c.name}": c for c in copies},
-                                     "recording": audio})
+        written = check_say_outputs(output, o.sidecars, {"face video": first,
+                                                          **{f"face video's working copy {c.name}": c for c in copies},
+                                                          "recording": audio})
+        out = written[0]
         timings: dict = {}
         t = time.perf_counter()
         if speech is None:
-            speech = make_speech(text, tts=tts, voice=voice, rate=rate, audio=audio, transcript=transcript,
-                                 seed=seed, progress=self.progress)
+            speech = make_speech(text, audio=audio, transcript=transcript, progress=self.progress, options=so)
         timings["speech"] = time.perf_counter() - t
-        fps = float(self.fps if fps is None else fps)
+        fps = float(self.fps if o.fps is None else o.fps)
         prov = provenance if provenance is not None else Provenance()
         prov.check()
         n = 0
@@ -432,18 +480,16 @@ class Pipeline:
         t = time.perf_counter()
         # the finished video replaces ``out`` only once it is signed: a failure leaves the old file
         with atomic_path(out) as unsigned:
-            with VideoWriter(unsigned, fps, audio=(audio_track, speech.sample_rate), crf=crf,
+            with VideoWriter(unsigned, fps, audio=(audio_track, speech.sample_rate), crf=o.crf,
                              metadata=prov.metadata(speech.text)) as writer:
-                for frame in self.frames(speech, fps, timings, provenance=prov, fast=fast,
-                                         skin_detail=skin_detail, colour_anchor=colour_anchor,
-                                         own_mouth=own_mouth):
+                for frame in self.frames(speech, fps, timings, provenance=prov, options=o):
                     if on_frame is not None:
                         on_frame(n, frame)
                     writer.write(frame)
                     n += 1
             timings["total_video"] = time.perf_counter() - t
             prov.sign(unsigned, speech.text, title=out.name)
-        if sidecars:
+        if o.sidecars:
             speech.write_timeline(written[1])
             speech.write_srt(written[2])
         return SayResult(out, speech, visemes_from_speech(speech, fps), fps, n, timings)

@@ -52,7 +52,7 @@ def test_speak_seed_gives_the_same_audio(tmp_path):
     (["speak", "--audio", "{d}/rec.wav", "--transcript", "{d}/missing.txt", "-o", "{d}/x.wav"],
      "transcript file {d}/missing.txt does not exist"),
     (["say", "--text", "Hi.", "--face", "{d}/rec.wav", "--idle-seed", "-1", "-o", "{d}/x.mp4"],
-     "--idle-seed must be >= 0"),
+     "--idle-seed -1 must not be negative"),
     (["mesh", "--text", "Hi.", "--face", "{d}/rec.wav", "-o", "{d}/x.avi"], "should be an .mp4 file"),
     (["track", "{d}/rec.wav", "-o", "{d}/x.npz", "--overlay", "{d}/x.avi"], "should be an .mp4 file"),
     (["say", "--text", "Hi.", "--face", "{d}/rec.wav", "--turn", "45", "-o", "{d}/x.mp4"],

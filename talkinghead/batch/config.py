@@ -35,13 +35,12 @@ from typing import Any
 
 from ..errors import InputError, OutputError
 from ..fileio import NAME_MAX, check_not_an_input, file_sha256, read_text_file
-from ..scale import MIN_MAX_SIDE
-from ..speech.piper import MAX_SEED
+from ..options import ALL_OPTIONS, FaceOptions, Options, RenderOptions, SpeechOptions, check_value, type_name
 
+#: Which options class each setting belongs to (every field of :data:`~talkinghead.options.ALL_OPTIONS`).
+OPTION_OF: dict[str, type[Options]] = {name: cls for cls in ALL_OPTIONS for name in cls.names()}
 #: Settings that may appear under ``defaults:`` and be overridden by a job.
-SETTINGS = ("face", "voice", "tts", "rate", "sentence_pause", "paragraph_pause", "fps", "crf", "steps",
-            "face_index", "idle_seed", "seed", "align", "language", "sidecars", "fast", "skin_detail",
-            "colour_anchor", "own_mouth", "max_side", "turn")
+SETTINGS = ("face", *OPTION_OF)
 #: Keys only a job may have.
 JOB_ONLY = ("name", "text", "script", "audio", "transcript", "output")
 #: Keys only ``defaults:`` may have.
@@ -73,27 +72,10 @@ class JobSpec:
         script: the script file, when the text came from one.
         audio: a recording to lip-sync instead of TTS.
         transcript: what the recording says (text; a ``.txt`` file has been read).
-        voice, tts, rate, sentence_pause, paragraph_pause: TTS settings.
-        fps: output frame rate (``None`` = the face video's).
-        crf: x264 quality (lower is better).
-        steps: refiner fine-tuning steps when preparing the face (``None`` = the default: 150
-            for a video, 0 for a portrait or a video whose mouth barely moves).
-        face_index: which face in the video (0 = largest; ``None``: the pipeline's default).
-        idle_seed: seed of a portrait image's idle motion and blinks.
-        max_side: the face scaled down to at most this many pixels on its longer side first
-            (``talkinghead say --max-side``); ``None``: its own size.
-        turn: ``None`` (``auto`` in the config): a face lying on its side is turned upright; 0,
-            90, 180 or 270: turned that many degrees clockwise (``talkinghead say --turn``).
-        seed: seed of the voice's sampling noise (Piper; ``None`` = a fresh draw).
-        align, language: recording alignment settings.
-        sidecars: also write the timeline ``.json`` and ``.srt`` beside the mp4.
-        fast: one refiner pass per frame (``talkinghead say --fast``).
-        skin_detail: the face video's fine skin detail on the rebuilt skin (``False``:
-            ``talkinghead say --no-skin-detail``).
-        colour_anchor: the refiner's colours pulled towards the face's own where far off
-            (``False``: ``talkinghead say --no-colour-anchor``).
-        own_mouth: the lips, teeth and mouth interior taken from the face video's own frames
-            (``False``: ``talkinghead say --no-own-mouth``).
+        speech, face_options, render: the job's settings
+            (:class:`~talkinghead.options.SpeechOptions`, :class:`~talkinghead.options.FaceOptions`,
+            :class:`~talkinghead.options.RenderOptions`); each field also reads as an attribute
+            of the job (``job.rate``).
     """
 
     name: str
@@ -104,26 +86,26 @@ class JobSpec:
     script: Path | None = None
     audio: Path | None = None
     transcript: str | None = None
-    voice: str | None = None
-    tts: str = "piper"
-    rate: float = 1.0
-    sentence_pause: float = 0.25
-    paragraph_pause: float = 0.7
-    fps: float | None = None
-    crf: int = 18
-    steps: int | None = None
-    face_index: int | None = None
-    idle_seed: int = 0
-    max_side: int | None = None
-    turn: int | None = None
-    seed: int | None = None
-    align: str = "auto"
-    language: str = "en-us"
-    sidecars: bool = False
-    fast: bool = False
-    skin_detail: bool = True
-    colour_anchor: bool = True
-    own_mouth: bool = True
+    speech: SpeechOptions = field(default_factory=SpeechOptions)
+    face_options: FaceOptions = field(default_factory=FaceOptions)
+    render: RenderOptions = field(default_factory=RenderOptions)
+
+    _GROUPS = {SpeechOptions: "speech", FaceOptions: "face_options", RenderOptions: "render"}
+
+    def __getattr__(self, name: str):
+        cls = OPTION_OF.get(name)
+        if cls is None:
+            raise AttributeError(name)
+        return getattr(object.__getattribute__(self, self._GROUPS[cls]), name)
+
+    @classmethod
+    def create(cls, **kwargs) -> "JobSpec":
+        """A job from flat settings (``rate=0.9, fps=25, ...`` beside the job's own fields)."""
+        groups = {attr: {} for attr in cls._GROUPS.values()}
+        for k in list(kwargs):
+            if k in OPTION_OF:
+                groups[cls._GROUPS[OPTION_OF[k]]][k] = kwargs.pop(k)
+        return cls(**kwargs, **{attr: opt(**groups[attr]) for opt, attr in cls._GROUPS.items()})
 
     @property
     def label(self) -> str:
@@ -136,13 +118,16 @@ class JobSpec:
         return marker_path(self.output)
 
     @property
-    def face_key(self) -> tuple[str, int | None, int | None, int, int | None, int | None]:
+    def face_key(self) -> tuple[str, FaceOptions]:
         """Jobs with the same key share one prepared face."""
-        return (str(self.face), self.face_index, self.steps, self.idle_seed, self.max_side, self.turn)
+        return (str(self.face), self.face_options)
 
     def to_payload(self) -> dict:
-        """JSON-able dict (paths as strings) for a worker process or a Ray task."""
+        """JSON-able flat dict (paths as strings, every setting at the top level) for a worker
+        process or a Ray task."""
         d = asdict(self)
+        for attr in self._GROUPS.values():
+            d.update(d.pop(attr))
         for k, v in d.items():
             if isinstance(v, Path):
                 d[k] = str(v)
@@ -154,7 +139,7 @@ class JobSpec:
         for k in ("face", "output", "script", "audio"):
             if d.get(k) is not None:
                 d[k] = Path(d[k])
-        return cls(**d)
+        return cls.create(**d)
 
     def settings_hash(self) -> str:
         """SHA-256 of everything that determines the output (file contents, not just names).
@@ -257,9 +242,7 @@ def load_config(config: str | os.PathLike | dict, *, outdir: str | os.PathLike |
     return _Validator(source, base).validate(data, outdir)
 
 
-def _type_name(v: Any) -> str:
-    return {dict: "mapping", list: "list", str: "string", bool: "boolean", int: "integer",
-            float: "number", type(None): "null"}.get(type(v), type(v).__name__)
+_type_name = type_name
 
 
 class _Validator:
@@ -295,54 +278,9 @@ class _Validator:
             if "\0" in v:
                 return bad("contains a NUL character")
             return v
-        if key == "turn":
-            from ..face.orientation import check_turn
-
-            try:
-                return check_turn(v)
-            except InputError:
-                return bad(f"{v!r} is not one of auto, 0, 90, 180, 270 (degrees clockwise)")
-        if key in ("rate", "sentence_pause", "paragraph_pause", "fps"):
-            if v is None and key == "fps":
-                return None
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                return bad(f"expected a number, got {_type_name(v)} {v!r}")
-            v = float(v)
-            if key == "rate" and not (0.25 <= v <= 4.0):
-                return bad(f"{v:g} is out of range (0.25 to 4)")
-            if key == "fps" and not (1.0 <= v <= 120.0):
-                return bad(f"{v:g} is out of range (1 to 120)")
-            if key.endswith("pause") and not (0.0 <= v <= 10.0):
-                return bad(f"{v:g} is out of range (0 to 10 seconds)")
-            return v
-        if key in ("crf", "steps", "face_index", "idle_seed", "seed", "max_side"):
-            if v is None and key in ("steps", "face_index", "seed", "max_side"):
-                return None
-            if isinstance(v, bool) or not isinstance(v, int):
-                return bad(f"expected an integer, got {_type_name(v)} {v!r}")
-            if key == "crf" and not (0 <= v <= 51):
-                return bad(f"{v} is out of range (0 to 51)")
-            if key in ("steps", "face_index", "idle_seed", "seed") and v < 0:
-                return bad(f"{v} must not be negative")
-            if key in ("idle_seed", "seed") and v > MAX_SEED:
-                return bad(f"{v} is too large (at most {MAX_SEED})")
-            if key in ("steps", "face_index") and v > 1_000_000:
-                return bad(f"{v} is too large")
-            if key == "max_side" and v < MIN_MAX_SIDE:
-                return bad(f"{v} is too small (at least {MIN_MAX_SIDE} pixels)")
-            return v
-        if key in ("sidecars", "fast", "skin_detail", "colour_anchor", "own_mouth"):
-            if not isinstance(v, bool):
-                return bad(f"expected true or false, got {_type_name(v)} {v!r}")
-            return v
-        if key == "tts":
-            if v not in ("piper", "coqui"):
-                return bad(f"unknown TTS engine {v!r}: choose piper or coqui")
-            return v
-        if key == "align":
-            if v not in ("auto", "dtw", "pocketsphinx"):
-                return bad(f"unknown alignment method {v!r}: choose auto, dtw or pocketsphinx")
-            return v
+        if key in OPTION_OF:  # the option's own type and range checks
+            value, problem = check_value(OPTION_OF[key], key, v, strict=True)
+            return bad(problem) if problem is not None else value
         raise AssertionError(key)  # pragma: no cover
 
     def section(self, where: str, d: Any, allowed: tuple[str, ...]) -> dict:
@@ -547,9 +485,9 @@ class _Validator:
         if len(self.errors) > n_before or face is None or out is None:
             return None, where, name, out
         settings = {k: s[k] for k in SETTINGS if k in s and k != "face"}
-        spec = JobSpec(name=name, index=i, face=face.resolve(), output=out, text=text,
-                       script=script.resolve() if script else None, audio=audio.resolve() if audio else None,
-                       transcript=transcript, **settings)
+        spec = JobSpec.create(name=name, index=i, face=face.resolve(), output=out, text=text,
+                              script=script.resolve() if script else None, audio=audio.resolve() if audio else None,
+                              transcript=transcript, **settings)
         return spec, where, name, out
 
     def read_text(self, where: str, key: str, p: Path) -> str | None:

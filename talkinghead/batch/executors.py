@@ -75,19 +75,15 @@ def execute_job(payload: dict, pipeline: Any = None) -> dict:
         if tracker is not None:
             tracker.report("preparing face")
         if pipeline is None:
-            pipeline = Pipeline.from_face(job.face, device=payload.get("device", "auto"),
-                                          face_index=job.face_index, steps=job.steps, idle_seed=job.idle_seed,
-                                          max_side=job.max_side, turn=job.turn,
-                                          cache=True, progress=progress)
+            pipeline = Pipeline.from_face(job.face, device=payload.get("device", "auto"), cache=True, progress=progress,
+                                          options=job.face_options)
         pipeline.progress = progress
-        speech_kw = dict(tts=job.tts, voice=job.voice, rate=job.rate, sentence_pause=job.sentence_pause,
-                         paragraph_pause=job.paragraph_pause, audio=job.audio, transcript=job.transcript,
-                         align=job.align, language=job.language, seed=job.seed)
         from ..speech.select import make_speech
 
         if tracker is not None:
             tracker.report("speech")
-        speech = make_speech(job.text, progress=progress, **speech_kw)
+        speech = make_speech(job.text, audio=job.audio, transcript=job.transcript, progress=progress,
+                             options=job.speech)
         on_frame = None
         if tracker is not None:
             total = max(1, round(speech.duration * float(job.fps or pipeline.fps)))
@@ -96,9 +92,7 @@ def execute_job(payload: dict, pipeline: Any = None) -> dict:
                 tracker.report("rendering", (i + 1) / total)
 
             tracker.report("rendering", 0.0)
-        r = pipeline.say(speech=speech, output=job.output, fps=job.fps, crf=job.crf, sidecars=job.sidecars,
-                         fast=job.fast, skin_detail=job.skin_detail, colour_anchor=job.colour_anchor,
-                         own_mouth=job.own_mouth, on_frame=on_frame)
+        r = pipeline.say(speech=speech, output=job.output, options=job.render, on_frame=on_frame)
         if tracker is not None:
             tracker.report("finishing", 1.0)
         res.update(status="ok", output=str(r.path), duration=round(float(r.duration), 3), n_frames=int(r.n_frames))

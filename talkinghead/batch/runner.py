@@ -358,10 +358,8 @@ def _prepare_faces(todo: list[JobSpec], results: dict, device: str, progress: bo
         t = time.perf_counter()
         try:
             j0 = js[0]
-            pipelines[key] = Pipeline.from_face(face, device=device, face_index=j0.face_index, steps=j0.steps,
-                                                idle_seed=j0.idle_seed, max_side=j0.max_side, turn=j0.turn,
-                                                cache=True,
-                                                progress=progress and threads is None)
+            pipelines[key] = Pipeline.from_face(face, device=device, cache=True, progress=progress and threads is None,
+                                                options=j0.face_options)
         except TalkingHeadError as exc:
             err = f"face {face.name}: {exc}"
         except Exception as exc:  # noqa: BLE001 - recorded as the jobs' failure

@@ -1,4 +1,5 @@
-"""Options shared by several commands (script input, voice)."""
+"""Options shared by several commands (script input, voice): the voice options come from
+:class:`~talkinghead.options.SpeechOptions`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError
+from ..options import SpeechOptions, add_arguments, from_args
 
 
 def add_script_options(p: argparse.ArgumentParser, positional: bool = False) -> None:
@@ -16,21 +18,11 @@ def add_script_options(p: argparse.ArgumentParser, positional: bool = False) -> 
         p.add_argument("-t", "--text", help="what to say (or use --script)")
     p.add_argument("-s", "--script", metavar="FILE", help="read the script from a UTF-8 text file "
                    "(blank lines = paragraph pauses, [pause 0.8s] = explicit pause)")
-    v = p.add_argument_group("voice")
-    v.add_argument("--tts", choices=("piper", "coqui"), default="piper", help="TTS engine (default: piper)")
-    v.add_argument("--voice", help="Piper: 'joe' (bundled, default) or path to a .onnx voice; "
-                   "Coqui: model folder / .pth / name in the local model cache")
-    v.add_argument("--rate", type=float, default=1.0, help="speaking rate, 1.0 = normal (Piper)")
-    v.add_argument("--sentence-pause", type=float, default=0.25, metavar="S", help="seconds between sentences")
-    v.add_argument("--paragraph-pause", type=float, default=0.7, metavar="S", help="seconds for a blank line")
-    v.add_argument("--seed", type=int, default=None, metavar="N",
-                   help="seed of the voice's sampling noise: the same seed gives the same audio (Piper)")
+    add_arguments(p, SpeechOptions, only=("tts", "voice", "rate", "sentence_pause", "paragraph_pause", "seed"))
     r = p.add_argument_group("own recording instead of TTS")
     r.add_argument("--audio", metavar="REC", help="a recording of the script (wav/mp3/flac...)")
     r.add_argument("--transcript", metavar="TEXT|FILE", help="what the recording says (text or a .txt file)")
-    r.add_argument("--align", choices=("auto", "dtw", "pocketsphinx"), default="auto",
-                   help="alignment method for --audio (default: auto)")
-    r.add_argument("--language", default="en-us", help="espeak language of the transcript (default: en-us)")
+    add_arguments(p, SpeechOptions, only=("align", "language"))
 
 
 def script_input_files(args: argparse.Namespace) -> dict[str, str | None]:
@@ -53,32 +45,12 @@ def script_from_args(args: argparse.Namespace) -> str | None:
     return text
 
 
-def check_number_options(args: argparse.Namespace) -> None:
-    """Range checks of the numeric options several commands share, before any work starts."""
-    from ..speech.piper import MAX_SEED
-    from ..speech.script import MAX_PAUSE
-
-    seed = getattr(args, "seed", None)
-    if seed is not None and not 0 <= seed <= MAX_SEED:
-        raise InputError(f"--seed {seed} is out of range (0 to {MAX_SEED})")
-    for opt in ("sentence_pause", "paragraph_pause"):
-        v = getattr(args, opt, None)
-        if v is not None and not 0.0 <= v <= MAX_PAUSE:  # also refuses NaN
-            raise InputError(f"--{opt.replace('_', '-')} {v:g} is out of range (0 to {MAX_PAUSE:g} seconds)")
-    for opt in ("idle_seed", "face_index", "steps"):
-        v = getattr(args, opt, None)
-        if v is not None and v < 0:
-            raise InputError(f"--{opt.replace('_', '-')} must be >= 0, got {v}")
-    if getattr(args, "idle_seed", None) is not None and args.idle_seed > MAX_SEED:
-        raise InputError(f"--idle-seed {args.idle_seed} is out of range (0 to {MAX_SEED})")
-
-
 def speech_from_args(args: argparse.Namespace):
     """Run the Speech stage as the options say."""
     from ..speech.script import read_script, transcript_file
     from ..speech.select import make_speech
 
-    check_number_options(args)
+    options = from_args(SpeechOptions, args)  # every value checked before any work
     text = script_from_args(args)
     transcript = args.transcript
     if transcript is not None and args.audio is None:
@@ -90,17 +62,5 @@ def speech_from_args(args: argparse.Namespace):
         transcript = read_script(tfile)
     if args.audio is None and text is None:
         raise InputError("nothing to say: give TEXT or --script FILE (or --audio REC --transcript ...)")
-    return make_speech(
-        text,
-        tts=args.tts,
-        voice=args.voice,
-        rate=args.rate,
-        sentence_pause=args.sentence_pause,
-        paragraph_pause=args.paragraph_pause,
-        audio=args.audio,
-        transcript=transcript,
-        align=args.align,
-        language=args.language,
-        seed=args.seed,
-        progress=not getattr(args, "quiet", False),
-    )
+    return make_speech(text, audio=args.audio, transcript=transcript, progress=not getattr(args, "quiet", False),
+                       options=options)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from ..errors import InputError
+from ..options import FaceOptions, add_arguments, from_args
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +38,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("face", help="video or image file with the face")
     p.add_argument("-o", "--output", metavar="PT", help="also write the fine-tuned refiner to this file")
-    p.add_argument("--steps", type=int, default=None, metavar="N",
-                   help="fine-tuning steps (default 150 for a video, or 0 when its mouth barely moves; 0 for "
-                   "a portrait, whose one mouth state fine-tuning would overfit; 0 = use the generic weights)")
     p.add_argument("--max-frames", type=int, default=None, metavar="N",
                    help="at most this many frames are used for fine-tuning (default 200)")
-    p.add_argument("--face-index", type=int, default=None, metavar="N",
-                   help="which face when there are several: 0 = largest (default; a portrait showing "
-                   "several faces needs it)")
-    p.add_argument("--idle-seed", type=int, default=0, metavar="N", help="seed of a portrait's idle motion")
-    p.add_argument("--max-side", type=int, default=None, metavar="PX",
-                   help="prepare the face scaled down to at most PX pixels on its longer side, as "
-                        "`say --max-side PX` will use it")
-    p.add_argument("--turn", default="auto", metavar="auto|0|90|180|270",
-                   help="turn the face upright when it lies on its side or upside down (auto), or by "
-                        "this many degrees clockwise (0: as it is), as `say --turn` will")
+    add_arguments(p, FaceOptions, group="")
     p.add_argument("--weights", metavar="PT", help="start from these refiner weights instead of the generic ones")
     p.add_argument("--no-cache", action="store_true", help="prepare again even if a cached result exists")
     p.set_defaults(func=run)
@@ -60,44 +48,23 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ..fileio import check_not_an_input, check_writable
+    from ..pipeline import check_face_file, face_input
     from ..refine.prepare import PrepareSettings, prepare_face
 
-    from ..media import is_still
-    from ..scale import MIN_MAX_SIDE, scaled_face
-
-    from .common import check_number_options
-
-    check_number_options(args)
-    if args.steps is not None and args.steps < 0:
-        raise InputError(f"--steps must be >= 0, got {args.steps}")
+    options = from_args(FaceOptions, args)
     if args.max_frames is not None and args.max_frames < 1:
         raise InputError(f"--max-frames must be >= 1, got {args.max_frames}")
-    if args.face_index is not None and args.face_index < 0:
-        raise InputError(f"--face-index must be >= 0, got {args.face_index}")
-    if args.max_side is not None and args.max_side < MIN_MAX_SIDE:
-        raise InputError(f"--max-side {args.max_side} is too small (at least {MIN_MAX_SIDE} pixels)")
+    check_face_file(args.face)
     if args.output:  # before the face is read: an output that cannot be written stops at once
         check_writable(args.output)
         check_not_an_input([args.output], {"face video": args.face, "starting weights": args.weights})
 
-    from ..face.orientation import check_turn, upright_face
-
-    turn = check_turn(args.turn)
-    face = scaled_face(args.face, args.max_side, cache=not args.no_cache, progress=not args.quiet)
-    # the same upright copy that `say` uses (shared cache): a face lying on its side is turned
-    face = upright_face(face, cache=not args.no_cache, progress=not args.quiet, turn=turn,
-                        name=Path(args.face).name)
-    portrait = is_still(face)
-    s = PrepareSettings.for_face(portrait, args.steps)
+    # the same scaled, upright copy and portrait idle clip that `say` uses (shared caches)
+    face, _, portrait = face_input(args.face, options, cache=not args.no_cache, progress=not args.quiet)
+    s = PrepareSettings.for_face(portrait, options.steps)
     if args.max_frames is not None:
         s.max_frames = args.max_frames
-    s.face_index = args.face_index or 0
-    if portrait:
-        # the same idle clip that `say` animates from a portrait (shared cache)
-        from ..portrait import animate_portrait
-
-        face = animate_portrait(face, face_index=args.face_index, seed=args.idle_seed,
-                                cache=not args.no_cache, progress=not args.quiet)
+    s.face_index = options.face_index or 0
     prepared = prepare_face(face, settings=s, base_weights=args.weights, device=args.device,
                             cache=not args.no_cache, progress=not args.quiet)
     st = prepared.stats

@@ -224,7 +224,7 @@ class Refiner:
                 holes and references flipped left-right, the normals' x negated, as the training
                 augmentation mirrors them) and average the two predictions (test-time
                 augmentation: twice the generator time; the measured gain is in the note of
-                :data:`talkinghead.refine.prepare.MIRROR_AVERAGE`).
+                :class:`talkinghead.options.RenderOptions`, ``fast``).
 
         Returns:
             The generator's crops ``(n, R, R, 3)`` uint8 RGB (the whole crop; blend them through

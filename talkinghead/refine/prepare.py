@@ -31,6 +31,7 @@ import torch
 from ..face.deform import DeformedMeshes, MouthRig, build_rig
 from ..face.types import FaceTrack
 from ..errors import OutputError
+from ..options import RenderOptions
 from .. import cache as disk_cache
 from ..fileio import atomic_path, bundled_file, cache_folder_usable, file_sha256
 from ..render.types import CropBox, RenderedFrames
@@ -86,34 +87,10 @@ PORTRAIT_STEPS = 0
 STILL_MOUTH_RANGE = 0.08
 
 
-#: Default of :meth:`PreparedFace.refine_frames`'s ``mirror_average``: the generator also runs on
-#: the mirrored frame and the two predictions are averaged (:meth:`Refiner.refine`): about
-#: +0.2 dB / +0.008 SSIM on every development clip for twice the generator time
-#: (``benchmarks/bench_refine.py --no-mirror``; ``talkinghead say --fast`` turns it off).
-MIRROR_AVERAGE = True
-
-#: Default of :meth:`PreparedFace.refine_frames`'s ``skin_detail``: the source frame's fine skin
-#: detail is carried onto the rebuilt skin (:mod:`talkinghead.refine.detail`; ``talkinghead say
-#: --no-skin-detail`` turns it off). The refiner draws skin smoother than it is, and a face larger
-#: than its 192-px crop loses everything finer when the crop is scaled back up: in the product
-#: the source frame has that detail on the same skin, exactly in place where the rig moves nothing.
-#: A reconstruction cannot score that fairly (the frame's own detail is the answer), so
-#: ``benchmarks/bench_detail.py`` bounds it (``benchmarks/README.md``, "The mouth region at frame
-#: scale"): neutral to slightly better, no flicker; in the frames, stubble, freckles and fine
-#: lines on the cheeks and chin instead of airbrushed skin.
-SKIN_DETAIL = True
-
-#: Pull the refiner's coarse colours back towards the source face's where they differ by more
-#: than a new mouth shape explains (:mod:`talkinghead.refine.anchor`): on a face unlike the
-#: training faces (a painting) the refiner paints pale lips and greyish skin.
-COLOUR_ANCHOR = True
-
-#: Default of :meth:`PreparedFace.refine_frames`'s ``own_mouth``: the lips, teeth and mouth interior
-#: of the frame of the face video whose mouth has the planned shape, warped onto the planned lips
-#: over the refiner's (:mod:`talkinghead.refine.retrieve`; ``talkinghead say --no-own-mouth`` turns
-#: it off): sharp lips and the person's own teeth instead of the refiner's soft ones
-#: (``benchmarks/bench_mouth.py``).
-OWN_MOUTH = True
+#: The defaults of :meth:`PreparedFace.refine_frames`'s quality switches: ``say``'s
+#: (:class:`~talkinghead.options.RenderOptions`: ``fast``, ``skin_detail``, ``colour_anchor``,
+#: ``own_mouth``, with the measurements behind each).
+DEFAULTS = RenderOptions()
 
 #: Real open mouths of other people (``assets/mouth_interiors.npz``, built by
 #: ``tools/build_mouth_interiors.py`` from MIT-licensed clips; provenance in ``assets/README.md``):
@@ -411,9 +388,9 @@ class PreparedFace:
         *,
         batch_size: int = 8,
         colour_match: bool = True,
-        mirror_average: bool = MIRROR_AVERAGE,
-        skin_detail: bool = SKIN_DETAIL,
-        colour_anchor: bool = COLOUR_ANCHOR,
+        mirror_average: bool = DEFAULTS.mirror_average,
+        skin_detail: bool = DEFAULTS.skin_detail,
+        colour_anchor: bool = DEFAULTS.colour_anchor,
         mouths: MouthSources | None = None,
         color_match: bool | None = None,
     ) -> list[np.ndarray]:
@@ -429,14 +406,15 @@ class PreparedFace:
             batch_size: refiner batch size.
             colour_match: Lab mean/std matching at the blend seam.
             mirror_average: average the refiner's predictions for the frame and its mirror image
-                (:data:`MIRROR_AVERAGE`; ``False`` halves the refiner's time).
+                (not :attr:`RenderOptions.fast <talkinghead.options.RenderOptions>`; ``False`` halves the
+                refiner's time).
             skin_detail: carry the source frame's fine skin detail onto the rebuilt skin
-                (:data:`SKIN_DETAIL`, :meth:`detail_maps`), and keep its own skin above the upper
+                (:meth:`detail_maps`), and keep its own skin above the upper
                 lip, moved with the lip (:meth:`upper_bands`; a moustache).
             colour_anchor: pull the refiner's coarse colours towards the source face's where
-                they are far off (:data:`COLOUR_ANCHOR`, :meth:`anchor_crops`).
+                they are far off (:meth:`anchor_crops`).
             mouths: paste real mouths over the planned lips: the person's own from the face video,
-                else another person's mouth interior (:data:`OWN_MOUTH`, :meth:`mouth_sources`,
+                else another person's mouth interior (:meth:`mouth_sources`,
                 :meth:`paste_mouths`); ``None``: the refiner's mouth.
             color_match: the old name of ``colour_match`` (still accepted; wins when given).
 
@@ -453,7 +431,7 @@ class PreparedFace:
                                      colour_anchor=colour_anchor, mouths=mouths)
 
     def paint_crops(self, frames: Sequence[np.ndarray], meshes: DeformedMeshes, rendered: RenderedFrames, *,
-                    batch_size: int = 8, mirror_average: bool = MIRROR_AVERAGE) -> PaintedCrops:
+                    batch_size: int = 8, mirror_average: bool = DEFAULTS.mirror_average) -> PaintedCrops:
         """The refiner's half of :meth:`refine_frames`: the source crops, the hole masks and the
         refiner's crops of a chunk (arguments as there). Keeps no state: chunks may be painted
         ahead of the one being composited."""
@@ -467,8 +445,8 @@ class PreparedFace:
                                       mirror_average=mirror_average)
         return PaintedCrops(list(frames), meshes, boxes, crops, holes, painted)
 
-    def composite_frames(self, painted: PaintedCrops, *, colour_match: bool = True, skin_detail: bool = SKIN_DETAIL,
-                         colour_anchor: bool = COLOUR_ANCHOR, mouths: MouthSources | None = None,
+    def composite_frames(self, painted: PaintedCrops, *, colour_match: bool = True, skin_detail: bool = DEFAULTS.skin_detail,
+                         colour_anchor: bool = DEFAULTS.colour_anchor, mouths: MouthSources | None = None,
                          color_match: bool | None = None) -> list[np.ndarray]:
         """The compositing half of :meth:`refine_frames` (arguments and result as there): the
         painted crops anchored to the source colours, blended into the frames, the real mouths
@@ -495,7 +473,7 @@ class PreparedFace:
 
     def finish_frames(self, frames: Sequence[np.ndarray], out: list[np.ndarray], meshes: DeformedMeshes,
                       boxes: Sequence[CropBox], alphas: np.ndarray, flows: np.ndarray | None, *,
-                      skin_detail: bool = SKIN_DETAIL) -> list[np.ndarray]:
+                      skin_detail: bool = DEFAULTS.skin_detail) -> list[np.ndarray]:
         """The blended frames ``out`` given the source frame's own skin (the last step of
         :meth:`refine_frames`): its fine detail on the rebuilt skin and its own skin above the
         upper lip (when ``skin_detail``), and the source frame itself where no face was detected.

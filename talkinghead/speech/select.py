@@ -6,40 +6,40 @@ import os
 from pathlib import Path
 
 from ..errors import InputError, VoiceError
+from ..options import SpeechOptions, option_keywords, reject_unknown
 from .types import Speech
 
+#: Where a Speech can come from (TTS engines: :attr:`SpeechOptions.tts <talkinghead.options.SpeechOptions.tts>`).
 BACKENDS = ("piper", "coqui", "recorded")
 
 
+@option_keywords(SpeechOptions)
 def make_speech(
     text: str | None = None,
     *,
-    tts: str = "piper",
-    voice: str | Path | None = None,
-    rate: float = 1.0,
-    sentence_pause: float = 0.25,
-    paragraph_pause: float = 0.7,
     audio: str | Path | None = None,
     transcript: str | os.PathLike | None = None,
-    align: str = "auto",
-    language: str = "en-us",
-    seed: int | None = None,
     progress: bool = False,
+    options: SpeechOptions | None = None,
+    **kwargs,
 ) -> Speech:
     """Text -> :class:`Speech` with the chosen backend, or a recording + transcript -> Speech.
 
     Args:
         text: the script (markup allowed, see :mod:`talkinghead.speech.script`).
-        tts: ``"piper"`` (default) or ``"coqui"``; ignored when ``audio`` is given.
-        voice: Piper voice name/path, or Coqui model path/name.
-        rate, sentence_pause, paragraph_pause: Piper options.
         audio: a recording to use instead of TTS; ``transcript`` (the words, or a ``.txt`` file
             holding them; or ``text``) says what it says.
-        align: alignment method for recordings (``auto``, ``dtw``, ``pocketsphinx``).
-        language: espeak language of the transcript (recordings).
-        seed: Piper's sampling-noise seed (same seed, same audio); ``None`` = a fresh draw.
         progress: a progress bar while Piper speaks a long script.
+        options: :class:`~talkinghead.options.SpeechOptions` (backend ``tts``, ``voice``, ``rate``,
+            pauses, ``seed``; ``align`` and ``language`` for a recording).
+        **kwargs: any field of :class:`~talkinghead.options.SpeechOptions`, replacing the one in
+            ``options`` (``make_speech(text, voice="joe", seed=0)``).
+
+    Raises:
+        OptionError: a bad option value; TypeError: an unknown keyword.
     """
+    o = SpeechOptions.merged(options, kwargs)
+    reject_unknown("make_speech", kwargs)
     if audio is not None:
         from .recorded import align_recording
 
@@ -51,18 +51,16 @@ def make_speech(
         tfile = transcript_file(transcript) if transcript is not None else None
         if tfile is not None:  # a .txt file, as on the command line
             words = read_script(tfile)
-        return align_recording(audio, words, method=align, language=language)
+        return align_recording(audio, words, method=o.align, language=o.language)
     if text is None:
         raise InputError("nothing to say: give a text or a script file")
-    if tts == "piper":
+    if o.tts == "piper":
         from .piper import PiperSpeaker
 
-        return PiperSpeaker(voice, rate=rate, sentence_pause=sentence_pause, paragraph_pause=paragraph_pause,
-                            seed=seed, progress=progress).speak(text)
-    if tts == "coqui":
-        from .coqui import CoquiSpeaker
+        return PiperSpeaker(o.voice, rate=o.rate, sentence_pause=o.sentence_pause, paragraph_pause=o.paragraph_pause,
+                            seed=o.seed, progress=progress).speak(text)
+    if o.voice is None:  # coqui (SpeechOptions allows no other backend)
+        raise VoiceError("--tts coqui needs --voice: a Coqui model folder, .pth file or model name in your local cache")
+    from .coqui import CoquiSpeaker
 
-        if voice is None:
-            raise VoiceError("--tts coqui needs --voice: a Coqui model folder, .pth file or model name in your local cache")
-        return CoquiSpeaker(voice).speak(text)
-    raise VoiceError(f"unknown TTS backend {tts!r}: choose one of piper, coqui")
+    return CoquiSpeaker(o.voice).speak(text)
