@@ -396,21 +396,45 @@ class _Validator:
         d = self.section(where, raw, JOB_ONLY + SETTINGS)
         if not isinstance(raw, dict):
             return None, where, None, None
+        self.job_name(where, raw, d)
+        s = {**defaults, **d}
+        s.pop("output_dir", None)
+        face = self.job_face(where, raw, d, defaults)
+        text, script, audio, transcript, transcript_file = self.job_words(where, raw, d)
+        self.job_voice(where, raw, s, voice_ok)
+        name = d.get("name")
+        out = None
+        if name is not None or "output" in d:
+            out = self.job_output(where, d, s, out_dir, {"face video": face, "script": script, "recording": audio,
+                                                          "transcript": transcript_file})
+        if len(self.errors) > n_before or face is None or out is None:
+            return None, where, name, out
+        settings = {k: s[k] for k in SETTINGS if k in s and k != "face"}
+        spec = JobSpec.create(name=name, index=i, face=face.resolve(), output=out, text=text,
+                              script=script.resolve() if script else None, audio=audio.resolve() if audio else None,
+                              transcript=transcript, **settings)
+        return spec, where, name, out
+
+    def job_name(self, where: str, raw: dict, d: dict) -> None:
+        """A job's ``name``: present, no path separator."""
         if "name" not in raw:
             self.err(where, "name", "missing: every job needs a name")
         elif "name" in d and any(c in d["name"] for c in "/\\"):
             self.err(where, "name", f"{d['name']!r} must not contain a path separator")
-        s = {**defaults, **d}
-        s.pop("output_dir", None)
 
-        face = None
+    def job_face(self, where: str, raw: dict, d: dict, defaults: dict) -> Path | None:
+        """The job's face file (its own, or the one under ``defaults:``), or ``None``."""
         if "face" in d:
-            face = self.file(where, "face", d["face"])
-        elif "face" in defaults:
-            face = self.default_face  # checked once, under 'defaults'
-        elif "face" not in raw:
+            return self.file(where, "face", d["face"])
+        if "face" in defaults:
+            return self.default_face  # checked once, under 'defaults'
+        if "face" not in raw:
             self.err(where, "face", "missing: give a face video or image (here or under defaults:)")
+        return None
 
+    def job_words(self, where: str, raw: dict, d: dict):
+        """What the job says: ``(text, script file, recording, transcript, transcript file)``,
+        exactly one of ``text``/``script``/``audio`` (a recording with its transcript)."""
         has = [k for k in ("text", "script", "audio") if k in raw]
         text = None
         script = audio = transcript_file = None
@@ -444,7 +468,11 @@ class _Validator:
                 transcript = self.read_text(where, "transcript", tp) if tp is not None else None
             else:
                 transcript = t
+        return text, script, audio, transcript, transcript_file
 
+    def job_voice(self, where: str, raw: dict, s: dict, voice_ok: dict) -> None:
+        """Check the job's voice (each distinct Piper voice once, cached in ``voice_ok``); a voice
+        file is made absolute in the settings ``s``."""
         if s.get("tts", "piper") == "piper" and "voice" in s:
             v = s["voice"]
             resolved = self.path(v) if v.endswith((".onnx", ".json")) else v
@@ -461,34 +489,28 @@ class _Validator:
             elif (self.base / s["voice"]).exists():
                 s["voice"] = str(self.base / s["voice"])
 
-        name = d.get("name")
-        out = None
-        if name is not None or "output" in d:
-            out_name = d.get("output", f"{name}.mp4")
-            out = Path(os.path.expanduser(out_name))
-            out = (out if out.is_absolute() else out_dir / out).resolve()
-            from ..pipeline import VIDEO_SUFFIXES, say_outputs
+    def job_output(self, where: str, d: dict, s: dict, out_dir: Path, inputs: dict[str, Path | None]) -> Path:
+        """The job's output (``output``, default ``<name>.mp4`` in ``out_dir``), checked: an mp4
+        name, its folder creatable, none of the files the job writes one of its ``inputs``.
+        Records what the job reads and writes (for the checks between jobs)."""
+        from ..pipeline import VIDEO_SUFFIXES, say_outputs
 
-            if out.suffix.lower() not in VIDEO_SUFFIXES:
-                self.err(where, "output", f"{out_name} should be an .mp4 file")
-            # every file the job writes: the video, its sidecars when asked, the .done.json marker
-            self.written.append((where, [*say_outputs(out, bool(s.get("sidecars"))), marker_path(out)]))
-            inputs = {"face video": face, "script": script, "recording": audio, "transcript": transcript_file}
-            self.inputs.append((where, inputs))
-            try:
-                check_not_an_input(self.written[-1][1], inputs)
-            except OutputError as exc:
-                self.err(where, "output", str(exc))
-            blocked = _blocked_parent(out)
-            if blocked is not None and not self.out_dir_bad:  # that one is reported once
-                self.err(where, "output", f"cannot write {out}: {blocked} is a file, not a folder")
-        if len(self.errors) > n_before or face is None or out is None:
-            return None, where, name, out
-        settings = {k: s[k] for k in SETTINGS if k in s and k != "face"}
-        spec = JobSpec.create(name=name, index=i, face=face.resolve(), output=out, text=text,
-                              script=script.resolve() if script else None, audio=audio.resolve() if audio else None,
-                              transcript=transcript, **settings)
-        return spec, where, name, out
+        out_name = d.get("output", f"{d.get('name')}.mp4")
+        out = Path(os.path.expanduser(out_name))
+        out = (out if out.is_absolute() else out_dir / out).resolve()
+        if out.suffix.lower() not in VIDEO_SUFFIXES:
+            self.err(where, "output", f"{out_name} should be an .mp4 file")
+        # every file the job writes: the video, its sidecars when asked, the .done.json marker
+        self.written.append((where, [*say_outputs(out, bool(s.get("sidecars"))), marker_path(out)]))
+        self.inputs.append((where, inputs))
+        try:
+            check_not_an_input(self.written[-1][1], inputs)
+        except OutputError as exc:
+            self.err(where, "output", str(exc))
+        blocked = _blocked_parent(out)
+        if blocked is not None and not self.out_dir_bad:  # that one is reported once
+            self.err(where, "output", f"cannot write {out}: {blocked} is a file, not a folder")
+        return out
 
     def read_text(self, where: str, key: str, p: Path) -> str | None:
         from ..speech.script import read_script

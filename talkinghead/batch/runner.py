@@ -200,82 +200,35 @@ def run_batch(
         InputError / BatchConfigError: the config cannot be read or is invalid (nothing was run).
         OutputError: the output folder cannot be created.
     """
-    from ..errors import InputError, OutputError
+    from ..errors import InputError
 
     if int(jobs) < 1:
         raise InputError(f"-j {jobs}: need at least 1 parallel job")
     jobs = int(jobs)
     t_start = time.perf_counter()
     cfg: BatchConfig = load_config(config, outdir=outdir)
-    try:
-        cfg.output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {cfg.output_dir}: {exc.strerror}") from None
-    if not os.access(cfg.output_dir, os.W_OK):
-        raise OutputError(f"cannot write in output folder {cfg.output_dir}")
+    _make_output_folder(cfg.output_dir)
     summary = BatchSummary(config=cfg.source, output_dir=str(cfg.output_dir))
-    results: dict[str, JobResult] = {}
-    for j in cfg.jobs:
-        try:
-            j.output.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:  # that job fails, the others go on
-            results[j.name] = JobResult(j.name, "failed", error=f"cannot create folder {j.output.parent}: "
-                                        f"{exc.strerror or exc}")
-    hashes = {j.name: j.settings_hash() for j in cfg.jobs}
-    n = len(cfg.jobs)
-    number = {j.name: k + 1 for k, j in enumerate(cfg.jobs)}
-
-    todo: list[JobSpec] = []
-    for j in cfg.jobs:
-        if j.name in results:
-            _say(progress, f"[{number[j.name]}/{n}] {j.name}: FAILED: {results[j.name].error}")
-        elif resume and is_complete(j, hashes[j.name]):
-            results[j.name] = JobResult(j.name, "skipped", str(j.output), _marker_duration(j), 0.0)
-            _say(progress, f"[{number[j.name]}/{n}] {j.name}: already done, skipped ({j.output.name})")
-        else:
-            todo.append(j)
+    run = _Run(cfg.jobs, progress)
+    _make_job_folders(cfg.jobs, run)
+    todo = _jobs_to_do(cfg.jobs, run, resume)
 
     env = {k: v for k, v in os.environ.items() if k.startswith("TALKINGHEAD_")}
     ex = None
     inflight: dict = {}
     stopped_by: str | None = None  # why the batch stopped early, other than Ctrl-C
     try:
-        pipelines = _prepare_faces(todo, results, device, progress, jobs, number, n, executor)
-        todo = [j for j in todo if j.name not in results]
+        pipelines = _prepare_faces(todo, run.results, device, progress, jobs, run.number, run.n, executor)
+        todo = [j for j in todo if j.name not in run.results]
         if todo:
             in_process = executor == "local" and jobs == 1
             ex = make_executor(executor, jobs, env=env, pipelines=pipelines if in_process else None,
                                ray_address=ray_address)
             if not in_process:
                 pipelines.clear()  # the workers load the prepared faces from the disk cache
-            threads = None if in_process else threads_per_worker(jobs)
-            queue = list(todo)
-            by_handle: dict = {}
-            while queue or inflight:
-                while queue and len(inflight) < ex.slots:
-                    j = queue.pop(0)
-                    payload = {"job": j.to_payload(), "device": device, "threads": threads, "env": env,
-                               "progress": progress and in_process}
-                    h = ex.submit(payload, j.face_key)
-                    inflight[h] = j
-                    by_handle[h] = time.perf_counter()
-                    _say(progress, f"[{number[j.name]}/{n}] {j.name}: started ({j.face.name} -> {j.output.name})")
-                for h, res in ex.wait(list(inflight)):
-                    j = inflight.pop(h)
-                    r = JobResult(j.name, res.get("status", "failed"), res.get("output"), res.get("duration"),
-                                  float(res.get("seconds") or round(time.perf_counter() - by_handle[h], 2)),
-                                  res.get("error"))
-                    if r.status == "ok":
-                        try:
-                            write_marker(j, r, hashes[j.name])
-                        except Exception as exc:  # noqa: BLE001 - the video is done; only --resume loses it
-                            log.warning("%s: could not write %s (--resume will redo this job): %s",
-                                        j.name, j.marker.name, exc)
-                        _say(progress, f"[{number[j.name]}/{n}] {j.name}: done in {r.seconds:.1f} s -> "
-                             f"{j.output.name} ({r.duration:.2f} s of video)")
-                    else:
-                        _say(progress, f"[{number[j.name]}/{n}] {j.name}: FAILED: {r.error}")
-                    results[j.name] = r
+            payload = {"device": device, "threads": None if in_process else threads_per_worker(jobs), "env": env,
+                       "progress": progress and in_process}
+            _run_jobs(ex, todo, payload, run, inflight)
     except KeyboardInterrupt:
         summary.interrupted = True
         _say(progress, "interrupted: cancelling the running jobs (no partial outputs are kept)")
@@ -287,19 +240,112 @@ def run_batch(
         if ex is not None and not _uninterrupted(ex.close):
             summary.interrupted = True  # a second Ctrl-C while the workers shut down
         why = "interrupted before it finished" if stopped_by is None else f"not run: the batch stopped ({stopped_by})"
-        for j in cfg.jobs:
-            if j.name not in results:
-                results[j.name] = JobResult(j.name, "cancelled", error=why)
-        summary.results = [results[j.name] for j in cfg.jobs]
-        summary.seconds = round(time.perf_counter() - t_start, 2)
-        path = cfg.output_dir / SUMMARY_NAME
-        summary.summary_path = str(path)
-        try:
-            write_text_atomic(path, json.dumps(summary.to_dict(), indent=2) + "\n")
-        except Exception as exc:  # noqa: BLE001 - the summary must not hide the jobs' outcome
-            summary.summary_path = None
-            log.warning("could not write %s: %s", path, exc)
+        _finish_summary(summary, cfg, run.results, why, t_start)
     return summary
+
+
+class _Run:
+    """What the steps of one :func:`run_batch` share: each job's result so far (by name), its
+    settings hash, its number for the progress lines."""
+
+    def __init__(self, jobs: list[JobSpec], progress: bool):
+        self.progress = progress
+        self.results: dict[str, JobResult] = {}
+        self.hashes = {j.name: j.settings_hash() for j in jobs}
+        self.n = len(jobs)
+        self.number = {j.name: k + 1 for k, j in enumerate(jobs)}
+
+    def say(self, job: JobSpec, message: str) -> None:
+        """A progress line ``[k/n] name: message``."""
+        _say(self.progress, f"[{self.number[job.name]}/{self.n}] {job.name}: {message}")
+
+
+def _make_output_folder(folder: Path) -> None:
+    """Create the batch's output folder; raise :class:`OutputError` when it cannot be written."""
+    from ..errors import OutputError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {folder}: {exc.strerror}") from None
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"cannot write in output folder {folder}")
+
+
+def _make_job_folders(jobs: list[JobSpec], run: _Run) -> None:
+    """Create each job's output folder; a job whose folder cannot be made fails (the others go on)."""
+    for j in jobs:
+        try:
+            j.output.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            run.results[j.name] = JobResult(j.name, "failed", error=f"cannot create folder {j.output.parent}: "
+                                            f"{exc.strerror or exc}")
+
+
+def _jobs_to_do(jobs: list[JobSpec], run: _Run, resume: bool) -> list[JobSpec]:
+    """The jobs left to run: not failed already, and (with ``resume``) not complete with the same
+    settings (those are recorded as skipped)."""
+    todo: list[JobSpec] = []
+    for j in jobs:
+        if j.name in run.results:
+            run.say(j, f"FAILED: {run.results[j.name].error}")
+        elif resume and is_complete(j, run.hashes[j.name]):
+            run.results[j.name] = JobResult(j.name, "skipped", str(j.output), _marker_duration(j), 0.0)
+            run.say(j, f"already done, skipped ({j.output.name})")
+        else:
+            todo.append(j)
+    return todo
+
+
+def _run_jobs(ex, todo: list[JobSpec], payload: dict, run: _Run, inflight: dict) -> None:
+    """Run ``todo`` on executor ``ex``, at most ``ex.slots`` at a time, recording each result in
+    ``run`` as it ends. ``payload``: the run options every job's payload carries; ``inflight``
+    (handle -> job) is kept up to date so that the caller can cancel the running jobs."""
+    queue = list(todo)
+    started: dict = {}
+    while queue or inflight:
+        while queue and len(inflight) < ex.slots:
+            j = queue.pop(0)
+            h = ex.submit({"job": j.to_payload(), **payload}, j.face_key)
+            inflight[h] = j
+            started[h] = time.perf_counter()
+            run.say(j, f"started ({j.face.name} -> {j.output.name})")
+        for h, res in ex.wait(list(inflight)):
+            j = inflight.pop(h)
+            _job_ended(j, res, started[h], run)
+
+
+def _job_ended(j: JobSpec, res: dict, started: float, run: _Run) -> None:
+    """Record the result ``res`` of job ``j`` (an executor's dict); a success gets its marker."""
+    r = JobResult(j.name, res.get("status", "failed"), res.get("output"), res.get("duration"),
+                  float(res.get("seconds") or round(time.perf_counter() - started, 2)), res.get("error"))
+    if r.status == "ok":
+        try:
+            write_marker(j, r, run.hashes[j.name])
+        except Exception as exc:  # noqa: BLE001 - the video is done; only --resume loses it
+            log.warning("%s: could not write %s (--resume will redo this job): %s", j.name, j.marker.name, exc)
+        run.say(j, f"done in {r.seconds:.1f} s -> {j.output.name} ({r.duration:.2f} s of video)")
+    else:
+        run.say(j, f"FAILED: {r.error}")
+    run.results[j.name] = r
+
+
+def _finish_summary(summary: BatchSummary, cfg: BatchConfig, results: dict[str, JobResult], why: str,
+                    t_start: float) -> None:
+    """Fill ``summary`` (a job without a result is ``cancelled`` for reason ``why``) and write it
+    beside the outputs (:data:`SUMMARY_NAME`; a failure only logs a warning)."""
+    for j in cfg.jobs:
+        if j.name not in results:
+            results[j.name] = JobResult(j.name, "cancelled", error=why)
+    summary.results = [results[j.name] for j in cfg.jobs]
+    summary.seconds = round(time.perf_counter() - t_start, 2)
+    path = cfg.output_dir / SUMMARY_NAME
+    summary.summary_path = str(path)
+    try:
+        write_text_atomic(path, json.dumps(summary.to_dict(), indent=2) + "\n")
+    except Exception as exc:  # noqa: BLE001 - the summary must not hide the jobs' outcome
+        summary.summary_path = None
+        log.warning("could not write %s: %s", path, exc)
 
 
 def _uninterrupted(step) -> bool:

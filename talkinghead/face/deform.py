@@ -249,22 +249,56 @@ def _mouth_frame(canonical: np.ndarray, mesh: LowerFaceMesh) -> tuple[np.ndarray
 
 def build_rig(track: FaceTrack, mesh: LowerFaceMesh | None = None) -> MouthRig:
     """Build the person's rig from ``track.canonical`` and the opening range in
-    ``track.expression``. Cheap (a few small sparse solves)."""
+    ``track.expression``. Cheap (a few small sparse solves).
+
+    Steps: the mouth frame (:func:`_mouth_frame`), the lips' closure operators and the closed
+    neutral (:func:`_closure_operators`), the harmonic weight fields (:func:`_weight_fields`), the
+    shape fields of the mouth parameters (:func:`_shape_fields`), the jaw's pivot and range
+    (:func:`_jaw_range`) and the opening's profile across the mouth (:func:`_opening_taper`).
+    """
     mesh = mesh or load_lower_face_mesh()
     origin, basis, width = _mouth_frame(track.canonical, mesh)
 
     def to_m(x):
         return (x - origin) @ basis.T / width
 
-    idx = mesh.landmark_index
-    cm = to_m(track.canonical.astype(np.float64)[idx])
+    cm = to_m(track.canonical.astype(np.float64)[mesh.landmark_index])
     lap = _laplacian(cm, mesh.faces)
+    close_upper, close_lower = _closure_operators(lap, mesh)
+    # Neutral closed: pairs meet half-way.
+    gap = cm[mesh.inner_lip_lower] - cm[mesh.inner_lip_upper]
+    neutral = cm + close_upper @ (0.5 * gap) - close_lower @ (0.5 * gap)
+    w = _weight_fields(lap, mesh, neutral)
+    pivot, open_max, jaw_angle_max = _jaw_range(track, mesh, to_m, neutral)
+    return MouthRig(
+        mesh=mesh,
+        origin=origin,
+        basis=basis,
+        width=width,
+        neutral=neutral,
+        w_expr=w["expr"],
+        w_jaw=w["jaw"],
+        w_mouth=w["mouth"],
+        w_upper=w["upper"],
+        w_lower=w["lower"],
+        close_upper=close_upper,
+        close_lower=close_lower,
+        shape_fields=_shape_fields(neutral, w),
+        pivot=pivot,
+        jaw_angle_max=jaw_angle_max,
+        open_max=open_max,
+        opening_taper=_opening_taper(neutral, mesh),
+    )
+
+
+def _closure_operators(lap, mesh: LowerFaceMesh) -> tuple[np.ndarray, np.ndarray]:
+    """How the mesh follows its inner lips, ``(close_upper, close_lower)``, each ``(V, k)``
+    (``k`` inner-lip pairs): the harmonic response to moving each upper (lower) inner-lip vertex,
+    Dirichlet on the whole inner loop and the outline. The corners are shared: lower pair 0 is
+    upper pair 0."""
     up, lo = mesh.inner_lip_upper, mesh.inner_lip_lower
     k = len(up)
-    outline = mesh.outline
-
-    # Closure operators: Dirichlet on the whole inner loop and the outline.
-    loop_fixed = np.concatenate([up, lo[1:-1], outline])
+    loop_fixed = np.concatenate([up, lo[1:-1], mesh.outline])
     eye = np.zeros((len(loop_fixed), k))
     eye[np.arange(k), np.arange(k)] = 1.0
     close_upper = _harmonic(lap, loop_fixed, eye)
@@ -273,11 +307,16 @@ def build_rig(track: FaceTrack, mesh: LowerFaceMesh | None = None) -> MouthRig:
     eye_l[k - 1, k - 1] = 1.0
     eye_l[k + np.arange(k - 2), 1 + np.arange(k - 2)] = 1.0
     close_lower = _harmonic(lap, loop_fixed, eye_l)
+    return close_upper, close_lower
 
-    # Neutral closed: pairs meet half-way.
-    gap = cm[lo] - cm[up]
-    neutral = cm + close_upper @ (0.5 * gap) - close_lower @ (0.5 * gap)
 
+def _weight_fields(lap, mesh: LowerFaceMesh, neutral: np.ndarray) -> dict[str, np.ndarray]:
+    """Harmonic weights ``(V,)`` in [0, 1] over the lower face: ``upper`` / ``lower`` (1 on that
+    lip, 0 on the other and the outline), ``mouth`` (1 on the lips), ``jaw`` (the lower lip and
+    the outline below the mouth corners) and ``expr`` (the lips and the jaw line, 0 at the upper
+    boundary)."""
+    up, lo = mesh.inner_lip_upper, mesh.inner_lip_lower
+    outline = mesh.outline
     upper_set = np.union1d(mesh.upper_lip, up[1:-1])
     lower_set = np.union1d(mesh.lower_lip, lo[1:-1])
     w_upper = _harmonic(
@@ -296,7 +335,7 @@ def build_rig(track: FaceTrack, mesh: LowerFaceMesh | None = None) -> MouthRig:
         np.concatenate([lips_all, outline]),
         np.concatenate([np.ones(len(lips_all)), np.zeros(len(outline))]),
     )
-    corner_y = neutral[np.isin(idx, mesh.rig_mouth_corners)][:, 1].mean()
+    corner_y = neutral[np.isin(mesh.landmark_index, mesh.rig_mouth_corners)][:, 1].mean()
     jaw_outline = _smoothstep(-0.1, 0.4, neutral[outline, 1] - corner_y)
     w_jaw = _harmonic(
         lap,
@@ -310,11 +349,16 @@ def build_rig(track: FaceTrack, mesh: LowerFaceMesh | None = None) -> MouthRig:
             [np.ones(len(lips_all) + len(mesh.jaw_line)), np.zeros(len(mesh.upper_boundary))]
         ),
     )
+    return {"upper": w_upper, "lower": w_lower, "mouth": w_mouth, "jaw": w_jaw, "expr": w_expr}
 
-    # Shape fields (per unit parameter), defined on the neutral.
+
+def _shape_fields(neutral: np.ndarray, w: dict[str, np.ndarray]) -> np.ndarray:
+    """Displacement per unit of each mouth parameter, ``(len(MOUTH_PARAMS), V, 3)`` in mouth
+    widths, defined on the ``neutral`` with the weights ``w`` (:func:`_weight_fields`)."""
     x = neutral[:, 0]
-    fu2, fl2, fm = w_upper**2, w_lower**2, w_mouth
-    fields = np.zeros((len(MOUTH_PARAMS), len(idx), 3))
+    w_upper = w["upper"]
+    fu2, fl2, fm = w_upper**2, w["lower"]**2, w["mouth"]
+    fields = np.zeros((len(MOUTH_PARAMS), len(neutral), 3))
     f = fields[P["lip_round"]]
     f[:, 0] = -ROUND_NARROW * x * fm
     f[:, 1] = -ROUND_EVERT * fu2 + ROUND_EVERT * fl2
@@ -333,8 +377,13 @@ def build_rig(track: FaceTrack, mesh: LowerFaceMesh | None = None) -> MouthRig:
     f[:, 1] = -TEETH_UPPER_LIFT * fu2 + TEETH_LOWER_DROP * fl2
     f = fields[P["jaw_open"]]
     f[:, 1] = -JAW_UPPER_LIFT * fu2 + JAW_LOWER_DROP * fl2
+    return fields
 
-    # Jaw pivot and angle.
+
+def _jaw_range(track: FaceTrack, mesh: LowerFaceMesh, to_m, neutral: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The jaw's pivot ``(3,)`` (mouth frame, on the mid-plane), the widest opening (the 98th
+    percentile of the track's inner-lip gap, clipped to [:data:`MIN_OPEN`, :data:`MAX_OPEN`],
+    mouth widths) and the jaw angle that opens it (radians). ``to_m``: canonical -> mouth frame."""
     c_all = to_m(track.canonical.astype(np.float64))
     pivot = c_all[mesh.rig_jaw_pivot_landmarks].mean(0)
     pivot[0] = 0.0
@@ -345,36 +394,21 @@ def build_rig(track: FaceTrack, mesh: LowerFaceMesh | None = None) -> MouthRig:
         observed = float(np.percentile(np.linalg.norm(mids[:, 1] - mids[:, 0], axis=-1), 98))
     open_max = float(np.clip(observed, MIN_OPEN, MAX_OPEN))
     lip_part = JAW_UPPER_LIFT + JAW_LOWER_DROP
-    r = float(np.hypot(*(neutral[lo[k // 2], 1:] - pivot[1:])))
+    lo = mesh.inner_lip_lower
+    r = float(np.hypot(*(neutral[lo[len(mesh.inner_lip_upper) // 2], 1:] - pivot[1:])))
     jaw_angle_max = float(np.arcsin(np.clip((open_max - lip_part) / max(r, 1e-6), 0.0, 0.9)))
+    return pivot, open_max, jaw_angle_max
 
-    # the opening's profile across the mouth, by each pair's distance from the middle
-    taper = None
-    if OPENING_PROFILE is not None:
-        xs = neutral[up, 0]
-        half = max((xs[-1] - xs[0]) / 2.0, 1e-9)
-        u = np.clip(np.abs(xs - (xs[0] + xs[-1]) / 2.0) / half, 0.0, 1.0)
-        taper = np.interp(u, *OPENING_PROFILE)
 
-    return MouthRig(
-        mesh=mesh,
-        origin=origin,
-        basis=basis,
-        width=width,
-        neutral=neutral,
-        w_expr=w_expr,
-        w_jaw=w_jaw,
-        w_mouth=w_mouth,
-        w_upper=w_upper,
-        w_lower=w_lower,
-        close_upper=close_upper,
-        close_lower=close_lower,
-        shape_fields=fields,
-        pivot=pivot,
-        jaw_angle_max=jaw_angle_max,
-        open_max=open_max,
-        opening_taper=taper,
-    )
+def _opening_taper(neutral: np.ndarray, mesh: LowerFaceMesh) -> np.ndarray | None:
+    """The opening's profile across the mouth, by each inner-lip pair's distance from the middle
+    (:data:`OPENING_PROFILE`), ``(k,)``; ``None`` without a profile."""
+    if OPENING_PROFILE is None:
+        return None
+    xs = neutral[mesh.inner_lip_upper, 0]
+    half = max((xs[-1] - xs[0]) / 2.0, 1e-9)
+    u = np.clip(np.abs(xs - (xs[0] + xs[-1]) / 2.0) / half, 0.0, 1.0)
+    return np.interp(u, *OPENING_PROFILE)
 
 
 def _jaw_rotations(angles: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ from ..face.types import FaceTrack
 from ..errors import OutputError
 from ..options import RenderOptions
 from .. import cache as disk_cache
-from ..fileio import atomic_path, bundled_file, cache_folder_usable, file_sha256
+from ..fileio import bundled_file, file_sha256
 from ..render.types import CropBox, RenderedFrames
 from .blend import (
     ScaledFrame,
@@ -551,7 +551,7 @@ def prepare_face(
         InputError: missing base weights.
     """
     from ..face.tracking import track_face
-    from ..media import probe, read_frames
+    from ..media import probe
 
     s = settings or PrepareSettings()
     p = Path(path)
@@ -567,97 +567,168 @@ def prepare_face(
     key = cache_key(p, s, base) if cache else None
     cfile = cache_dir() / f"{key}.pt" if key else None
     if cfile is not None and cfile.exists():
-        try:
-            ref = Refiner.load(cfile, dev)
-            refs = np.asarray(torch.load(cfile.with_suffix(".refs.pt"), weights_only=True).numpy())
-            rframes = np.asarray(ref.meta["reference_frames"], np.int64)
-            log.info("prepared refiner of %s loaded from the cache (%s)", p, cfile)
-            mouths = _cached_mouths(p, info, track, rig, s, cfile)
-            return PreparedFace(track, ref, refs, rframes, rig, mouths, str(p), cfile,
-                                {"from_cache": True, "track_seconds": t_track})
-        except Exception as exc:  # noqa: BLE001 - a broken cache entry is rebuilt
-            log.warning("ignoring unreadable cache entry %s: %s", cfile, exc)
+        cached = _load_cached(p, info, track, rig, s, cfile, dev, t_track)
+        if cached is not None:
+            return cached
 
     ref = Refiner.load(base, dev, with_discriminator=True)
-    r = ref.resolution
-    n_all = min(track.n_frames, info.n_frames)
-    n_fit = max(1, int(np.floor(n_all * s.train_fraction)))
-    # frames where the detector found no face (a cutaway, the face out of the picture; the track
-    # bridges them) show no face to learn from or to take a reference from
-    seen = np.flatnonzero(np.asarray(track.detected[:n_fit], bool))
-    if not len(seen):
-        seen = np.arange(n_fit)
-    ids = np.unique(np.linspace(0, n_fit - 1, min(n_fit, s.max_frames)).round().astype(np.int64))
-    ids = ids[np.isin(ids, seen)] if np.isin(ids, seen).any() else ids
-    wanted = set(ids.tolist())
-    openness = mouth_openness(track, rig)
-    rframes = choose_references(openness, ref.config.n_refs, seen)
-    wanted |= set(rframes.tolist())
-    lo, hi = np.percentile(openness[:n_fit], [5, 95])
-    mouth_range = float(hi - lo)
-    steps = s.steps
-    if steps > 0 and mouth_range < s.min_mouth_range:
-        log.info("the mouth barely moves in %s (opening spread %.3f mouth widths < %.3f): using the "
-                 "generic refiner as for a portrait, not fine-tuning (give a step count to force it)",
-                 p.name, mouth_range, s.min_mouth_range)
-        steps = 0
-    frames: dict[int, ScaledFrame] = {}
-    if steps == 0:
-        wanted = set(rframes.tolist())
-    ref_boxes = _boxes_for(track, rig, rframes, r)
-    # kept at a fraction of their size when the face is much larger than the crops (a 4K video)
-    factor = ScaledFrame.factor_for(float(np.median([b.size for b in ref_boxes])), r)
-    lib_ids = _library_ids(track, n_fit)
-
-    def read():  # one pass over the video for the refiner's frames and the mouth library
-        for i, f in enumerate(read_frames(p, info=info, max_frames=max(wanted | set(lib_ids.tolist())) + 1)):
-            if i in wanted:
-                frames[i] = ScaledFrame.reduce(f, factor)
-            yield i, f
-
-    frames_read = read()
-    mouths = build_mouth_library(frames_read, track, rig, lib_ids)
-    for _ in frames_read:  # the refiner's frames after the library's last
-        pass
+    plan = _FitPlan.make(p, info, track, rig, s, ref.config.n_refs, ref.resolution)
     t1 = time.perf_counter()
-    refs = extract_crops([frames[int(i)] for i in rframes], ref_boxes, r)
+    frames, mouths = _read_frames(p, info, track, rig, plan)
+    refs = extract_crops([frames[int(i)] for i in plan.rframes], plan.ref_boxes, ref.resolution)
     clip = None
-    if steps > 0:
-        clip = build_clip_data(frames, track, ids, r, name=p.stem, render_device=str(dev), seed=s.seed)
+    if plan.steps > 0:
+        clip = build_clip_data(frames, track, plan.ids, ref.resolution, name=p.stem, render_device=str(dev),
+                               seed=s.seed)
     t_data = time.perf_counter() - t1
 
-    history: list[dict] = []
     amp = finetune_dtype(dev)
     t2 = time.perf_counter()
-    if clip is not None:
-        single = len(ids) == 1
-        aug = Augment(ref_shift=0.10, ref_scale=0.12) if single else Augment()
-        sampler = PairSampler([clip], ref.config.n_refs, augment=aug, seed=s.seed, min_gap=8)
-        ts = TrainSettings(steps=steps, batch_size=s.batch_size, lr_g=s.lr, lr_d=s.lr, seed=s.seed,
-                           lr_decay_from=0, lr_final_factor=s.lr_final_factor, freeze_norm=s.freeze_norm)
-        torch.manual_seed(s.seed)
-        history = train_refiner(ref.generator, ref.discriminator, sampler, ts, device=dev, progress=progress,
-                                amp_dtype=amp, progress_desc=f"fine-tuning refiner on {p.name}")
+    history = _finetune(ref, clip, plan, s, dev, amp, progress, p.name) if clip is not None else []
     t_fit = time.perf_counter() - t2
     stats = {
         "from_cache": False,
         "track_seconds": round(t_track, 2),
         "data_seconds": round(t_data, 2),
         "finetune_seconds": round(t_fit, 2),
-        "frames": int(len(ids)) if steps > 0 else 0,  # frames fine-tuned on
-        "steps": int(steps),
-        "mouth_range": round(mouth_range, 4),
-        "precision": "bfloat16" if amp is not None and steps > 0 else "float32",
+        "frames": int(len(plan.ids)) if plan.steps > 0 else 0,  # frames fine-tuned on
+        "steps": int(plan.steps),
+        "mouth_range": round(plan.mouth_range, 4),
+        "precision": "bfloat16" if amp is not None and plan.steps > 0 else "float32",
         "final_l1": float(np.mean([h["l1"] for h in history[-20:]])) if history else None,
     }
-    ref.meta.update({"reference_frames": rframes.tolist(), "source": str(p), "prepare": s.to_dict(),
+    ref.meta.update({"reference_frames": plan.rframes.tolist(), "source": str(p), "prepare": s.to_dict(),
                      "base_weights": str(base), "stats": stats})
     ref.discriminator = None
-    if cfile is not None and not cache_folder_usable(cfile.parent):
+    cfile = _store(cfile, ref, refs, mouths)
+    return PreparedFace(track, ref, refs, plan.rframes, rig, mouths, str(p), cfile, stats)
+
+
+def _load_cached(p: Path, info, track: FaceTrack, rig: MouthRig, s: PrepareSettings, cfile: Path, dev,
+                 t_track: float) -> PreparedFace | None:
+    """The prepared face cached in ``cfile`` (its references beside it, the mouth library rebuilt
+    when missing), or ``None`` (with a warning) when the entry cannot be read."""
+    try:
+        ref = Refiner.load(cfile, dev)
+        refs = np.asarray(torch.load(cfile.with_suffix(".refs.pt"), weights_only=True).numpy())
+        rframes = np.asarray(ref.meta["reference_frames"], np.int64)
+        log.info("prepared refiner of %s loaded from the cache (%s)", p, cfile)
+        mouths = _cached_mouths(p, info, track, rig, s, cfile)
+        return PreparedFace(track, ref, refs, rframes, rig, mouths, str(p), cfile,
+                            {"from_cache": True, "track_seconds": t_track})
+    except Exception as exc:  # noqa: BLE001 - a broken cache entry is rebuilt
+        log.warning("ignoring unreadable cache entry %s: %s", cfile, exc)
+        return None
+
+
+@dataclass
+class _FitPlan:
+    """Which frames :func:`prepare_face` reads and what for.
+
+    Attributes:
+        ids: frames to fine-tune on ``(n,)`` int64 (evenly spaced, detected faces only).
+        rframes: the reference frames ``(K,)`` int64 (:func:`choose_references`).
+        wanted: every frame the refiner needs (``ids`` and ``rframes``; only ``rframes`` without
+            fine-tuning).
+        steps: fine-tuning steps (0 when the mouth barely moves, see
+            :attr:`PrepareSettings.min_mouth_range`).
+        mouth_range: spread of the mouth opening (95th - 5th percentile, mouth widths).
+        ref_boxes: the crop boxes of the reference frames.
+        factor: the scale the kept frames are reduced by (:meth:`ScaledFrame.factor_for`).
+        library: the mouth library's frames (:func:`_library_ids`).
+    """
+
+    ids: np.ndarray
+    rframes: np.ndarray
+    wanted: set
+    steps: int
+    mouth_range: float
+    ref_boxes: list
+    factor: float
+    library: np.ndarray
+
+    @classmethod
+    def make(cls, p: Path, info, track: FaceTrack, rig: MouthRig, s: PrepareSettings, n_refs: int,
+             resolution: int) -> "_FitPlan":
+        """The plan for the video ``p`` (``info``: its probe), a refiner with ``n_refs``
+        references working at ``resolution``."""
+        n_all = min(track.n_frames, info.n_frames)
+        n_fit = max(1, int(np.floor(n_all * s.train_fraction)))
+        # frames where the detector found no face (a cutaway, the face out of the picture; the track
+        # bridges them) show no face to learn from or to take a reference from
+        seen = np.flatnonzero(np.asarray(track.detected[:n_fit], bool))
+        if not len(seen):
+            seen = np.arange(n_fit)
+        ids = np.unique(np.linspace(0, n_fit - 1, min(n_fit, s.max_frames)).round().astype(np.int64))
+        ids = ids[np.isin(ids, seen)] if np.isin(ids, seen).any() else ids
+        wanted = set(ids.tolist())
+        openness = mouth_openness(track, rig)
+        rframes = choose_references(openness, n_refs, seen)
+        wanted |= set(rframes.tolist())
+        lo, hi = np.percentile(openness[:n_fit], [5, 95])
+        mouth_range = float(hi - lo)
+        steps = s.steps
+        if steps > 0 and mouth_range < s.min_mouth_range:
+            log.info("the mouth barely moves in %s (opening spread %.3f mouth widths < %.3f): using the "
+                     "generic refiner as for a portrait, not fine-tuning (give a step count to force it)",
+                     p.name, mouth_range, s.min_mouth_range)
+            steps = 0
+        if steps == 0:
+            wanted = set(rframes.tolist())
+        ref_boxes = _boxes_for(track, rig, rframes, resolution)
+        # kept at a fraction of their size when the face is much larger than the crops (a 4K video)
+        factor = ScaledFrame.factor_for(float(np.median([b.size for b in ref_boxes])), resolution)
+        return cls(ids, rframes, wanted, steps, mouth_range, ref_boxes, factor, _library_ids(track, n_fit))
+
+
+def _read_frames(p: Path, info, track: FaceTrack, rig: MouthRig,
+                 plan: _FitPlan) -> tuple[dict[int, ScaledFrame], MouthLibrary]:
+    """One pass over the video for the refiner's frames (``plan.wanted``, kept reduced by
+    ``plan.factor``) and the mouth library.
+
+    Returns:
+        ``(frames, mouths)``: frame index -> :class:`ScaledFrame`, and the
+        :class:`~.retrieve.MouthLibrary`.
+    """
+    from ..media import read_frames
+
+    frames: dict[int, ScaledFrame] = {}
+
+    def read():
+        for i, f in enumerate(read_frames(p, info=info, max_frames=max(plan.wanted | set(plan.library.tolist())) + 1)):
+            if i in plan.wanted:
+                frames[i] = ScaledFrame.reduce(f, plan.factor)
+            yield i, f
+
+    frames_read = read()
+    mouths = build_mouth_library(frames_read, track, rig, plan.library)
+    for _ in frames_read:  # the refiner's frames after the library's last
+        pass
+    return frames, mouths
+
+
+def _finetune(ref: Refiner, clip, plan: _FitPlan, s: PrepareSettings, dev, amp, progress: bool,
+              name: str) -> list[dict]:
+    """Fine-tune ``ref``'s generator (and discriminator) in place on ``clip``'s reconstruction
+    pairs for ``plan.steps`` steps; returns the per-step losses (:func:`train_refiner`)."""
+    single = len(plan.ids) == 1
+    aug = Augment(ref_shift=0.10, ref_scale=0.12) if single else Augment()
+    sampler = PairSampler([clip], ref.config.n_refs, augment=aug, seed=s.seed, min_gap=8)
+    ts = TrainSettings(steps=plan.steps, batch_size=s.batch_size, lr_g=s.lr, lr_d=s.lr, seed=s.seed,
+                       lr_decay_from=0, lr_final_factor=s.lr_final_factor, freeze_norm=s.freeze_norm)
+    torch.manual_seed(s.seed)
+    return train_refiner(ref.generator, ref.discriminator, sampler, ts, device=dev, progress=progress,
+                         amp_dtype=amp, progress_desc=f"fine-tuning refiner on {name}")
+
+
+def _store(cfile: Path | None, ref: Refiner, refs: np.ndarray, mouths: MouthLibrary) -> Path | None:
+    """Cache the prepared refiner in ``cfile`` (its references and mouth library beside it);
+    returns ``cfile``, or ``None`` when it could not be cached (a warning says why)."""
+    if cfile is not None and not disk_cache.cache_folder_usable(cfile.parent):
         cfile = None
     if cfile is not None:
         try:
-            with atomic_path(cfile.with_suffix(".refs.pt")) as tmp:
+            with disk_cache.atomic_path(cfile.with_suffix(".refs.pt")) as tmp:
                 torch.save(torch.from_numpy(refs), tmp)
             ref.save(cfile, with_discriminator=False)
         except OutputError as exc:  # e.g. the disk filled up: the prepared face is still good
@@ -666,7 +737,7 @@ def prepare_face(
             cfile = None
     if cfile is not None:
         _save_mouths(mouths, cfile)
-    return PreparedFace(track, ref, refs, rframes, rig, mouths, str(p), cfile, stats)
+    return cfile
 
 
 def _library_ids(track: FaceTrack, n_fit: int) -> np.ndarray:

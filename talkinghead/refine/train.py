@@ -123,21 +123,8 @@ def train_refiner(
     from tqdm.auto import tqdm
 
     device = torch.device(device)
-    generator.to(device).train()
-    discriminator.to(device).train()
-    if settings.freeze_norm:
-        for m in generator.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.eval()
-    # Channels-last: faster on the CPU and for reduced-precision convolutions on a GPU.
-    fmt = torch.channels_last if device.type == "cpu" or amp_dtype is not None else torch.contiguous_format
-    generator.to(memory_format=fmt)
-    discriminator.to(memory_format=fmt)
-    if optimizers is None:
-        opt_g = torch.optim.Adam(generator.parameters(), lr=settings.lr_g, betas=(0.5, 0.999))
-        opt_d = torch.optim.Adam(discriminator.parameters(), lr=settings.lr_d, betas=(0.5, 0.999))
-    else:
-        opt_g, opt_d = optimizers
+    fmt = _to_training(generator, discriminator, settings, device, amp_dtype)
+    opt_g, opt_d = optimizers if optimizers is not None else _adam(generator, discriminator, settings)
     # the rates the schedule scales: each group's first rate, kept across calls that share the
     # optimizers (a time probe, then the run: the probe's last, warmed-up rate is not a base)
     base_lrs = [[g.setdefault("initial_lr", g["lr"]) for g in opt.param_groups] for opt in (opt_g, opt_d)]
@@ -149,57 +136,13 @@ def train_refiner(
         t0 = time.perf_counter()
         batch = sampler.sample(settings.batch_size)
         batch = {k: v.to(device).contiguous(memory_format=fmt) for k, v in batch.items()}
-        x, target, weight, dcond = batch["input"], batch["target"], batch["weight"], batch["dcond"]
         use_adv = step >= settings.adv_start and (settings.w_adv > 0 or settings.w_fm > 0)
         factor = settings.lr_factor(step, end_step, start_step)
         for opt, lrs in zip((opt_g, opt_d), base_lrs):
             for group, lr in zip(opt.param_groups, lrs):
                 group["lr"] = lr * factor
-
-        with _autocast(device, amp_dtype):
-            pred = generator(x)
-        pred = pred.float()
-
-        d_loss = torch.zeros(())
-        real_feats: list[torch.Tensor] = []
-        if use_adv:
-            with _autocast(device, amp_dtype):
-                real_logits, real_feats = discriminator(target, dcond)
-                fake_logits, _ = discriminator(pred.detach(), dcond)
-            real_feats = [f.detach() for f in real_feats]
-            d_loss = hinge_d_loss(real_logits, fake_logits)
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-
-        l1 = weighted_l1(pred, target, weight)
-        ss = ssim_loss(pred, target, weight)
-        g = settings.w_l1 * l1 + settings.w_ssim * ss
-        g_adv = fm = torch.zeros(())
-        if use_adv:
-            for p in discriminator.parameters():
-                p.requires_grad_(False)
-            with _autocast(device, amp_dtype):
-                fake_logits, fake_feats = discriminator(pred, dcond)
-            for p in discriminator.parameters():
-                p.requires_grad_(True)
-            g_adv = hinge_g_loss(fake_logits)
-            fm = feature_matching(real_feats, fake_feats)
-            g = g + settings.w_adv * g_adv + settings.w_fm * fm
-        opt_g.zero_grad(set_to_none=True)
-        g.backward()
-        opt_g.step()
-
-        rec = {
-            "step": step,
-            "l1": float(l1.detach()),
-            "ssim": float(ss.detach()),
-            "g_adv": float(g_adv.detach()),
-            "fm": float(fm.detach()),
-            "d": float(d_loss.detach()),
-            "lr_factor": factor,
-            "seconds": time.perf_counter() - t0,
-        }
+        losses = _train_step(generator, discriminator, opt_g, opt_d, batch, settings, use_adv, device, amp_dtype)
+        rec = {"step": step, **losses, "lr_factor": factor, "seconds": time.perf_counter() - t0}
         history.append(rec)
         if progress:
             bar.set_postfix(l1=f"{rec['l1']:.3f}", ssim=f"{1 - rec['ssim']:.3f}")
@@ -209,3 +152,75 @@ def train_refiner(
     generator.eval()
     discriminator.eval()
     return history
+
+
+def _to_training(generator: Generator, discriminator: Discriminator, settings: TrainSettings,
+                 device: torch.device, amp_dtype: torch.dtype | None) -> torch.memory_format:
+    """Move both networks to ``device`` in training mode (the generator's batch norms frozen when
+    ``settings.freeze_norm``); returns the memory format they now use: channels-last, faster on
+    the CPU and for reduced-precision convolutions on a GPU."""
+    generator.to(device).train()
+    discriminator.to(device).train()
+    if settings.freeze_norm:
+        for m in generator.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
+    fmt = torch.channels_last if device.type == "cpu" or amp_dtype is not None else torch.contiguous_format
+    generator.to(memory_format=fmt)
+    discriminator.to(memory_format=fmt)
+    return fmt
+
+
+def _adam(generator: Generator, discriminator: Discriminator,
+          settings: TrainSettings) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    """Fresh Adam optimizers ``(opt_g, opt_d)`` at the settings' learning rates."""
+    opt_g = torch.optim.Adam(generator.parameters(), lr=settings.lr_g, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=settings.lr_d, betas=(0.5, 0.999))
+    return opt_g, opt_d
+
+
+def _train_step(generator: Generator, discriminator: Discriminator, opt_g: torch.optim.Optimizer,
+                opt_d: torch.optim.Optimizer, batch: dict, settings: TrainSettings, use_adv: bool,
+                device: torch.device, amp_dtype: torch.dtype | None) -> dict:
+    """One step on ``batch``: the discriminator's (when ``use_adv``), then the generator's
+    (weighted L1 + SSIM, plus the adversarial and feature-matching terms when ``use_adv``).
+
+    Returns:
+        The losses as floats: ``l1``, ``ssim``, ``g_adv``, ``fm``, ``d``.
+    """
+    x, target, weight, dcond = batch["input"], batch["target"], batch["weight"], batch["dcond"]
+    with _autocast(device, amp_dtype):
+        pred = generator(x)
+    pred = pred.float()
+
+    d_loss = torch.zeros(())
+    real_feats: list[torch.Tensor] = []
+    if use_adv:
+        with _autocast(device, amp_dtype):
+            real_logits, real_feats = discriminator(target, dcond)
+            fake_logits, _ = discriminator(pred.detach(), dcond)
+        real_feats = [f.detach() for f in real_feats]
+        d_loss = hinge_d_loss(real_logits, fake_logits)
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+
+    l1 = weighted_l1(pred, target, weight)
+    ss = ssim_loss(pred, target, weight)
+    g = settings.w_l1 * l1 + settings.w_ssim * ss
+    g_adv = fm = torch.zeros(())
+    if use_adv:
+        for p in discriminator.parameters():
+            p.requires_grad_(False)
+        with _autocast(device, amp_dtype):
+            fake_logits, fake_feats = discriminator(pred, dcond)
+        for p in discriminator.parameters():
+            p.requires_grad_(True)
+        g_adv = hinge_g_loss(fake_logits)
+        fm = feature_matching(real_feats, fake_feats)
+        g = g + settings.w_adv * g_adv + settings.w_fm * fm
+    opt_g.zero_grad(set_to_none=True)
+    g.backward()
+    opt_g.step()
+    return {"l1": float(l1.detach()), "ssim": float(ss.detach()), "g_adv": float(g_adv.detach()),
+            "fm": float(fm.detach()), "d": float(d_loss.detach())}
