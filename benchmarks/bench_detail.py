@@ -2,7 +2,7 @@
 at frame scale.
 
 ``talkinghead say`` adds the source frame's fine luminance detail, moved with the skin by the
-mesh, on the rebuilt skin (:mod:`talkinghead.refine.detail`, ``SKIN_DETAIL``). A reconstruction
+mesh, on the rebuilt skin (:mod:`talkinghead.refine.composite.detail`, ``SKIN_DETAIL``). A reconstruction
 cannot measure it fairly: rebuilding frame ``t`` from its own pixels would hand it the answer.
 So, for the held-out last 25% of each 512x512 development clip, frame ``t`` is rebuilt as
 ``bench_refine.py`` does (generic weights, mirror-averaged, blended into the full frame) and then
@@ -11,14 +11,14 @@ tracked landmarks from ``t - N`` to ``t`` (``N = 0`` is that answer: an upper bo
 the product, where the skin the rig does not move has no displacement at all, the landmarks of
 two frames also differ by head motion and tracking noise, so ``N > 0`` is a pessimistic bound.
 
-The colour anchoring (:mod:`talkinghead.refine.anchor`, ``COLOUR_ANCHOR``) is measured the same
+The colour anchoring (:mod:`talkinghead.refine.composite.anchor`, ``COLOUR_ANCHOR``) is measured the same
 way: the refined crop colour-matched at the seam, then its colours anchored to frame ``t - N``'s
 moved by the landmarks, then blended (``t-N anchored``; with the detail too: ``t-N both``; and
-with the skin above the upper lip taken from frame ``t - N`` too, :func:`~talkinghead.refine.detail.upper_band_weight`:
+with the skin above the upper lip taken from frame ``t - N`` too, :func:`~talkinghead.refine.composite.detail.upper_band_weight`:
 ``t-N band``, what ``say`` does). Also printed: percentiles of the anchor's coarse skin difference before its dead
 zone (CIELAB units), what the dead zones are set against.
 
-Reported per clip, on the mouth region (:func:`talkinghead.refine.dataset.eval_box`) mapped to
+Reported per clip, on the mouth region (:func:`talkinghead.refine.training.dataset.eval_box`) mapped to
 the frame: PSNR, SSIM, detail (the Sobel gradient energy relative to the real frame's: < 1 =
 blurrier) and change (the mean frame-to-frame change of the region relative to the real frames':
 > 1 = flicker), without detail and with the detail of frames ``t - N``.
@@ -52,10 +52,10 @@ from bench_refine import (  # noqa: E402
 )
 
 from talkinghead.face.deform import build_rig  # noqa: E402
-from talkinghead.refine.anchor import ANCHOR_SIGMA, anchor_colours, anchor_regions, colour_offset  # noqa: E402
-from talkinghead.refine.blend import blend, extract_crops, ring_colour_transform, to_crop_points  # noqa: E402
-from talkinghead.refine.dataset import HOLE_DILATE, choose_references, mouth_openness  # noqa: E402
-from talkinghead.refine.detail import (  # noqa: E402
+from talkinghead.refine.composite.anchor import ANCHOR_SIGMA, anchor_colours, anchor_regions, colour_offset  # noqa: E402
+from talkinghead.refine.composite.blend import blend, extract_crops, ring_colour_transform, to_crop_points  # noqa: E402
+from talkinghead.refine.training.dataset import HOLE_DILATE, choose_references, mouth_openness  # noqa: E402
+from talkinghead.refine.composite.detail import (  # noqa: E402
     DETAIL_SIGMA,
     LIP_PAD,
     add_detail,

@@ -5,7 +5,7 @@ For each clip the face is tracked, the last 25% of the frames are held out and e
 frame ``t`` is rebuilt from its own tracked mesh, as ``bench_refine.py`` does (generic weights,
 mirror-averaged, blended into the full frame: ``refiner``), then with the person's own mouth
 retrieved from the first 75% of the clip and warped onto the frame's lips, and the shipped
-interiors where the clip's mouth never opens as wide (:mod:`talkinghead.refine.retrieve`, what
+interiors where the clip's mouth never opens as wide (:mod:`talkinghead.refine.composite.retrieve`, what
 ``say`` does, in chunks of 16 frames: ``own mouth``). The library never holds a
 held-out frame, so the answer is never handed over.
 
@@ -67,11 +67,11 @@ from common import machine_info  # noqa: E402
 from talkinghead.face.deform import build_rig  # noqa: E402
 from talkinghead.face.tracking import track_face  # noqa: E402
 from talkinghead.media import load_frames  # noqa: E402
-from talkinghead.refine.blend import blend, extract_crops  # noqa: E402
-from talkinghead.refine.dataset import HOLE_DILATE, build_clip_data, choose_references, mouth_openness  # noqa: E402
+from talkinghead.refine.composite.blend import blend, extract_crops  # noqa: E402
+from talkinghead.refine.training.dataset import HOLE_DILATE, build_clip_data, choose_references, mouth_openness  # noqa: E402
 from talkinghead.pipeline import CHUNK  # noqa: E402
 from talkinghead.refine.prepare import _boxes_for, generic_interiors  # noqa: E402
-from talkinghead.refine.retrieve import (  # noqa: E402
+from talkinghead.refine.composite.retrieve import (  # noqa: E402
     MouthSources,
     build_mouth_library,
     library_frames,
@@ -260,7 +260,7 @@ def evaluate_portrait(path: Path, open_threshold: float, png: Path | None) -> di
     mouths (see the module's docstring)."""
     from talkinghead.face.deform import deform_lower_face
     from talkinghead.pipeline import Pipeline, Provenance, _source_index
-    from talkinghead.refine.retrieve import mouth_shapes_from_meshes
+    from talkinghead.refine.composite.retrieve import mouth_shapes_from_meshes
     from talkinghead.speech.select import make_speech
     from talkinghead.visemes import visemes_from_speech
 

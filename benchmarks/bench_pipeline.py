@@ -137,10 +137,10 @@ def synthesize_timed(prepared, face: Path, text: str, output: Path, *, device: s
         ``first_chunk_identical`` (bool) and ``first_chunk_max_diff`` (grey levels).
     """
     from talkinghead.face.deform import deform_lower_face
-    from talkinghead.frames import SourceFrames
+    from talkinghead.inputs.frames import SourceFrames
     from talkinghead.media import VideoWriter
     from talkinghead.pipeline import CHUNK, Pipeline, Provenance, _source_index
-    from talkinghead.refine.blend import blend, extract_crops, is_grayscale, to_grayscale
+    from talkinghead.refine.composite.blend import blend, extract_crops, is_grayscale, to_grayscale
     from talkinghead.options import RenderOptions
 
     defaults = RenderOptions()  # say's quality switches, as Pipeline.frames uses them

@@ -6,7 +6,7 @@ whether fine-tuning on the portrait helps or hurts the mouths it never showed. F
 512x512 clip of ``--data/faces``:
 
 1. frame 0 of the video is saved as a PNG (the "photo") and animated into the idle clip the
-   pipeline makes of any portrait (:func:`talkinghead.portrait.animate_portrait`);
+   pipeline makes of any portrait (:func:`talkinghead.inputs.portrait.animate_portrait`);
 2. :func:`prepare_face` tracks that idle clip and fine-tunes the refiner on it for each of
    ``--finetune-steps`` (0 = the generic weights), exactly as ``talkinghead say --face
    photo.png --steps N`` does; its references come from the idle clip;
@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_refine import add_common_arguments, common_inputs, evaluate, held_out_clip  # noqa: E402
 from talkinghead.face.deform import build_rig  # noqa: E402
-from talkinghead.refine.dataset import mouth_openness  # noqa: E402
+from talkinghead.refine.training.dataset import mouth_openness  # noqa: E402
 from talkinghead.refine.prepare import PrepareSettings, prepare_face  # noqa: E402
 
 METRICS = ("psnr", "ssim", "temporal_ratio", "detail_mouth", "detail_teeth")
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import cv2
 
-    from talkinghead.portrait import animate_portrait
+    from talkinghead.inputs.portrait import animate_portrait
 
     inputs = common_inputs(args)
     if inputs is None:

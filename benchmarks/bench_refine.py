@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from talkinghead.face.deform import build_rig  # noqa: E402
 from talkinghead.face.tracking import track_face  # noqa: E402
 from talkinghead.media import load_frames, probe  # noqa: E402
-from talkinghead.refine.blend import blend_alpha, extract_crops, limit_alpha  # noqa: E402
-from talkinghead.refine.dataset import (  # noqa: E402
+from talkinghead.refine.composite.blend import blend_alpha, extract_crops, limit_alpha  # noqa: E402
+from talkinghead.refine.training.dataset import (  # noqa: E402
     FEATHER, HOLE_DILATE, SILHOUETTE_MARGIN, build_clip_data, choose_references, mouth_openness,
 )
 from talkinghead.refine.infer import GENERIC_WEIGHTS, Refiner  # noqa: E402

@@ -297,8 +297,8 @@ def identity_available() -> str | None:
 def reconstruction_metrics(prepared, clip: Path, holdout: float) -> dict:
     """PSNR/SSIM (as bench_refine.py) and mouth LMD of the held-out frames of ``clip``."""
     from talkinghead.media import load_frames
-    from talkinghead.refine.blend import blend
-    from talkinghead.refine.dataset import HOLE_DILATE, build_clip_data
+    from talkinghead.refine.composite.blend import blend
+    from talkinghead.refine.training.dataset import HOLE_DILATE, build_clip_data
     from talkinghead.options import RenderOptions
     from talkinghead.render.types import CropBox
 
@@ -354,7 +354,7 @@ def output_metrics(output: Path, face: Path, src_index: np.ndarray, params: np.n
         canonical: the person's canonical face ``(478, 3)`` (picks the outline landmarks).
         identity_every: embed every this many frames.
     """
-    from talkinghead.frames import SourceFrames
+    from talkinghead.inputs.frames import SourceFrames
     from talkinghead.media import load_frames
     from talkinghead.visemes.types import P
 

@@ -290,18 +290,18 @@ class RenderOptions(Options):
       about +0.2 dB / +0.008 SSIM on every development clip for twice the generator time
       (``benchmarks/bench_refine.py --no-mirror``).
     * ``skin_detail``: the source frame's fine skin detail is carried onto the rebuilt skin
-      (:mod:`talkinghead.refine.detail`). The refiner draws skin smoother than it is, and a face
+      (:mod:`talkinghead.refine.composite.detail`). The refiner draws skin smoother than it is, and a face
       larger than its 192-px crop loses everything finer when the crop is scaled back up; the
       source frame has that detail on the same skin. ``benchmarks/bench_detail.py`` bounds it:
       neutral to slightly better, no flicker; stubble, freckles and fine lines instead of
       airbrushed skin.
     * ``colour_anchor``: the refiner's coarse colours are pulled back towards the source face's
-      where they differ by more than a new mouth shape explains (:mod:`talkinghead.refine.anchor`):
+      where they differ by more than a new mouth shape explains (:mod:`talkinghead.refine.composite.anchor`):
       on a face unlike the training faces (a painting) the refiner paints pale lips and greyish
       skin.
     * ``own_mouth``: the lips, teeth and mouth interior of the frame of the face video whose mouth
       has the planned shape, warped onto the planned lips over the refiner's
-      (:mod:`talkinghead.refine.retrieve`): sharp lips and the person's own teeth instead of the
+      (:mod:`talkinghead.refine.composite.retrieve`): sharp lips and the person's own teeth instead of the
       refiner's soft ones (``benchmarks/bench_mouth.py``).
     """
 

@@ -23,7 +23,8 @@ import numpy as np
 
 from .errors import InputError
 from .fileio import atomic_path, check_not_an_input, check_writable
-from .frames import SourceFrames, pingpong_indices
+from .inputs import face_input
+from .inputs.frames import SourceFrames, pingpong_indices
 from .media import DEFAULT_FPS
 from .options import FaceOptions, RenderOptions, SpeechOptions, option_keywords, reject_unknown
 from .speech.types import Speech
@@ -78,53 +79,6 @@ def check_say_outputs(output: str | Path | None, sidecars: bool, inputs: dict[st
         check_writable(w)
     check_not_an_input(written, inputs)
     return written
-
-
-def check_face_file(face: str | Path) -> Path:
-    """``face`` as a path, checked: it exists and is a file.
-
-    Raises:
-        InputError: missing, or a folder.
-    """
-    path = Path(face)
-    if not path.exists():
-        raise InputError(f"face file {path} does not exist")
-    if path.is_dir():
-        raise InputError(f"face path {path} is a folder: give a video or an image")
-    return path
-
-
-def face_input(face: str | Path, options: FaceOptions, *, cache: bool = True,
-               progress: bool = True) -> tuple[Path, tuple[Path, ...], bool]:
-    """The face video to prepare, made from the user's face file as ``options`` say: scaled down
-    (``max_side``), turned upright (``turn``), a portrait photo animated into an idle clip.
-
-    Returns:
-        ``(video, sources, portrait)``: the video (or ``face`` itself), every file on the way
-        (``face`` first; :meth:`Pipeline.say` never writes over one of them), whether ``face``
-        was a still.
-
-    Raises:
-        InputError: ``face`` is missing or a folder.
-    """
-    from .face.orientation import upright_face
-    from .media import is_still
-    from .scale import scaled_face
-
-    path = check_face_file(face)
-    sources = [path]
-    path = scaled_face(path, options.max_side, cache=cache, progress=progress)
-    sources.append(path)
-    # lying on its side: turned upright (or as ``turn`` says)
-    path = upright_face(path, cache=cache, progress=progress, turn=options.turn, name=Path(face).name)
-    sources.append(path)
-    portrait = is_still(path)
-    if portrait:
-        from .portrait import animate_portrait
-
-        path = animate_portrait(path, face_index=options.face_index, seed=options.idle_seed, cache=cache,
-                                progress=progress)
-    return path, tuple(sources), portrait
 
 
 class Provenance:
@@ -281,7 +235,7 @@ class Pipeline:
         Args:
             face: video or image path. A portrait image (or a one-frame video, such as a still GIF)
                 is first animated into a 10 s idle clip
-                (small head motion, blinks; :func:`talkinghead.portrait.animate_portrait`).
+                (small head motion, blinks; :func:`talkinghead.inputs.portrait.animate_portrait`).
             device: ``"auto"`` (GPU if present), ``"cpu"`` or ``"cuda"``.
             cache: use the caches.
             progress: show progress bars.
@@ -291,9 +245,9 @@ class Pipeline:
                 :data:`~talkinghead.refine.prepare.PORTRAIT_STEPS` for a portrait), ``idle_seed``
                 (a portrait's idle motion and blinks), ``max_side`` (scale the face file down
                 first so that its longer side is at most this many pixels,
-                :func:`talkinghead.scale.scaled_face`; the output has that size), ``turn``
+                :func:`talkinghead.inputs.scale.scaled_face`; the output has that size), ``turn``
                 (``None``/``"auto"``: a face lying on its side or upside down is turned upright,
-                :func:`talkinghead.face.orientation.upright_face`; 0, 90, 180 or 270: turned this
+                :func:`talkinghead.inputs.orientation.upright_face`; 0, 90, 180 or 270: turned this
                 many degrees clockwise instead, 0: as it is).
             **kwargs: any field of :class:`~talkinghead.options.FaceOptions`, replacing the one
                 in ``options``.

@@ -1,4 +1,4 @@
-"""The source face's colours anchoring the refiner's (talkinghead.refine.anchor)."""
+"""The source face's colours anchoring the refiner's (talkinghead.refine.composite.anchor)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from talkinghead.face.mesh import load_lower_face_mesh
-from talkinghead.refine.anchor import (
+from talkinghead.refine.composite.anchor import (
     ANCHOR_DEADZONE,
     LIPS_DEADZONE,
     anchor_colours,
@@ -15,8 +15,8 @@ from talkinghead.refine.anchor import (
     lip_band_mask,
     lips_offset,
 )
-from talkinghead.refine.blend import silhouette_mask
-from talkinghead.refine.detail import backward_flow, lips_mask
+from talkinghead.refine.composite.blend import silhouette_mask
+from talkinghead.refine.composite.detail import backward_flow, lips_mask
 
 R = 192
 
@@ -136,7 +136,7 @@ def test_an_underexposed_face_painted_as_a_lit_one_is_brought_down_to_its_light(
     """A dark photo (skin at L* 5) painted as a well-lit face (L* 25, the refiner's habit): the
     painted region is scaled in linear light to the source's level, shading kept, not blackened;
     a normally lit painting within the tolerance is not touched by the exposure step."""
-    from talkinghead.refine.anchor import EXPOSURE_TOLERANCE, apply_gain, deadzone_scale, exposure_gain
+    from talkinghead.refine.composite.anchor import EXPOSURE_TOLERANCE, apply_gain, deadzone_scale, exposure_gain
 
     mesh, closed, opened = _faces()
     fl = backward_flow(closed, opened, R)

@@ -1,4 +1,4 @@
-"""Crops, hole masks and blending back into the frame (talkinghead.refine.blend)."""
+"""Crops, hole masks and blending back into the frame (talkinghead.refine.composite.blend)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from talkinghead.refine.blend import (
+from talkinghead.refine.composite.blend import (
     ScaledFrame,
     blend,
     blend_alpha,
@@ -213,7 +213,7 @@ def test_blend_box_partly_outside_frame():
 
 
 def test_black_and_white_pictures_are_recognised_after_compression():
-    from talkinghead.refine.blend import is_grayscale, to_grayscale
+    from talkinghead.refine.composite.blend import is_grayscale, to_grayscale
 
     rng = np.random.default_rng(0)
     face = np.zeros((64, 64, 3), np.uint8)

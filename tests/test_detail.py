@@ -1,4 +1,4 @@
-"""The source frame's skin detail carried onto the rebuilt face (talkinghead.refine.detail)."""
+"""The source frame's skin detail carried onto the rebuilt face (talkinghead.refine.composite.detail)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from talkinghead.face.mesh import load_lower_face_mesh
-from talkinghead.refine.blend import crop_affine
-from talkinghead.refine.detail import add_detail, backward_flow, detail_weight, high_pass, lips_mask
+from talkinghead.refine.composite.blend import crop_affine
+from talkinghead.refine.composite.detail import add_detail, backward_flow, detail_weight, high_pass, lips_mask
 from talkinghead.render.types import CropBox
 
 
@@ -101,7 +101,7 @@ def test_add_detail_moves_the_texture_with_the_flow():
 
 
 def test_upper_band_is_the_skin_above_the_upper_lip_and_takes_the_source_there():
-    from talkinghead.refine.detail import keep_upper_band, upper_band_weight
+    from talkinghead.refine.composite.detail import keep_upper_band, upper_band_weight
 
     mesh, closed = _face_points()
     r = 96

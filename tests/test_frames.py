@@ -1,4 +1,4 @@
-"""talkinghead.frames: where decoded frames are kept (scratch folder), random access."""
+"""talkinghead.inputs.frames: where decoded frames are kept (scratch folder), random access."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from talkinghead import frames as F
+from talkinghead.inputs import frames as F
 from talkinghead.errors import OutputError
 
 

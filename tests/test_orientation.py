@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from face_fixtures import astronaut_image
 
-from talkinghead.face.orientation import upright_face, upright_turns
+from talkinghead.inputs.orientation import upright_face, upright_turns
 
 
 @pytest.mark.parametrize("turn, expected", [(None, 0), (cv2.ROTATE_180, 2), (cv2.ROTATE_90_CLOCKWISE, 3),
@@ -31,7 +31,7 @@ def test_upright_face_writes_a_turned_copy_once(tmp_path, monkeypatch, caplog):
     assert upright_face(upright) == upright
     ud = tmp_path / "upside_down.png"
     cv2.imwrite(str(ud), cv2.cvtColor(cv2.rotate(img, cv2.ROTATE_180), cv2.COLOR_RGB2BGR))
-    with caplog.at_level("WARNING", logger="talkinghead.face.orientation"):
+    with caplog.at_level("WARNING", logger="talkinghead.inputs.orientation"):
         out = upright_face(ud)
     assert out != ud and out.exists() and "upside down" in caplog.text
     back = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)
@@ -50,7 +50,7 @@ def test_a_video_lying_on_its_side_is_turned_upright(tmp_path, monkeypatch, capl
     assert upright_face(upright) == upright  # an upright video is used as it is
     sideways = write_clip([np.ascontiguousarray(cv2.rotate(f, cv2.ROTATE_90_CLOCKWISE)) for f in frames],
                           tmp_path / "sideways.mp4")
-    with caplog.at_level("WARNING", logger="talkinghead.face.orientation"):
+    with caplog.at_level("WARNING", logger="talkinghead.inputs.orientation"):
         out = upright_face(sideways)
     assert out != sideways and "lying on its side" in caplog.text and "video" in caplog.text
     info = probe(out)
@@ -79,7 +79,7 @@ def test_say_turns_a_sideways_face_video_upright(tmp_path, monkeypatch, piper):
 
 
 def test_close_scores_of_a_face_on_its_side_are_decided_by_its_eye_line():
-    from talkinghead.face.orientation import TurnScores, decide_turns
+    from talkinghead.inputs.orientation import TurnScores, decide_turns
 
     # a small face on its side in a wide shot (measured: 0.87 as given, 0.97 turned)
     close = np.array([0.87, 0.30, 0.20, 0.955])
@@ -119,7 +119,7 @@ def test_a_forced_turn_overrides_the_detector(tmp_path, monkeypatch):
     from face_fixtures import astronaut_clip, write_clip
 
     from talkinghead.errors import InputError
-    from talkinghead.face.orientation import check_turn
+    from talkinghead.inputs.orientation import check_turn
     from talkinghead.media import probe
 
     monkeypatch.setenv("TALKINGHEAD_CACHE", str(tmp_path / "cache"))
@@ -140,6 +140,6 @@ def test_the_warning_names_the_users_file(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("TALKINGHEAD_CACHE", str(tmp_path / "cache"))
     ud = tmp_path / "0123abcd-384x512.png"  # as a --max-side copy is named
     cv2.imwrite(str(ud), cv2.cvtColor(cv2.rotate(astronaut_image(), cv2.ROTATE_180), cv2.COLOR_RGB2BGR))
-    with caplog.at_level("WARNING", logger="talkinghead.face.orientation"):
+    with caplog.at_level("WARNING", logger="talkinghead.inputs.orientation"):
         upright_face(ud, name="holiday.png")
     assert "holiday.png" in caplog.text and "0123abcd" not in caplog.text and "--turn 0" in caplog.text

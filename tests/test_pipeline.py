@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from talkinghead.errors import OutputError
-from talkinghead.frames import pingpong_indices
+from talkinghead.inputs.frames import pingpong_indices
 from talkinghead.media import load_frames, probe
 
 from face_fixtures import astronaut_clip, write_clip

@@ -16,7 +16,7 @@ from talkinghead.errors import FaceError  # noqa: E402
 from talkinghead.face.pose import rotation_angles  # noqa: E402
 from talkinghead.face.tracking import track_face  # noqa: E402
 from talkinghead.media import load_frames, probe  # noqa: E402
-from talkinghead.portrait import (  # noqa: E402
+from talkinghead.inputs.portrait import (  # noqa: E402
     PortraitRig,
     animate_portrait,
     find_portrait_face,

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from talkinghead.errors import InputError
-from talkinghead.refine.dataset import Augment, ClipData, PairSampler, choose_references, eval_box, network_input
+from talkinghead.refine.training.dataset import Augment, ClipData, PairSampler, choose_references, eval_box, network_input
 from talkinghead.refine.infer import GENERIC_WEIGHTS, Refiner, autocast_dtype
 from talkinghead.refine.losses import ssim_map, weighted_l1
 from talkinghead.refine.model import RENDER_CHANNELS, Discriminator, Generator, RefinerConfig
-from talkinghead.refine.train import TrainSettings, train_refiner
+from talkinghead.refine.training.train import TrainSettings, train_refiner
 from talkinghead.render.types import CropBox, RenderedFrames
 
 TINY = dict(resolution=32, n_refs=2, channels=[8, 16, 32], disc_channels=[8, 16])
@@ -383,7 +383,7 @@ def astronaut_track():
 @pytest.mark.slow
 def test_reconstruction_meshes_follow_the_tracked_landmarks(astronaut_track):
     from talkinghead.face.deform import build_rig
-    from talkinghead.refine.dataset import reconstruction_meshes
+    from talkinghead.refine.training.dataset import reconstruction_meshes
 
     frames, track = astronaut_track
     rig = build_rig(track)
@@ -398,8 +398,8 @@ def test_build_clip_data_and_prepare_face(astronaut_track, tmp_path, monkeypatch
     from face_fixtures import write_clip
 
     from talkinghead.face.deform import deform_lower_face
-    from talkinghead.refine.blend import crop_affine, to_crop_points
-    from talkinghead.refine.dataset import SILHOUETTE_MARGIN, build_clip_data
+    from talkinghead.refine.composite.blend import crop_affine, to_crop_points
+    from talkinghead.refine.training.dataset import SILHOUETTE_MARGIN, build_clip_data
     from talkinghead.refine.infer import finetune_dtype
     from talkinghead.refine.prepare import STILL_MOUTH_RANGE, PrepareSettings, prepare_face
     from talkinghead.render.renderer import render_frames

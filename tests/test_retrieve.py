@@ -1,4 +1,4 @@
-"""The person's own mouth: library, choice over time, warp and paste (talkinghead.refine.retrieve)."""
+"""The person's own mouth: library, choice over time, warp and paste (talkinghead.refine.composite.retrieve)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from talkinghead.refine.retrieve import (
+from talkinghead.refine.composite.retrieve import (
     JUMP_COST,
     SHAPE_MAX,
     SHAPE_OK,
@@ -47,7 +47,7 @@ def test_library_frames_keep_detected_frames_in_runs():
 
 
 def test_shape_distance_is_the_opening_difference():
-    from talkinghead.refine.retrieve import opening_scale
+    from talkinghead.refine.composite.retrieve import opening_scale
 
     a = np.stack([_shape(0.2)])
     b = np.stack([_shape(0.2), _shape(0.3), _shape(0.2, 1.4)])
@@ -221,7 +221,7 @@ def test_prepared_face_pastes_its_own_closed_lips(tmp_path):
                          progress=False)
     assert again.stats["from_cache"] and np.array_equal(again.mouths.crops, mouths.crops)
 
-    from talkinghead.refine.retrieve import mouth_shapes_from_meshes, shape_distances
+    from talkinghead.refine.composite.retrieve import mouth_shapes_from_meshes, shape_distances
 
     params = np.zeros((2, 7))
     params[1, 3] = 1.0  # frame 1: lips closed (p, b, m), never in the video
@@ -257,7 +257,7 @@ def test_mouth_sources_fill_an_opening_the_own_video_lacks_with_a_real_interior(
     shipped interior's teeth inside its inner lips; planned shut lips get the own lips only."""
     from types import SimpleNamespace
 
-    from talkinghead.refine.retrieve import MouthSources
+    from talkinghead.refine.composite.retrieve import MouthSources
 
     closed_pts, _ = _mouth_points(100, 100, 100, 0)
     open_pts, _ = _mouth_points(100, 100, 100, 40)
@@ -285,7 +285,7 @@ def test_mouth_sources_fill_an_opening_the_own_video_lacks_with_a_real_interior(
 
 
 def test_of_two_frames_with_the_same_mouth_the_sharp_one_is_chosen():
-    from talkinghead.refine.retrieve import BLUR_COST, blur_costs
+    from talkinghead.refine.composite.retrieve import BLUR_COST, blur_costs
 
     pts, _ = _mouth_points(100, 100, 100, 40)
     sharp = _mouth_crop(pts)

@@ -1,4 +1,4 @@
-"""A face photo or video scaled down first (talkinghead.scale, ``say --max-side``)."""
+"""A face photo or video scaled down first (talkinghead.inputs.scale, ``say --max-side``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from talkinghead.errors import InputError
 from talkinghead.media import load_frames, probe
-from talkinghead.scale import MIN_MAX_SIDE, scaled_face, scaled_size
+from talkinghead.inputs.scale import MIN_MAX_SIDE, scaled_face, scaled_size
 
 from face_fixtures import write_clip
 
@@ -48,12 +48,12 @@ def test_a_photo_is_scaled_once_and_cached(tmp_path, monkeypatch):
 
 def test_a_huge_face_file_used_as_it_is_gets_a_hint(tmp_path, caplog):
     path, _ = _image(tmp_path, w=2600, h=200)
-    with caplog.at_level("WARNING", logger="talkinghead.scale"):
+    with caplog.at_level("WARNING", logger="talkinghead.inputs.scale"):
         assert scaled_face(path, None) == path
     assert "--max-side" in caplog.text and "2600x200" in caplog.text
     caplog.clear()
     small, _ = _image(tmp_path, w=640, h=480, name="small.png")
-    with caplog.at_level("WARNING", logger="talkinghead.scale"):
+    with caplog.at_level("WARNING", logger="talkinghead.inputs.scale"):
         scaled_face(small, None)
     assert not caplog.text
 
@@ -99,7 +99,7 @@ def test_an_interrupted_transcode_leaves_no_encoder_and_no_file(tmp_path, monkey
 
     from face_fixtures import astronaut_clip, write_clip
 
-    import talkinghead.scale as scale
+    import talkinghead.inputs.scale as scale
 
     frames, _ = astronaut_clip(60, size=256, face_scale=0.5)
     src = write_clip(frames, tmp_path / "src.mp4")

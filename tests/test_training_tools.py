@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from talkinghead.refine.datapack import load_pack, save_pack
-from talkinghead.refine.dataset import BatchPrefetcher, PairSampler, assemble_batch
+from talkinghead.refine.training.datapack import load_pack, save_pack
+from talkinghead.refine.training.dataset import BatchPrefetcher, PairSampler, assemble_batch
 from talkinghead.refine.infer import Refiner
 from conftest import load_tool
 from test_refine import TINY, synthetic_clip

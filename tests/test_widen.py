@@ -12,7 +12,7 @@ from conftest import load_tool
 
 from talkinghead.refine.infer import Refiner
 from talkinghead.refine.model import Generator, RefinerConfig
-from talkinghead.refine.widen import widen_generator
+from talkinghead.refine.training.widen import widen_generator
 
 TINY5 = dict(resolution=32, n_refs=2, channels=[8, 12, 16, 24, 32], disc_channels=[8, 16])
 WIDER = [10, 20, 24, 40, 48]
@@ -79,7 +79,7 @@ def test_narrowing_or_a_different_depth_is_refused():
 
 
 def test_widen_tool_output_resumes_in_the_training_tool(tmp_path, restore_threads):
-    from talkinghead.refine.datapack import save_pack
+    from talkinghead.refine.training.datapack import save_pack
     from test_refine import synthetic_clip
 
     base = Refiner.new(RefinerConfig(**TINY5), "cpu", seed=0)

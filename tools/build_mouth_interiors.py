@@ -5,7 +5,7 @@ of several people, for faces whose own video never opens its mouth that far (a p
 From each clip (default: the LivePortrait driving examples of ``../shared/data/train``, MIT): the
 face is tracked, and up to ``--per-clip`` frames whose inner lips are open at least ``--min-open``
 mouth widths, seen nearly from the front, are taken at evenly spread openings. Each is kept as
-a :class:`talkinghead.refine.retrieve.MouthLibrary` entry (the pixels around the lips, mouth at
+a :class:`talkinghead.refine.composite.retrieve.MouthLibrary` entry (the pixels around the lips, mouth at
 most ``--max-mouth`` pixels wide, the lower-face vertices and the mouth-shape descriptor); the
 libraries are joined into one file. ``talkinghead`` pastes only the inside of their inner lip
 contour, in the person's own light, where the person's own video has no mouth open as wide
@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from talkinghead.face.deform import build_rig  # noqa: E402
 from talkinghead.face.tracking import track_face  # noqa: E402
 from talkinghead.media import read_frames  # noqa: E402
-from talkinghead.refine.dataset import mouth_openness  # noqa: E402
-from talkinghead.refine.retrieve import MouthLibrary, build_mouth_library, rotation_angles  # noqa: E402
+from talkinghead.refine.training.dataset import mouth_openness  # noqa: E402
+from talkinghead.refine.composite.retrieve import MouthLibrary, build_mouth_library, rotation_angles  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

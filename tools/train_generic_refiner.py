@@ -12,7 +12,7 @@ cropped (:func:`build_clip_data`), and the result is cached as ``.npz`` under ``
 restart does not re-render). Clips matched by ``data.holdout_globs`` contribute only their first
 ``data.train_fraction`` of frames (tracked on those frames alone), the rest being reserved for
 measuring reconstruction (benchmarks/bench_refine.py). The optional ``augment`` section sets
-fields of :class:`talkinghead.refine.dataset.Augment` (e.g. ``teeth_ref_dropout``). The optional
+fields of :class:`talkinghead.refine.training.dataset.Augment` (e.g. ``teeth_ref_dropout``). The optional
 ``data.max_openness`` (mouth widths) leaves out the frames whose inner-lip opening is wider (the
 widest-open training frames are expressions, not speech: e.g. a tongue stuck out), both as
 targets and as references; the caches and data packs keep every frame.
@@ -28,7 +28,7 @@ M minutes, with the learning-rate decay ending at the last step (the probe times
 it is: on a shared CPU, plan while nothing else runs, or give ``--steps``; a probe taken while other
 work ran made run 8 end after 69 of 95 minutes). A GPU machine need not have the
 tracking/rendering stack: ``--export-pack DIR`` writes the prepared clips as a compact data pack
-(:mod:`talkinghead.refine.datapack`, ~2% of the cache's size) here, and ``--data-pack DIR``
+(:mod:`talkinghead.refine.training.datapack`, ~2% of the cache's size) here, and ``--data-pack DIR``
 trains from it there (NumPy, OpenCV and PyTorch suffice).
 """
 
@@ -51,7 +51,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from talkinghead.errors import TalkingHeadError  # noqa: E402
-from talkinghead.refine.dataset import (  # noqa: E402
+from talkinghead.refine.training.dataset import (  # noqa: E402
     DATA_VERSION,
     Augment,
     BatchPrefetcher,
@@ -61,7 +61,7 @@ from talkinghead.refine.dataset import (  # noqa: E402
 )
 from talkinghead.refine.infer import Refiner, finetune_dtype, resolve_device  # noqa: E402
 from talkinghead.refine.model import RefinerConfig, count_parameters  # noqa: E402
-from talkinghead.refine.train import TrainSettings, train_refiner  # noqa: E402
+from talkinghead.refine.training.train import TrainSettings, train_refiner  # noqa: E402
 
 log = logging.getLogger("train_generic_refiner")
 
@@ -157,7 +157,7 @@ def main(argv=None) -> int:
 
     clips = []
     if args.data_pack:
-        from talkinghead.refine.datapack import load_pack
+        from talkinghead.refine.training.datapack import load_pack
 
         clips = [c for c in load_pack(args.data_pack) if c.n_train > 0]
     else:
@@ -170,7 +170,7 @@ def main(argv=None) -> int:
                 log.info("clip %s: %d frames (%.1fs)", c.name, len(c), time.time() - t0)
     log.info("%d clips, %d frames, data ready in %.0fs", len(clips), sum(len(c) for c in clips), time.time() - t_start)
     if args.export_pack:
-        from talkinghead.refine.datapack import save_pack
+        from talkinghead.refine.training.datapack import save_pack
 
         save_pack(clips, args.export_pack)
         log.info("data pack written to %s", args.export_pack)

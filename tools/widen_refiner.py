@@ -8,7 +8,7 @@ Usage (the GPU run this prepares: models/README.md, "A wider generator")::
     python tools/train_generic_refiner.py --config models/refiner_wide.json \
         --output /tmp/refiner_wide.pt --data-pack .pack --device cuda ...
 
-The new checkpoint computes what the input computes (:func:`talkinghead.refine.widen.widen_generator`,
+The new checkpoint computes what the input computes (:func:`talkinghead.refine.training.widen.widen_generator`,
 checked here on random inputs before it is written) and carries the input's step count and the
 tag of ``train_generic_refiner.py``, so that tool resumes from it when its config's ``model``
 section has the new channels. The discriminator is copied unchanged.
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from talkinghead.refine.infer import Refiner  # noqa: E402
 from talkinghead.refine.model import count_parameters  # noqa: E402
-from talkinghead.refine.widen import widen_config, widen_generator  # noqa: E402
+from talkinghead.refine.training.widen import widen_config, widen_generator  # noqa: E402
 
 
 def main(argv=None) -> int:

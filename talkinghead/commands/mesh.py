@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..face.deform import build_rig, deform_lower_face, pingpong_indices, posed_neutral
     from ..face.tracking import track_face
-    from ..frames import SourceFrames
+    from ..inputs.frames import SourceFrames
     from ..media import VideoWriter
     from ..render.cameras import crop_boxes
     from ..render.renderer import paste_crop, preview_images, render_frames

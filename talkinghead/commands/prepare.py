@@ -48,7 +48,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ..fileio import check_not_an_input, check_writable
-    from ..pipeline import check_face_file, face_input
+    from ..inputs import check_face_file, face_input
     from ..refine.prepare import PrepareSettings, prepare_face
 
     options = from_args(FaceOptions, args)

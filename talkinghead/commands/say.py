@@ -58,7 +58,8 @@ def provenance_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import Pipeline, check_face_file, check_say_outputs
+    from ..inputs import check_face_file
+    from ..pipeline import Pipeline, check_say_outputs
 
     # the API's own checks, made before the long preparation
     face_options = from_args(FaceOptions, args)

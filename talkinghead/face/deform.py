@@ -43,7 +43,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from ..media import DEFAULT_FPS
-from ..frames import pingpong_indices  # noqa: F401  (re-exported: output -> source frames)
+from ..inputs.frames import pingpong_indices  # noqa: F401  (re-exported: output -> source frames)
 from ..visemes.types import MOUTH_PARAMS, P
 from .mesh import (
     REGION_MOUTH,

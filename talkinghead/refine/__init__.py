@@ -10,7 +10,7 @@ Typical use (per face, then per output chunk)::
     out_frames = face.refine_frames(source_frames, meshes, rendered)
 """
 
-from .blend import blend, blend_alpha, extract_crops, hole_mask
+from .composite.blend import blend, blend_alpha, extract_crops, hole_mask
 from .infer import GENERIC_WEIGHTS, Refiner
 from .model import RefinerConfig
 from .prepare import PreparedFace, PrepareSettings, prepare_face

@@ -21,7 +21,7 @@ import torch
 from ..errors import InputError
 from ..fileio import atomic_path, bundled_file
 from ..render.types import RenderedFrames
-from .dataset import COND_FACE, COND_NORMAL_X, INPUT_COND, network_input, pack_condition, resize_condition
+from .condition import COND_FACE, COND_NORMAL_X, INPUT_COND, network_input, pack_condition, resize_condition
 from .model import Discriminator, Generator, RefinerConfig, fused_for_inference
 from .onnx_generator import OnnxGenerator
 
@@ -210,7 +210,7 @@ class Refiner:
 
         Args:
             frame_crops: crops of the source frames, ``(n, R, R, 3)`` uint8 RGB, ``R =
-                self.resolution`` (:func:`~talkinghead.refine.blend.extract_crops` with
+                self.resolution`` (:func:`~talkinghead.refine.composite.blend.extract_crops` with
                 ``rendered.boxes``).
             rendered: the conditioning of the same ``n`` frames (any resolution; resampled to
                 ``R``).
@@ -228,7 +228,7 @@ class Refiner:
 
         Returns:
             The generator's crops ``(n, R, R, 3)`` uint8 RGB (the whole crop; blend them through
-            :func:`~talkinghead.refine.blend.blend_alpha` of the holes).
+            :func:`~talkinghead.refine.composite.blend.blend_alpha` of the holes).
         """
         r = self.resolution
         crops = np.asarray(frame_crops)
@@ -282,7 +282,7 @@ def mirror_input(x: torch.Tensor) -> torch.Tensor:
     """The generator input of the left-right mirrored frame (:func:`network_input` layout
     ``(B, 12 + 3K, R, R)``): every channel flipped, and the x component of the rendered normals
     (in [-1, 1]) negated where the face is rendered, as
-    :class:`~talkinghead.refine.dataset.PairSampler` mirrors its training samples."""
+    :class:`~talkinghead.refine.training.dataset.PairSampler` mirrors its training samples."""
     nx, face = INPUT_COND + COND_NORMAL_X, INPUT_COND + COND_FACE
     m = x.flip(-1).clone()
     m[:, nx] = torch.where(m[:, face] > -1, -m[:, nx], m[:, nx])

@@ -22,7 +22,7 @@ class OnnxGenerator:
     """A generator exported to ONNX and run by an ONNX Runtime CPU session.
 
     ``generator(x)``: ``x`` float32 tensor ``(B, C, R, R)`` (the network input,
-    :func:`~talkinghead.refine.dataset.network_input`) -> float32 tensor ``(B, 3, R, R)`` in
+    :func:`~talkinghead.refine.condition.network_input`) -> float32 tensor ``(B, 3, R, R)`` in
     [-1, 1], the same function as the torch module up to float rounding (~1e-5).
 
     Args:

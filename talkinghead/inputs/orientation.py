@@ -120,7 +120,7 @@ def turn_scores(image_rgb: np.ndarray) -> TurnScores:
     import cv2
     import mediapipe as mp
 
-    from .tracking import _native_stderr_silenced
+    from ..face.tracking import _native_stderr_silenced
 
     img = np.asarray(image_rgb)
     h, w = img.shape[:2]
@@ -195,7 +195,7 @@ def upright_face(path: str | os.PathLike, *, cache: bool = True, progress: bool 
 
     Returns:
         ``path`` itself when it is upright; otherwise a copy turned upright (a PNG for a photo, an
-        H.264 mp4 without audio for a video, as :func:`talkinghead.scale.scaled_face` makes), with
+        H.264 mp4 without audio for a video, as :func:`talkinghead.inputs.scale.scaled_face` makes), with
         a warning saying so. The output video is then upright too.
     """
     import cv2
@@ -228,7 +228,7 @@ def upright_face(path: str | os.PathLike, *, cache: bool = True, progress: bool 
     if hit:
         return out
     if not still:
-        from ..scale import transcode_video
+        from .scale import transcode_video
 
         transcode_video(p, out, f"{TURN_FILTERS[k]},{_EVEN}", info.n_frames, progress=progress, what="turn")
         return out

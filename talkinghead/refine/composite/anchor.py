@@ -3,10 +3,10 @@
 The refiner paints the lower face (lips, skin, mouth opening) from a masked crop; on a face unlike
 those it was trained on (a painting, heavy make-up, unusual light) its colours drift: lips paler
 than the face's own, skin greyer or bluer than the skin around it. Colour matching at the blend's
-seam (:func:`~talkinghead.refine.blend.blend`) shifts the whole crop by what it measures on a
+seam (:func:`~talkinghead.refine.composite.blend.blend`) shifts the whole crop by what it measures on a
 ring outside the painted region, where the refiner only reproduces its input, so it cannot see
 this. The frame being re-animated shows the same lips and skin. This module moves the source
-crop with the skin (the mesh's displacement, as :mod:`talkinghead.refine.detail` does), measures
+crop with the skin (the mesh's displacement, as :mod:`talkinghead.refine.composite.detail` does), measures
 how far the painted colours are from it, separately on the skin (at a coarse scale: a normalised
 Gaussian average) and on the lips (one median difference: lips are small and of one colour), never
 on either face's mouth opening, and removes only the part of that difference beyond a dead zone: a
@@ -16,10 +16,10 @@ frames by a few units (measured on held-out frames of the development clips, see
 its error. The mouth opening, which no source pixel shows, is left as painted.
 
 It works on the crop after the seam's colour matching
-(:func:`~talkinghead.refine.blend.ring_colour_transform`), so that the two corrections do not add up.
+(:func:`~talkinghead.refine.composite.blend.ring_colour_transform`), so that the two corrections do not add up.
 
 Colours are CIELAB (L* 0-100, a*, b*). Geometry: crop pixel conventions of
-:mod:`talkinghead.refine.blend`.
+:mod:`talkinghead.refine.composite.blend`.
 
 * :func:`inner_mouth_mask`, :func:`lip_band_mask` - the mouth opening; the lips themselves.
 * :func:`anchor_regions` - where the skin and the lips are compared, and where each correction
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..face.mesh import LowerFaceMesh
+from ...face.mesh import LowerFaceMesh
 from .blend import rgb_to_lab, rgb_to_lab_approx, silhouette_mask
 from .detail import lips_mask, move_with_skin, polygon_mask
 
@@ -81,7 +81,7 @@ LIP_MARGIN = 0.015
 
 def inner_mouth_mask(points: np.ndarray, mesh: LowerFaceMesh, resolution: int, pad_px: float) -> np.ndarray:
     """The mouth opening (inside the inner lip contour), dilated
-    (:func:`~talkinghead.refine.detail.polygon_mask`, same arguments but the topology).
+    (:func:`~talkinghead.refine.composite.detail.polygon_mask`, same arguments but the topology).
 
     Returns:
         ``(resolution, resolution)`` float32 in {0, 1} (only the contour's line and its dilation
@@ -136,7 +136,7 @@ def anchor_regions(source_points: np.ndarray, new_points: np.ndarray, mesh: Lowe
             the source frame and in the deformed mesh.
         mesh: the lower-face topology.
         hole_alpha: ``(R, R)`` the painted region's feathered alpha (1 = painted).
-        flow: :func:`~talkinghead.refine.detail.backward_flow` of the two.
+        flow: :func:`~talkinghead.refine.composite.detail.backward_flow` of the two.
         pad: margin kept between the regions, fraction of the crop side (a pixel out of register
             would compare lip with skin).
 
@@ -325,7 +325,7 @@ def anchor_colours(painted: np.ndarray, source_crop: np.ndarray, flow: np.ndarra
     Args:
         painted: ``(R, R, 3)`` uint8 RGB, the refiner's crop.
         source_crop: ``(R, R, 3)`` uint8 RGB, the same box of the source frame.
-        flow: ``(R, R, 2)`` :func:`~talkinghead.refine.detail.backward_flow`, crop pixels.
+        flow: ``(R, R, 2)`` :func:`~talkinghead.refine.composite.detail.backward_flow`, crop pixels.
         regions: :func:`anchor_regions`.
         hole_alpha: ``(R, R)`` the painted region's alpha: the correction is applied wherever it
             is above 0, wholly (outside it the crop, which only reproduces the frame, is unchanged).

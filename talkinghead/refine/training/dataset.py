@@ -8,7 +8,8 @@ render, the crop with the mouth/jaw region masked out, and reference crops of ot
 :class:`PairSampler` draws augmented training batches from one or several clips.
 
 Conventions: crops are ``(R, R, 3)`` uint8 RGB; the conditioning is packed as ``(R, R, 8)`` uint8
-(:func:`pack_condition`); network tensors are float in [-1, 1] (see :mod:`.model`).
+(:func:`~talkinghead.refine.condition.pack_condition`); network tensors are float in [-1, 1] (see
+:mod:`talkinghead.refine.model`).
 """
 
 from __future__ import annotations
@@ -22,30 +23,28 @@ import cv2
 import numpy as np
 import torch
 
-from ..face.deform import DeformedMeshes, MouthRig, build_rig, posed_meshes, with_interior_and_teeth
-from ..face.mesh import REGION_LIPS
-from ..face.types import FaceTrack
-from ..render.types import RenderedFrames
-from .blend import extract_crops, hole_mask, to_crop_points
-from .model import RENDER_CHANNELS
+from ...face.deform import DeformedMeshes, MouthRig, build_rig, posed_meshes, with_interior_and_teeth
+from ...face.types import FaceTrack
+from ..composite.blend import extract_crops, hole_mask, to_crop_points
+from ..condition import (  # noqa: F401  (re-exported: the training code's names for them)
+    CHANGE_WEIGHT,
+    COND_FACE,
+    COND_NORMAL_X,
+    FEATHER,
+    HOLE_DILATE,
+    INPUT_COND,
+    SILHOUETTE_MARGIN,
+    changeable_vertices,
+    network_input,
+    pack_condition,
+    resize_condition,
+)
+from ..model import RENDER_CHANNELS
 
 #: Version of the training data :func:`build_clip_data` produces; bumped whenever its output
 #: changes for the same inputs (part of the file names of cached :class:`ClipData`).
 #: 2: the mouth interior is set back along the view direction (:func:`posed_meshes`).
 DATA_VERSION = 2
-
-#: Vertices whose rig neutralisation weight exceeds this may move when the mouth is re-animated;
-#: their hull (original and deformed) is the region the refiner synthesises.
-CHANGE_WEIGHT = 0.25
-#: Dilation of the hole, as a fraction of the crop side.
-HOLE_DILATE = 0.035
-#: Width of the blending ramp, as a fraction of the crop side.
-FEATHER = 0.04
-#: How far outside the face's silhouette (source and new, united) the blend may reach, as a
-#: fraction of the crop side (:func:`~talkinghead.refine.blend.limit_alpha`): enough for the
-#: few pixels by which the tracked outline misses the real jaw edge, little enough that the
-#: background beside the jaw stays the frame's.
-SILHOUETTE_MARGIN = 0.02
 
 #: MediaPipe landmarks used for the evaluation box (upper-lip top, chin, mouth corners).
 LM_UPPER_LIP_TOP, LM_CHIN, LM_CORNERS = 0, 152, (61, 291)
@@ -55,11 +54,6 @@ LM_OUTER_LIPS = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405,
 
 # ------------------------------------------------------------------------------------------
 # Geometry from the track
-
-
-def changeable_vertices(rig: MouthRig) -> np.ndarray:
-    """Local skin-vertex indices that re-animation may move (rig weight > CHANGE_WEIGHT)."""
-    return np.flatnonzero(rig.w_expr > CHANGE_WEIGHT)
 
 
 def mouth_openness(track: FaceTrack, rig: MouthRig | None = None) -> np.ndarray:
@@ -111,57 +105,7 @@ def posed_points(track: FaceTrack, pose_frames: np.ndarray, shape_frames: np.nda
 
 
 # ------------------------------------------------------------------------------------------
-# Conditioning packing
-
-
-#: Packed-conditioning channels that mirroring treats specially: the x component of the surface
-#: normals (negated by a left-right mirror) and the face coverage (where normals exist).
-COND_NORMAL_X = 0
-COND_FACE = 3
-#: First conditioning channel in the generator input (after the masked crop and the hole:
-#: :func:`network_input`); the discriminator's condition is the input's first
-#: ``INPUT_COND + RENDER_CHANNELS`` channels.
-INPUT_COND = 4
-
-
-def pack_condition(rendered: RenderedFrames) -> np.ndarray:
-    """Rendered frames -> ``(n, R, R, 8)`` uint8: surface (3), face, lips, mouth, teeth (2)."""
-    n, r = len(rendered.boxes), rendered.resolution
-    out = np.zeros((n, r, r, RENDER_CHANNELS), np.uint8)
-    out[..., :3] = np.clip(np.rint(rendered.surface * 255), 0, 255)
-    out[..., 3] = np.rint(np.clip(rendered.face_mask, 0, 1) * 255)
-    if rendered.region is not None and rendered.region.size:
-        out[..., 4] = (rendered.region == REGION_LIPS) * 255
-    out[..., 5] = np.rint(np.clip(rendered.mouth_mask, 0, 1) * 255)
-    out[..., 6:8] = np.rint(np.clip(rendered.teeth_mask, 0, 1) * 255)
-    return out
-
-
-def resize_condition(cond: np.ndarray, resolution: int) -> np.ndarray:
-    """Resample packed conditioning ``(n, r, r, C)`` uint8 to ``resolution`` (bilinear)."""
-    if cond.shape[1] == resolution:
-        return cond
-    out = np.empty((len(cond), resolution, resolution, cond.shape[-1]), np.uint8)
-    for k, c in enumerate(cond):
-        for s in range(0, c.shape[-1], 4):
-            out[k, ..., s:s + 4] = cv2.resize(c[..., s:s + 4], (resolution, resolution),
-                                              interpolation=cv2.INTER_LINEAR).reshape(resolution, resolution, -1)
-    return out
-
-
-def network_input(crop: torch.Tensor, hole: torch.Tensor, cond: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
-    """Assemble the generator input.
-
-    Args:
-        crop: ``(B, 3, R, R)`` in [-1, 1].
-        hole: ``(B, 1, R, R)`` in {0, 1}.
-        cond: ``(B, 8, R, R)`` in [0, 1].
-        refs: ``(B, 3K, R, R)`` in [-1, 1].
-
-    Returns:
-        ``(B, 12 + 3K, R, R)``.
-    """
-    return torch.cat([crop * (1 - hole), hole, cond * 2 - 1, refs], dim=1)
+# References
 
 
 def choose_references(openness: np.ndarray, n_refs: int, candidates: np.ndarray | None = None) -> np.ndarray:
@@ -288,7 +232,7 @@ def build_clip_data(
     Args:
         frames: the video frames ``frame_ids`` refer to: an array ``(N, H, W, 3)`` uint8 or any
             sequence or mapping indexable by frame number (of arrays or
-            :class:`~talkinghead.refine.blend.ScaledFrame`).
+            :class:`~talkinghead.refine.composite.blend.ScaledFrame`).
         track: the clip's :class:`FaceTrack`.
         frame_ids: frames to use, ``(n,)`` int, increasing.
         resolution: crop side.
@@ -299,7 +243,7 @@ def build_clip_data(
     Returns:
         :class:`ClipData`.
     """
-    from ..render.renderer import render_frames
+    from ...render.renderer import render_frames
 
     frame_ids = np.asarray(frame_ids, np.int64)
     rig = build_rig(track)

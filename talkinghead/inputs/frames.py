@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import OutputError
-from .fileio import cache_root
-from .media import probe, read_frames
+from ..errors import OutputError
+from ..fileio import cache_root
+from ..media import probe, read_frames
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class SourceFrames:
             count += 1
         self.n_frames = max(count, 1) if info.is_image else count
         if self.n_frames == 0:
-            from .errors import MediaError
+            from ..errors import MediaError
 
             raise MediaError(f"no frames could be decoded from {path}")
 

@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FaceError, InputError
-from .media import DEFAULT_FPS
+from ..errors import FaceError, InputError
+from ..media import DEFAULT_FPS
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +237,7 @@ def mesh_indices() -> dict[str, np.ndarray]:
     """
     import mediapipe as mp
 
-    from .face.pose import load_generic_canonical
+    from ..face.pose import load_generic_canonical
 
     fm = mp.solutions.face_mesh
     canon = load_generic_canonical()["canonical"]
@@ -296,8 +296,8 @@ def find_portrait_face(image: np.ndarray, face_index: int | None = None, name: s
     Raises:
         FaceError: no face; several faces and no ``face_index``; ``face_index`` too large.
     """
-    from .face.pose import fit_pose, load_generic_canonical
-    from .face.tracking import TrackerSettings, _FrameTracker
+    from ..face.pose import fit_pose, load_generic_canonical
+    from ..face.tracking import TrackerSettings, _FrameTracker
 
     of = f" in {name}" if name else ""
     ft = _FrameTracker(TrackerSettings(), static=True)
@@ -577,7 +577,7 @@ def _signed_area(pts: np.ndarray, tri: np.ndarray) -> np.ndarray:
 
 def cache_dir() -> Path:
     """``$TALKINGHEAD_CACHE/portraits`` or ``~/.cache/talkinghead/portraits``."""
-    from . import cache as disk_cache
+    from .. import cache as disk_cache
 
     return disk_cache.cache_dir("portraits")
 
@@ -624,8 +624,8 @@ def animate_portrait(
         MediaError: the image cannot be read.
         FaceError: no face, or several faces without ``face_index``.
     """
-    from . import cache as disk_cache
-    from .media import VideoWriter, is_still, load_frames, probe
+    from .. import cache as disk_cache
+    from ..media import VideoWriter, is_still, load_frames, probe
 
     s = settings or PortraitSettings()
     path = Path(image_path)

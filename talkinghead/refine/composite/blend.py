@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..render.types import CropBox
+from ...render.types import CropBox
 
 
 def crop_affine(box: CropBox, resolution: int) -> np.ndarray:
@@ -395,7 +395,7 @@ def ring_colour_transform(
 
     Apply it to the crop yourself (:meth:`ColourTransform.apply`), then blend with
     ``colour_match=False``, to work on the colour-matched crop before blending (as
-    :mod:`talkinghead.refine.anchor` does)."""
+    :mod:`talkinghead.refine.composite.anchor` does)."""
     frame = np.asarray(frame)
     rp, rect = _blend_rect(frame, box, alpha, ring_alpha, True, ring_px)
     if rect is None:

@@ -20,10 +20,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .errors import InputError, MediaError
-from . import cache as disk_cache
-from .fileio import atomic_path
-from .options import MIN_MAX_SIDE  # noqa: F401  (re-exported)
+from ..errors import InputError, MediaError
+from .. import cache as disk_cache
+from ..fileio import atomic_path
+from ..options import MIN_MAX_SIDE  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def scaled_face(path: str | os.PathLike, max_side: int | None, *, cache: bool = 
         InputError: ``max_side`` below :data:`MIN_MAX_SIDE`.
         MediaError: the file cannot be read or scaled.
     """
-    from .media import is_still, probe
+    from ..media import is_still, probe
 
     p = Path(path)
     if max_side is None:
@@ -100,7 +100,7 @@ def scaled_face(path: str | os.PathLike, max_side: int | None, *, cache: bool = 
 def _scale_image(src: Path, out: Path, w: int, h: int) -> None:
     import cv2
 
-    from .media import load_frames
+    from ..media import load_frames
 
     img = cv2.resize(load_frames(src, max_frames=1)[0], (w, h), interpolation=cv2.INTER_AREA)
     with atomic_path(out) as tmp:
@@ -118,7 +118,7 @@ def transcode_video(src: Path, out: Path, video_filter: str, n_frames: int, *, p
     """
     from tqdm import tqdm
 
-    from .media import ffmpeg_exe
+    from ..media import ffmpeg_exe
 
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-nostats", "-progress", "pipe:1",
            "-i", str(src), "-map", "0:v:0", "-an", "-sn", "-dn", "-fps_mode", "passthrough",

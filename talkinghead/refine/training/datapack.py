@@ -1,6 +1,6 @@
 """Compact, portable storage of refiner training data (a *data pack*).
 
-A cached :class:`~talkinghead.refine.dataset.ClipData` holds ~410 KB per 192x192 frame as raw
+A cached :class:`~talkinghead.refine.training.dataset.ClipData` holds ~410 KB per 192x192 frame as raw
 arrays (1.5 GB for the generic training set): too much to send to a remote GPU machine. A data
 pack stores the same clips in ~2% of that: the image arrays as H.264 videos, the small arrays
 compressed, so that training can run where the tracking and rendering stack (MediaPipe,
@@ -59,7 +59,7 @@ def _encoder_args(name: str) -> list[str]:
 
 def _write_video(frames: np.ndarray, path: Path, args: list[str]) -> None:
     """Encode ``(n, R, R, 3)`` uint8 RGB frames (any C <= 3 is zero-padded to 3)."""
-    from ..media import ffmpeg_exe
+    from ...media import ffmpeg_exe
 
     n, h, w, c = frames.shape
     if c < 3:

@@ -39,9 +39,9 @@ import numpy as np
 from scipy.interpolate import LinearNDInterpolator
 from scipy.spatial import Delaunay
 
-from ..face.deform import DeformedMeshes, MouthRig
-from ..face.types import FaceTrack
-from ..render.types import CropBox
+from ...face.deform import DeformedMeshes, MouthRig
+from ...face.types import FaceTrack
+from ...render.types import CropBox
 from .blend import warp_to_frame
 
 log = logging.getLogger(__name__)
@@ -224,7 +224,7 @@ class MouthLibrary:
 
     def save(self, path: str | Path, *, compressed: bool = False) -> None:
         """Write to ``path`` (``.npz``, ``compressed`` or not; atomic)."""
-        from ..fileio import atomic_path
+        from ...fileio import atomic_path
 
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:

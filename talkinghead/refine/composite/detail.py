@@ -9,7 +9,7 @@ source frame to where the deformed mesh puts it, and adds it inside the blended 
 only: near the lips and the mouth opening (source and new) the source's detail belongs to another
 mouth and is left out.
 
-Geometry: crop pixel conventions of :mod:`talkinghead.refine.blend`.
+Geometry: crop pixel conventions of :mod:`talkinghead.refine.composite.blend`.
 
 * :func:`polygon_mask`, :func:`lips_mask` - a contour's inside; the lips and the mouth opening of
   a lower face, dilated.
@@ -34,8 +34,8 @@ import cv2
 import numpy as np
 from scipy.interpolate import LinearNDInterpolator
 
-from ..face.mesh import LowerFaceMesh
-from ..render.types import CropBox
+from ...face.mesh import LowerFaceMesh
+from ...render.types import CropBox
 from .blend import frame_rect, warp_to_frame
 
 #: Detail finer than this Gaussian scale, in crop pixels (at least one frame pixel), is carried:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .model import Generator, RefinerConfig
+from ..model import Generator, RefinerConfig
 
 
 def _channel_map(old: int, new: int, rng: np.random.Generator) -> np.ndarray:

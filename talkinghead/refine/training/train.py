@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .dataset import BatchPrefetcher, PairSampler
-from .losses import feature_matching, hinge_d_loss, hinge_g_loss, ssim_loss, weighted_l1
-from .model import Discriminator, Generator
+from ..losses import feature_matching, hinge_d_loss, hinge_g_loss, ssim_loss, weighted_l1
+from ..model import Discriminator, Generator
 
 log = logging.getLogger(__name__)
 
