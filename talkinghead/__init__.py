@@ -7,6 +7,8 @@ The public API (imported lazily, so ``import talkinghead`` stays light):
 - :func:`make_speech` — text (or a recording + transcript) -> :class:`Speech`.
 - :func:`visemes_from_speech` — :class:`Speech` -> :class:`VisemeTrack` at a frame rate.
 - :func:`track_face` — a face video/image -> :class:`FaceTrack`.
+- :class:`SpeechOptions`, :class:`FaceOptions`, :class:`RenderOptions` — every option of ``say``
+  (:mod:`talkinghead.options`), accepted as ``options=`` or field by field as keywords.
 - :class:`TalkingHeadError` — base class of every error caused by input.
 """
 
@@ -30,6 +32,9 @@ _EXPORTS = {
     "track_face": "talkinghead.face.tracking",
     "FaceTrack": "talkinghead.face.types",
     "TalkingHeadError": "talkinghead.errors",
+    "SpeechOptions": "talkinghead.options",
+    "FaceOptions": "talkinghead.options",
+    "RenderOptions": "talkinghead.options",
 }
 
 __all__ = ["__version__", *_EXPORTS]

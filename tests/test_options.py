@@ -86,3 +86,10 @@ def test_old_color_anchor_spelling_is_accepted():
 
     args = build_parser().parse_args(["say", "--text", "Hi.", "-f", "x.mp4", "-o", "y.mp4", "--no-color-anchor"])
     assert args.colour_anchor is False
+
+
+def test_options_are_exported_at_the_top():
+    import talkinghead
+
+    assert talkinghead.RenderOptions is RenderOptions and talkinghead.FaceOptions is FaceOptions
+    assert talkinghead.SpeechOptions is SpeechOptions
