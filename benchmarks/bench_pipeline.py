@@ -16,10 +16,8 @@ For each 512x512 clip of ``../shared/data/faces`` (``--clips``; default all five
    refine (crops + hole masks + refiner network), blend (warp back + colour match), detail (the
    source frame's skin detail), watermark (the invisible provenance mark ``say`` embeds by
    default), encode (H.264 + AAC mux). The first chunk is checked against
-   :meth:`PreparedFace.refine_frames` (the split adds no work and changes no pixel). The stages
-   run one after another here; :meth:`Pipeline.frames` paints the next chunk (mesh, render,
-   refine) while it composites the current one (anchor to watermark), so the product's wall clock
-   is below this sum: ``run_all.py``'s end-to-end line times ``talkinghead say`` itself.
+   :meth:`PreparedFace.refine_frames` (the split adds no work and changes no pixel);
+   ``run_all.py``'s end-to-end line times ``talkinghead say`` itself, start-up included.
 
 Figures: ms per output frame and share of the synthesis time; real-time factor (synthesis wall
 time / audio duration); Piper's own real-time factor (a loaded voice); tracking fps; preparation

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -176,10 +175,9 @@ class SayResult:
         fps: frame rate of the video.
         n_frames: number of video frames.
         timings: seconds spent per stage: ``speech``, ``audio_watermark``, ``visemes``,
-            ``mesh+render`` and ``refine`` (a worker thread: the refiner's crops, computed for
-            the next chunk while this one is composited), ``composite``, ``provenance``
-            (watermark and label), and ``total_video`` (wall clock from the first frame to the
-            finished file; less than the sum of the stages, which overlap).
+            ``mesh+render``, ``refine`` (crops, hole masks, the refiner network), ``composite``
+            (colour anchoring, blend, real mouths, skin detail), ``provenance`` (watermark and
+            label), and ``total_video`` (everything from the first frame to the finished file).
     """
 
     path: Path
@@ -341,34 +339,24 @@ class Pipeline:
         mouths = self.prepared.mouth_sources() if o.own_mouth else None
         device = None if self.device == "auto" else self.device
 
-        def paint(s: int, src: SourceFrames):
-            """The chunk starting at output frame ``s`` up to the refiner's crops (worker thread)."""
-            idx = src_index[s:min(n_out, s + CHUNK)]
-            t = time.perf_counter()
-            meshes = deform_lower_face(track, visemes.params[s:s + len(idx)], idx, rig=self._rig)
-            rendered = render_frames(meshes, self.prepared.resolution, [boxes_src[i] for i in idx], device=device)
-            t2 = time.perf_counter()
-            painted = self.prepared.paint_crops(src.take(idx), meshes, rendered, mirror_average=o.mirror_average)
-            return idx, painted, t2 - t, time.perf_counter() - t2
-
-        # the next chunk is painted (deform, render, refiner network: mostly multi-threaded native
-        # code) while this one is composited (mostly single-threaded): both cores stay busy
-        with SourceFrames(self.face_path, limit=int(src_index.max()) + 1) as src, \
-                ThreadPoolExecutor(1, thread_name_prefix="talkinghead-paint") as pool:
-            starts = list(range(0, n_out, CHUNK))
-            ahead = pool.submit(paint, starts[0], src) if starts else None
-            for i in range(len(starts)):
-                idx, painted, t_render, t_paint = ahead.result()
-                ahead = pool.submit(paint, starts[i + 1], src) if i + 1 < len(starts) else None
+        with SourceFrames(self.face_path, limit=int(src_index.max()) + 1) as src:
+            for s in range(0, n_out, CHUNK):
+                idx = src_index[s:min(n_out, s + CHUNK)]
                 t = time.perf_counter()
+                meshes = deform_lower_face(track, visemes.params[s:s + len(idx)], idx, rig=self._rig)
+                rendered = render_frames(meshes, self.prepared.resolution, [boxes_src[i] for i in idx],
+                                         device=device)
+                t2 = time.perf_counter()
+                painted = self.prepared.paint_crops(src.take(idx), meshes, rendered, mirror_average=o.mirror_average)
+                t3 = time.perf_counter()
                 out = self.prepared.composite_frames(painted, skin_detail=o.skin_detail, colour_anchor=o.colour_anchor,
                                                      mouths=mouths)
-                t3 = time.perf_counter()
-                timings["mesh+render"] = timings.get("mesh+render", 0.0) + t_render
-                timings["refine"] = timings.get("refine", 0.0) + t_paint
-                timings["composite"] = timings.get("composite", 0.0) + t3 - t
+                t4 = time.perf_counter()
+                timings["mesh+render"] = timings.get("mesh+render", 0.0) + t2 - t
+                timings["refine"] = timings.get("refine", 0.0) + t3 - t2
+                timings["composite"] = timings.get("composite", 0.0) + t4 - t3
                 marked = [provenance.mark(f, track.landmarks[i], fps) for f, i in zip(out, idx)]
-                timings["provenance"] = timings.get("provenance", 0.0) + time.perf_counter() - t3
+                timings["provenance"] = timings.get("provenance", 0.0) + time.perf_counter() - t4
                 yield from marked
                 bar.update(len(idx))
         bar.close()

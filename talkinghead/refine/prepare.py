@@ -196,8 +196,7 @@ class PreparedFace(Compositor):
         color_match: bool | None = None,
     ) -> list[np.ndarray]:
         """Refine and blend a chunk of output frames: :meth:`paint_crops` then
-        :meth:`composite_frames` (the pipeline runs the two for consecutive chunks at the same
-        time).
+        :meth:`composite_frames`.
 
         Args:
             frames: the source frames, ``frames[k]`` = video frame ``meshes.frame_index[k]``,
@@ -234,8 +233,7 @@ class PreparedFace(Compositor):
     def paint_crops(self, frames: Sequence[np.ndarray], meshes: DeformedMeshes, rendered: RenderedFrames, *,
                     batch_size: int = 8, mirror_average: bool = DEFAULTS.mirror_average) -> PaintedCrops:
         """The refiner's half of :meth:`refine_frames`: the source crops, the hole masks and the
-        refiner's crops of a chunk (arguments as there). Keeps no state: chunks may be painted
-        ahead of the one being composited."""
+        refiner's crops of a chunk (arguments as there). Keeps no state."""
         n = meshes.n_frames
         if len(frames) != n or len(rendered.boxes) != n:
             raise ValueError(f"got {len(frames)} frames, {meshes.n_frames} meshes, {len(rendered.boxes)} renders")
