@@ -341,9 +341,10 @@ class Pipeline:
 
         with SourceFrames(self.face_path, limit=int(src_index.max()) + 1) as src:
             for s in range(0, n_out, CHUNK):
-                idx = src_index[s:min(n_out, s + CHUNK)]
+                e = min(n_out, s + CHUNK)
+                idx = src_index[s:e]
                 t = time.perf_counter()
-                meshes = deform_lower_face(track, visemes.params[s:s + len(idx)], idx, rig=self._rig)
+                meshes = deform_lower_face(track, visemes.params[s:e], idx, rig=self._rig)
                 rendered = render_frames(meshes, self.prepared.resolution, [boxes_src[i] for i in idx],
                                          device=device)
                 t2 = time.perf_counter()
@@ -358,7 +359,7 @@ class Pipeline:
                 marked = [provenance.mark(f, track.landmarks[i], fps) for f, i in zip(out, idx)]
                 timings["provenance"] = timings.get("provenance", 0.0) + time.perf_counter() - t4
                 yield from marked
-                bar.update(len(idx))
+                bar.update(e - s)
         bar.close()
 
     @option_keywords(RenderOptions, SpeechOptions)

@@ -68,7 +68,7 @@ BACKENDS = ("torch", "onnxruntime")
 def inference_backend(device: torch.device) -> str:
     """What runs the generator at inference: ``"torch"`` on CUDA and on CPUs with native bfloat16
     (bf16 autocast), ``"onnxruntime"`` (float32, :class:`~.onnx_generator.OnnxGenerator`) on
-    other CPUs, where it takes about 0.6 of torch's float32 time. ``TALKINGHEAD_REFINER_BACKEND``
+    other CPUs (0.55-0.8 of torch's float32 time, :mod:`~.onnx_generator`). ``TALKINGHEAD_REFINER_BACKEND``
     (``torch`` or ``onnxruntime``) overrides the choice on a CPU.
 
     Raises:
@@ -251,7 +251,7 @@ class Refiner:
         ref_t = torch.from_numpy(refs).permute(0, 3, 1, 2).reshape(1, -1, r, r).float().div(127.5).sub(1).to(dev)
         out = np.empty((n, r, r, 3), np.uint8)
         generator = self.inference_generator()
-        amp = autocast_dtype(dev) if isinstance(generator, torch.nn.Module) else None
+        amp = autocast_dtype(dev)
         for s in range(0, n, batch_size):
             e = min(n, s + batch_size)
             crop = torch.from_numpy(crops[s:e]).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(dev)
@@ -268,7 +268,8 @@ class Refiner:
     @staticmethod
     def _generate(generator: torch.nn.Module | OnnxGenerator, x: torch.Tensor, fmt: torch.memory_format,
                   amp: torch.dtype | None) -> torch.Tensor:
-        """``generator``'s output (float32) for the network input ``x``, under ``amp`` autocast."""
+        """``generator``'s output (float32) for the network input ``x``, under ``amp`` autocast
+        (a torch module; the ONNX Runtime export runs float32 as exported)."""
         if isinstance(generator, OnnxGenerator):
             return generator(x)
         x = x.contiguous(memory_format=fmt)

@@ -1,9 +1,10 @@
 """The refiner's generator run by ONNX Runtime: the CPU backend where the CPU has no native
 bfloat16.
 
-On such a CPU (AVX2 without AVX512-BF16/AMX) torch runs the generator in float32, and ONNX
-Runtime's float32 kernels run the same network in about 0.6 of torch's time
-(``benchmarks/README.md``, "Speed"). The graph is exported from the (batch-norm folded) torch
+On such a CPU (AVX2 without AVX512-BF16/AMX) torch runs the generator in float32; ONNX
+Runtime's float32 kernels run the same network in about 0.8 of torch's time on an idle machine
+and about 0.55 when other processes share the cores, where torch's OpenMP threads wait on each
+other (``benchmarks/README.md``, "Speed"). The graph is exported from the (batch-norm folded) torch
 module when the refiner is first used, in memory (under a second), so fine-tuned weights need no
 file of their own.
 """
